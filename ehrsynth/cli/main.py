@@ -1,0 +1,81 @@
+"""Entry point of the ``ehrsynth`` command.
+
+Exit codes: 0 success; 2 bad input or usage (one line naming the problem, no traceback);
+1 internal error; some commands (audit, audit-dp) use 3 for "the check failed".
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from ehrsynth._version import __version__
+
+# Each module defines ``add_parser(subparsers) -> None`` and sets ``handler`` on its parser with
+# ``parser.set_defaults(handler=run)`` where ``run(args) -> int``. Modules import only argparse-level
+# things at import time.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="ehrsynth",
+        description="Privacy-preserving synthetic electronic health records (DP medGAN, privacy audit).",
+    )
+    parser.add_argument("--version", action="version", version=f"ehrsynth {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"ehrsynth.cli.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "handler", None) is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    from ehrsynth.errors import EhrsynthError
+
+    try:
+        return int(args.handler(args))
+    except EhrsynthError as exc:
+        col = f" (column {exc.column!r})" if exc.column and repr(exc.column) not in str(exc) else ""
+        print(f"ehrsynth: error: {exc}{col}".replace("\n", " "), file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("ehrsynth: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("EHRSYNTH_DEBUG"):
+            raise
+        print(
+            f"ehrsynth: internal error: {type(exc).__name__}: {exc} "
+            "(set EHRSYNTH_DEBUG=1 for a traceback and please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

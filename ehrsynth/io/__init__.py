@@ -1,0 +1,1 @@
+"""Input/output: tables, atomic writes, model directories, the provenance sidecar."""
