@@ -25,14 +25,14 @@ _LAZY = {
     "MedGAN": ("ehrsynth.estimator", "MedGAN"),
     "Schema": ("ehrsynth.schema", "Schema"),
     "load": ("ehrsynth.io.model_dir", "load"),
-    "read_synthetic": ("ehrsynth.io.tables", "read_synthetic"),
+    "read_synthetic": ("ehrsynth.io.synthetic", "read_synthetic"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from ehrsynth.api import synthesize
     from ehrsynth.estimator import MedGAN
     from ehrsynth.io.model_dir import load
-    from ehrsynth.io.tables import read_synthetic
+    from ehrsynth.io.synthetic import read_synthetic
     from ehrsynth.schema import Schema
 
 

@@ -1,0 +1,1 @@
+"""Neural network modules only (no training logic): medGAN's autoencoder, generator, discriminator."""

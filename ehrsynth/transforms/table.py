@@ -1,0 +1,232 @@
+"""TableTransformer: a DataFrame ⇄ float matrix, column by column, driven only by the schema.
+
+The transformer reads nothing from the data beyond what it encodes: category sets and bounds come from the
+schema (declared, inferred, or DP-discovered), so building it spends no privacy budget.
+
+Encoding per kind (DESIGN §2): binary → one unit; count/continuous/datetime → one unit min–max scaled to
+[0, 1] with the schema's bounds (values outside are clipped); categorical → a one-hot block (plus a final
+"missing" unit when nullable); a nullable non-categorical column gets an extra missing-flag unit.
+Identifier columns are not encoded; decoding writes fresh surrogate keys for them.
+
+Decoding samples binary and missing units (Bernoulli) and categorical blocks (categorical draw) from the
+decoder's probabilities when given a random generator, or takes the most likely value without one; for exact
+0/1 input both give the same result, so encode → decode is an exact round trip.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ehrsynth.errors import InvalidDataError
+from ehrsynth.schema import Column, Kind, Schema, _to_python
+from ehrsynth.transforms.layout import Span, SpanKind
+
+EPOCH = pd.Timestamp("1970-01-01")
+
+
+def _cat_key(value: Any) -> tuple[str, Any]:
+    """Normalise a category so 1, 1.0 and np.int64(1) match, and '1' does not."""
+    v = _to_python(value)
+    if isinstance(v, bool):
+        return ("b", v)
+    if isinstance(v, (int, float)):
+        return ("n", float(v))
+    return ("s", str(v))
+
+
+class TableTransformer:
+    """Encode/decode a table according to a :class:`~ehrsynth.schema.Schema`."""
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self.layout: list[Span] = []
+        self._cat_index: dict[str, dict[tuple[str, Any], int]] = {}
+        pos = 0
+        for col in schema.modelled:
+            if col.kind is Kind.CATEGORICAL:
+                cats = col.categories or []
+                width = len(cats) + (1 if col.nullable else 0)
+                self.layout.append(Span(col.name, SpanKind.SOFTMAX, pos, width))
+                self._cat_index[col.name] = {_cat_key(c): i for i, c in enumerate(cats)}
+                pos += width
+                continue
+            kind = SpanKind.BINARY if col.kind is Kind.BINARY else SpanKind.SCALED
+            self.layout.append(Span(col.name, kind, pos, 1))
+            pos += 1
+            if col.nullable:
+                self.layout.append(Span(col.name, SpanKind.MISSING, pos, 1))
+                pos += 1
+        self.width = pos
+
+    # -- encode -----------------------------------------------------------------------------------------
+    def encode(self, df: pd.DataFrame, *, dtype: Any = np.float32) -> np.ndarray:
+        """Encode ``df`` (already validated against the schema) into an ``(n, width)`` matrix."""
+        out = np.zeros((len(df), self.width), dtype=dtype)
+        for span in self.layout:
+            col = self.schema[span.column]
+            s = df[col.name]
+            missing = s.isna().to_numpy()
+            if span.kind is SpanKind.MISSING:
+                out[:, span.start] = missing
+            elif span.kind is SpanKind.SOFTMAX:
+                out[:, span.start : span.stop] = self._encode_categorical(col, s, missing, span.width)
+            elif span.kind is SpanKind.BINARY:
+                out[:, span.start] = np.where(missing, 0.0, s.to_numpy(dtype="float64", na_value=0.0))
+            else:
+                out[:, span.start] = np.where(missing, 0.0, self._scale(col, s))
+        return out
+
+    def _encode_categorical(self, col: Column, s: pd.Series, missing: np.ndarray, width: int) -> np.ndarray:
+        index = self._cat_index[col.name]
+        codes = np.full(len(s), -1, dtype=np.int64)
+        values = s.to_numpy(dtype=object)
+        for i in np.flatnonzero(~missing):
+            codes[i] = index.get(_cat_key(values[i]), -1)
+        unknown = (codes < 0) & ~missing
+        if unknown.any():
+            if not col.nullable:
+                example = values[np.flatnonzero(unknown)[0]]
+                raise InvalidDataError(
+                    f"column {col.name!r} has value {example!r} outside its categories; add it to the schema",
+                    column=col.name,
+                )
+            missing = missing | unknown  # out-of-domain values (e.g. rare values suppressed under DP)
+        block = np.zeros((len(s), width), dtype=np.float64)
+        rows = np.flatnonzero(~missing)
+        block[rows, codes[rows]] = 1.0
+        if col.nullable:
+            block[missing, width - 1] = 1.0
+        return block
+
+    @staticmethod
+    def _raw_values(col: Column, s: pd.Series) -> np.ndarray:
+        if col.kind is Kind.DATETIME:
+            ts = pd.to_datetime(s, errors="coerce")
+            if getattr(ts.dt, "tz", None) is not None:
+                ts = ts.dt.tz_convert(None)
+            return ((ts - EPOCH) / pd.Timedelta(days=1)).to_numpy(dtype="float64", na_value=np.nan)
+        return s.to_numpy(dtype="float64", na_value=np.nan)
+
+    def _scale(self, col: Column, s: pd.Series) -> np.ndarray:
+        x = self._raw_values(col, s)
+        lo, hi = float(col.lower or 0.0), float(col.upper or 0.0)
+        span = hi - lo
+        if span <= 0:
+            return np.zeros(len(x))
+        return np.clip((x - lo) / span, 0.0, 1.0)
+
+    # -- decode -----------------------------------------------------------------------------------------
+    def decode(self, X: np.ndarray, *, random_state: np.random.Generator | None = None) -> pd.DataFrame:
+        """Decode an ``(n, width)`` matrix of probabilities / scaled values into a typed DataFrame.
+
+        ``random_state``: sample binary, missing and categorical units from their probabilities; ``None``
+        takes the most likely value (threshold 0.5 / argmax).
+        """
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.width:
+            raise InvalidDataError(f"expected a matrix with {self.width} columns, found shape {X.shape}")
+        n = X.shape[0]
+        missing_units = {s.column: s.start for s in self.layout if s.kind is SpanKind.MISSING}
+        columns: dict[str, pd.Series] = {}
+        for span in self.layout:
+            if span.kind is SpanKind.MISSING:
+                continue
+            col = self.schema[span.column]
+            if span.kind is SpanKind.SOFTMAX:
+                columns[col.name] = self._decode_categorical(col, X[:, span.start : span.stop], random_state)
+                continue
+            if span.kind is SpanKind.BINARY:
+                values = self._bernoulli(X[:, span.start], random_state)
+            else:
+                values = self._unscale(col, X[:, span.start])
+            missing = np.zeros(n, dtype=bool)
+            if col.name in missing_units:
+                missing = self._bernoulli(X[:, missing_units[col.name]], random_state).astype(bool)
+            columns[col.name] = self._restore_numeric(col, values, missing)
+        for col in self.schema.columns:
+            if col.kind is Kind.IDENTIFIER:
+                columns[col.name] = surrogate_keys(col, n)
+        return pd.DataFrame({name: columns[name] for name in self.schema.names})
+
+    @staticmethod
+    def _bernoulli(p: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+        if rng is None:
+            return (p >= 0.5).astype(np.float64)
+        return (rng.random(p.shape[0]) < p).astype(np.float64)
+
+    @staticmethod
+    def _decode_categorical(col: Column, probs: np.ndarray, rng: np.random.Generator | None) -> pd.Series:
+        if rng is None:
+            idx = probs.argmax(axis=1)
+        else:
+            p = np.clip(probs, 0.0, None)
+            totals = p.sum(axis=1, keepdims=True)
+            p = np.where(totals > 0, p / np.where(totals > 0, totals, 1.0), 1.0 / p.shape[1])
+            cdf = np.cumsum(p, axis=1)
+            idx = (rng.random((p.shape[0], 1)) > cdf).sum(axis=1)
+            idx = np.minimum(idx, p.shape[1] - 1)
+        cats = list(col.categories or [])
+        missing = idx >= len(cats)
+        values = np.empty(len(idx), dtype=object)
+        values[~missing] = [cats[i] for i in idx[~missing]]
+        values[missing] = None
+        return _restore_dtype(col, pd.Series(values, dtype=object), missing)
+
+    @staticmethod
+    def _unscale(col: Column, u: np.ndarray) -> np.ndarray:
+        lo, hi = float(col.lower or 0.0), float(col.upper or 0.0)
+        x = lo + np.clip(u, 0.0, 1.0) * (hi - lo)
+        if col.kind is Kind.COUNT:
+            return np.clip(np.round(x), lo, hi)
+        if col.kind is Kind.CONTINUOUS and col.decimals is not None:
+            return np.clip(np.round(x, col.decimals), lo, hi)
+        return x
+
+    def _restore_numeric(self, col: Column, values: np.ndarray, missing: np.ndarray) -> pd.Series:
+        if col.kind is Kind.DATETIME:
+            unit = "D" if col.time_unit == "D" else "s"
+            seconds = np.round(values * (86400.0 if unit == "s" else 1.0))
+            ts = pd.to_datetime(seconds, unit=unit, origin="unix")
+            out = pd.Series(ts).where(~missing)
+            dtype = col.dtype or "datetime64[ns]"
+            if dtype.startswith("datetime64"):
+                return out.astype(dtype)
+            fmt = "%Y-%m-%d" if unit == "D" else "%Y-%m-%d %H:%M:%S"
+            return out.dt.strftime(fmt).astype(object).where(~missing, None)
+        series = pd.Series(values, dtype="float64")
+        series[missing] = np.nan
+        return _restore_dtype(col, series, missing)
+
+
+def _restore_dtype(col: Column, series: pd.Series, missing: np.ndarray) -> pd.Series:
+    """Cast decoded values to the column's original pandas dtype when it can hold them."""
+    dtype = col.dtype
+    if dtype is None:
+        return series
+    try:
+        if dtype in ("object", "str") or dtype.startswith("string"):
+            if col.kind is Kind.CATEGORICAL:
+                return series.astype(dtype) if dtype.startswith("string") else series
+            return series.astype(object).where(~missing, None)
+        if dtype == "category":
+            return series.astype(pd.CategoricalDtype(categories=col.categories))
+        if dtype == "bool":
+            return series.astype("boolean" if missing.any() else "bool")
+        if dtype.startswith(("int", "uint")) and missing.any():
+            # numpy integer dtypes cannot hold missing values: use pandas' nullable integers then
+            nullable = "UInt" + dtype[4:] if dtype.startswith("uint") else "Int" + dtype[3:]
+            return series.astype(nullable)
+        return series.astype(dtype)
+    except (TypeError, ValueError):
+        return series
+
+
+def surrogate_keys(col: Column, n: int) -> pd.Series:
+    """Fresh keys for an identifier column: 1..n for integer columns, ``SYN000001``… otherwise."""
+    dtype = col.dtype or "object"
+    if dtype.lower().startswith(("int", "uint")):
+        return pd.Series(np.arange(1, n + 1), dtype=dtype)
+    return pd.Series([f"SYN{i:07d}" for i in range(1, n + 1)], dtype=object)
