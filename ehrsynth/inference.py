@@ -203,7 +203,7 @@ def _numeric_column(name: str, s: pd.Series, nullable: bool, dtype: str) -> Colu
             cats = [_to_python(int(v)) for v in uniq]
             return Column(name, Kind.CATEGORICAL, nullable=nullable, categories=cats, dtype=dtype)
         if lo >= 0:
-            return Column(name, Kind.COUNT, nullable=nullable, lower=0.0, upper=hi, dtype=dtype)
+            return Column(name, Kind.COUNT, nullable=nullable, lower=lo, upper=hi, dtype=dtype)
         return Column(name, Kind.CONTINUOUS, nullable=nullable, lower=lo, upper=hi, decimals=0, dtype=dtype)
     return Column(
         name, Kind.CONTINUOUS, nullable=nullable, lower=lo, upper=hi, decimals=_decimals(values), dtype=dtype

@@ -26,6 +26,12 @@ class LayoutHead(nn.Module):
         """Sigmoid on single units, softmax on each categorical block (one concatenation, autograd-safe)."""
         if not self.blocks:
             return torch.sigmoid(logits)
+        if not torch.is_grad_enabled():  # inference: in place, no concatenation copies
+            probs = [torch.softmax(logits[:, a : a + w], dim=1) for a, w in self.blocks]
+            out = logits.sigmoid_()
+            for (a, w), p in zip(self.blocks, probs, strict=True):
+                out[:, a : a + w] = p
+            return out
         parts: list[torch.Tensor] = []
         pos = 0
         for start, width in self.blocks:

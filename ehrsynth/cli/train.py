@@ -1,0 +1,123 @@
+"""`ehrsynth synthesize`, `ehrsynth fit` and `ehrsynth sample`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ehrsynth.cli._common import add_training_options, model_kwargs, positive_int, warn_no_dp
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("synthesize", help="fit a model on INPUT and write a synthetic table (DP by default)")
+    p.add_argument("input", help="real table: .csv, .csv.gz or .parquet")
+    p.add_argument("-o", "--output", required=True, help="synthetic table to write (.csv[.gz] or .parquet)")
+    p.add_argument("--rows", type=positive_int, default=None, help="rows to generate (default: as many as INPUT)")
+    p.add_argument("--save-model", metavar="DIR", help="also save the fitted model directory")
+    p.add_argument("--wide", action="store_true", help="with --long: write the patient x code matrix")
+    add_training_options(p)
+    p.set_defaults(handler=run_synthesize)
+
+    f = sub.add_parser("fit", help="fit a model on INPUT and save the model directory")
+    f.add_argument("input", help="real table: .csv, .csv.gz or .parquet")
+    f.add_argument("-o", "--output", required=True, metavar="MODEL_DIR", help="model directory to write")
+    add_training_options(f)
+    f.set_defaults(handler=run_fit)
+
+    s = sub.add_parser("sample", help="sample a synthetic table from a saved model directory")
+    s.add_argument("model_dir", metavar="MODEL_DIR")
+    s.add_argument("-n", "--rows", type=positive_int, required=True, help="rows to generate")
+    s.add_argument("-o", "--output", required=True, help="synthetic table to write (.csv[.gz] or .parquet)")
+    s.add_argument("--seed", type=int, default=None)
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--wide", action="store_true", help="for a model fitted on long input: write the matrix")
+    s.set_defaults(handler=run_sample)
+
+
+def _fit(args: argparse.Namespace) -> tuple[Any, Any]:
+    from ehrsynth.cli._pipeline import read_input
+    from ehrsynth.estimator import MedGAN
+    from ehrsynth.schema import Schema
+
+    warn_no_dp(args)
+    data = read_input(args)
+    schema = Schema.load(args.schema) if args.schema else None
+    progress = None
+    if not args.quiet:
+        from ehrsynth.training.progress import TqdmProgress
+
+        progress = TqdmProgress()
+    model = MedGAN(progress=progress, **model_kwargs(args))
+    import warnings
+
+    with warnings.catch_warnings():
+        from ehrsynth.estimator import NoPrivacyWarning
+
+        warnings.simplefilter("ignore", NoPrivacyWarning)  # the CLI already said it, louder
+        model.fit(data.frame, schema=schema, code_columns=data.code_columns)
+    model.long_input_ = data.long
+    return model, data
+
+
+def _report_privacy(model: Any) -> None:
+    record = model.privacy_
+    if record.epsilon is None:
+        print("ehrsynth: trained without differential privacy (no guarantee)", file=sys.stderr)
+    else:
+        print(
+            f"ehrsynth: privacy spent: epsilon = {record.epsilon_spent:.4g} (budget {record.epsilon:g}), "
+            f"delta = {record.delta:.3g}, accountant = {record.accountant}",
+            file=sys.stderr,
+        )
+
+
+def run_synthesize(args: argparse.Namespace) -> int:
+    from ehrsynth.cli._pipeline import check_output, write_output
+
+    check_output(args.output)  # fail before hours of training, not after
+    model, data = _fit(args)
+    out = model.sample(args.rows or len(data.frame), random_state=None if args.seed is None else args.seed + 1)
+    side = write_output(out, args.output, model, data.long, args.wide)
+    if args.save_model:
+        _save(model, args.save_model)
+    _report_privacy(model)
+    print(f"ehrsynth: wrote {args.output} ({len(out)} synthetic rows) and {side}", file=sys.stderr)
+    return 0
+
+
+def _save(model: Any, path: str) -> None:
+    import json
+    from pathlib import Path
+
+    model.save(path)
+    if model.long_input_ is not None:  # remember how to write long output at sample time
+        from ehrsynth.io.atomic import write_text_atomic
+
+        write_text_atomic(Path(path) / "long_input.json", json.dumps(model.long_input_) + "\n")
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    model, _ = _fit(args)
+    _save(model, args.output)
+    _report_privacy(model)
+    print(f"ehrsynth: saved model to {args.output}", file=sys.stderr)
+    return 0
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from ehrsynth.cli._pipeline import check_output, write_output
+    from ehrsynth.io.model_dir import load
+
+    check_output(args.output)
+    model = load(args.model_dir, device=args.device)
+    long_file = Path(args.model_dir) / "long_input.json"
+    long = json.loads(long_file.read_text(encoding="utf-8")) if long_file.is_file() else None
+    out = model.sample(args.rows, random_state=args.seed)
+    side = write_output(out, args.output, model, long, args.wide)
+    _report_privacy(model)
+    print(f"ehrsynth: wrote {args.output} ({len(out)} synthetic rows) and {side}", file=sys.stderr)
+    return 0

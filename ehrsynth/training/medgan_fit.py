@@ -1,0 +1,214 @@
+"""The medGAN fitting procedure: schema → encode → budget → AE pretraining → GAN → BN burn-in.
+
+Checkpoints (when ``checkpoint_dir`` is set) are written during the GAN phase; a later ``fit`` with the same
+settings and data size resumes from the last one with the accountant state (steps done per phase, noise
+multipliers, sample rate, the DP schema and its mechanisms) restored, so the final ε equals that of an
+uninterrupted run with the same steps, and no budget is spent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ehrsynth.dp.accounting import Mechanism, PoissonGaussian, mechanism_from_dict, mechanism_to_dict
+from ehrsynth.errors import ModelDirError
+from ehrsynth.io.tensors import load_optimizer_state, optimizer_state, prefixed, unprefixed
+from ehrsynth.schema import Schema
+from ehrsynth.training.checkpoint import clear_checkpoint, load_checkpoint, save_checkpoint
+from ehrsynth.training.dp_phase import DPPhase
+
+if TYPE_CHECKING:
+    from ehrsynth.estimator import MedGAN
+
+logger = logging.getLogger(__name__)
+
+
+def _resolve_schema(
+    model: MedGAN,
+    df: pd.DataFrame,
+    schema: Schema | None,
+    code_columns: Sequence[str],
+    delta: float | None,
+    rng: np.random.Generator,
+) -> tuple[Schema, list[Mechanism]]:
+    if schema is not None:
+        schema.validate(df, strict=True)  # declared: public, charged nothing
+        return schema, []
+    if not model.private:
+        return Schema.infer(df), []
+    from ehrsynth.dp.budget import domain_noise_multiplier
+    from ehrsynth.dp.discovery import discover_schema, plan_discovery
+
+    releases = plan_discovery(df, code_columns).releases
+    sigma = domain_noise_multiplier(
+        releases,
+        epsilon=float(model.epsilon),  # type: ignore[arg-type]
+        delta=float(delta),  # type: ignore[arg-type]
+        share=model.domain_share,
+        accountant=model.accountant,
+    )
+    return discover_schema(df, noise_multiplier=sigma, rng=rng, code_columns=code_columns)
+
+
+def _fingerprint(model: MedGAN, n: int) -> dict[str, Any]:
+    params = {k: v for k, v in model.get_params().items() if k not in ("progress", "verbose", "checkpoint_dir")}
+    return {"n_rows": n, "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}}
+
+
+def fit_medgan(
+    model: MedGAN,
+    df: pd.DataFrame,
+    *,
+    schema: Schema | None,
+    code_columns: Sequence[str],
+    delta: float | None,
+    rng: np.random.Generator,
+    tgen: torch.Generator,
+    device: torch.device,
+) -> None:
+    from ehrsynth.estimator import record_for
+
+    n = len(df)
+    fingerprint = _fingerprint(model, n)
+    ckpt = load_checkpoint(model.checkpoint_dir) if model.checkpoint_dir else None
+    if ckpt is not None and ckpt[1].get("fingerprint") != fingerprint:
+        raise ModelDirError(
+            f"the checkpoint in {model.checkpoint_dir!r} was made with other settings or data; delete it or "
+            "use another checkpoint directory"
+        )
+    if ckpt is not None:
+        meta = ckpt[1]
+        schema_used = Schema.from_dict(meta["schema"])
+        domain_mechs = [mechanism_from_dict(m) for m in meta["domain_mechanisms"]]
+        logger.info("resuming from checkpoint at GAN iteration %d", meta["iteration"])
+    else:
+        schema_used, domain_mechs = _resolve_schema(model, df, schema, code_columns, delta, rng)
+    model._build_modules(schema_used, tgen)
+    data = torch.as_tensor(model.transformer_.encode(df)).to(device)
+    for module in model._modules().values():
+        module.to(device)
+
+    schedule = model._schedule(n)
+    ae_dp = d_dp = None
+    if model.private:
+        from ehrsynth.dp.budget import plan_sgd_noise
+
+        plan = plan_sgd_noise(
+            schedule,
+            epsilon=float(model.epsilon),  # type: ignore[arg-type]
+            delta=float(delta),  # type: ignore[arg-type]
+            accountant=model.accountant,
+            fixed=domain_mechs,
+        )
+        q = float(schedule.sample_rate)  # type: ignore[arg-type]
+        ae_dp = DPPhase(plan.autoencoder.noise_multiplier, q, model.max_grad_norm)
+        d_dp = DPPhase(plan.discriminator.noise_multiplier, q, model.max_grad_norm)
+
+    history: dict[str, list[dict[str, float]]] = {"autoencoder": [], "gan": []}
+    if ckpt is None:
+        history["autoencoder"] = train_autoencoder_phase(model, data, schedule, tgen, ae_dp)
+    trainer = model._make_trainer(data, schedule, tgen, d_dp)
+    if ckpt is not None:
+        _restore(model, trainer, tgen, rng, ckpt[0], ckpt[1], history)
+
+    def on_iteration(iteration: int) -> None:
+        if model.checkpoint_dir and iteration % model.checkpoint_every == 0 and iteration < trainer.config.iterations:
+            _save(model, trainer, tgen, rng, schema_used, domain_mechs, fingerprint, history)
+
+    try:
+        history["gan"] = trainer.run(on_iteration=on_iteration)
+    finally:
+        trainer.close()
+    model._burn_in(tgen, device)
+
+    mechanisms: list[Mechanism] = list(domain_mechs)
+    if ae_dp is not None and d_dp is not None:
+        mechanisms += [
+            PoissonGaussian("autoencoder", ae_dp.noise_multiplier, ae_dp.sample_rate, schedule.ae_steps),
+            PoissonGaussian("discriminator", d_dp.noise_multiplier, d_dp.sample_rate, trainer.d_steps_done),
+        ]
+    model.privacy_ = record_for(model.epsilon, delta, model.accountant, mechanisms)
+    model.history_ = history
+    model.schedule_ = schedule
+    model.n_features_in_ = df.shape[1]
+    model.feature_names_in_ = np.asarray(df.columns, dtype=object)
+    if model.checkpoint_dir:
+        clear_checkpoint(model.checkpoint_dir)
+
+
+def train_autoencoder_phase(
+    model: MedGAN, data: torch.Tensor, schedule: Any, tgen: torch.Generator, dp: DPPhase | None
+) -> list[dict[str, float]]:
+    from ehrsynth.training.autoencoder import train_autoencoder
+
+    if schedule.ae_steps == 0:
+        return []
+    return train_autoencoder(
+        model.autoencoder_,
+        data,
+        steps=schedule.ae_steps,
+        batch_size=schedule.ae_batch_size,
+        lr=model.lr,
+        weight_decay=model.weight_decay,
+        generator=tgen,
+        dp=dp,
+        progress=model._progress(),
+    )
+
+
+def _save(
+    model: MedGAN,
+    trainer: Any,
+    tgen: torch.Generator,
+    rng: np.random.Generator,
+    schema: Schema,
+    domain_mechs: list[Mechanism],
+    fingerprint: dict[str, Any],
+    history: dict[str, list[dict[str, float]]],
+) -> None:
+    tensors: dict[str, torch.Tensor] = {}
+    for name, module in model._modules().items():
+        tensors.update(prefixed(name, module.state_dict()))
+    g_tensors, g_meta = optimizer_state("opt_g", trainer.g_optimizer)
+    d_tensors, d_meta = optimizer_state("opt_d", trainer.d_optimizer)
+    tensors.update(g_tensors)
+    tensors.update(d_tensors)
+    tensors["rng.torch"] = tgen.get_state()
+    meta = {
+        "fingerprint": fingerprint,
+        "iteration": trainer.iteration,
+        "d_steps_done": trainer.d_steps_done,
+        "schema": schema.to_dict(),
+        "domain_mechanisms": [mechanism_to_dict(m) for m in domain_mechs],
+        "optimizers": {"g": g_meta, "d": d_meta},
+        "rng_numpy": rng.bit_generator.state,
+        "history": {"autoencoder": history["autoencoder"], "gan": trainer.history},
+    }
+    save_checkpoint(model.checkpoint_dir, tensors, meta)  # type: ignore[arg-type]
+
+
+def _restore(
+    model: MedGAN,
+    trainer: Any,
+    tgen: torch.Generator,
+    rng: np.random.Generator,
+    tensors: dict[str, torch.Tensor],
+    meta: dict[str, Any],
+    history: dict[str, list[dict[str, float]]],
+) -> None:
+    for name, module in model._modules().items():
+        module.load_state_dict(unprefixed(name, tensors))
+    load_optimizer_state(trainer.g_optimizer, "opt_g", tensors, meta["optimizers"]["g"])
+    load_optimizer_state(trainer.d_optimizer, "opt_d", tensors, meta["optimizers"]["d"])
+    tgen.set_state(tensors["rng.torch"])
+    rng.bit_generator.state = meta["rng_numpy"]
+    trainer.iteration = int(meta["iteration"])
+    trainer.d_steps_done = int(meta["d_steps_done"])
+    trainer.history = list(meta["history"]["gan"])
+    history["autoencoder"] = list(meta["history"]["autoencoder"])

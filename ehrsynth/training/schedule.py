@@ -1,0 +1,78 @@
+"""Training schedules: the reference (non-private) medGAN schedule and the DP default schedule.
+
+Non-private (medGAN reference): autoencoder 100 epochs of batch 100; GAN 1,000 epochs of batch 1,000, each epoch
+``ceil(n / batch)`` iterations of 2 D steps + 1 G step.
+
+DP default: fewer, larger steps (DESIGN §4: the reference schedule is far too long under DP). The expected
+batch is ``DP_BATCH_FRACTION`` of the rows (capped to [``DP_MIN_BATCH``, ``DP_MAX_BATCH``]), i.e. sample rate
+q = batch / n; ``DP_AE_EPOCHS`` autoencoder epochs and ``DP_EPOCHS`` GAN epochs, where one epoch is
+``ceil(1/q)`` steps (iterations). Every D step draws a fresh Poisson batch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+REFERENCE_AE_EPOCHS = 100
+REFERENCE_AE_BATCH = 100
+REFERENCE_EPOCHS = 1000
+REFERENCE_BATCH = 1000
+DP_AE_EPOCHS = 10
+DP_EPOCHS = 30
+DP_BATCH_FRACTION = 0.1
+DP_MIN_BATCH = 64
+DP_MAX_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class Schedule:
+    ae_steps: int
+    ae_batch_size: int
+    gan_iterations: int
+    d_steps: int
+    batch_size: int  # non-DP real batch; under DP the expected (Poisson) batch and the fake batch
+    sample_rate: float | None  # DP only: Poisson sample rate of both phases
+
+    @property
+    def d_total_steps(self) -> int:
+        return self.gan_iterations * self.d_steps
+
+
+def resolve_schedule(
+    n: int,
+    *,
+    dp: bool,
+    ae_epochs: int | None,
+    ae_batch_size: int | None,
+    epochs: int | None,
+    batch_size: int | None,
+    d_steps: int,
+) -> Schedule:
+    if not dp:
+        ae_bs = min(ae_batch_size or REFERENCE_AE_BATCH, n)
+        bs = min(batch_size or REFERENCE_BATCH, n)
+        ae_ep = REFERENCE_AE_EPOCHS if ae_epochs is None else ae_epochs
+        ep = REFERENCE_EPOCHS if epochs is None else epochs
+        return Schedule(
+            ae_steps=ae_ep * math.ceil(n / ae_bs),
+            ae_batch_size=ae_bs,
+            gan_iterations=ep * math.ceil(n / bs),
+            d_steps=d_steps,
+            batch_size=bs,
+            sample_rate=None,
+        )
+    default_batch = min(DP_MAX_BATCH, max(DP_MIN_BATCH, round(DP_BATCH_FRACTION * n)))
+    bs = min(batch_size or default_batch, n)
+    q = bs / n
+    per_epoch = math.ceil(1 / q)
+    ae_ep = DP_AE_EPOCHS if ae_epochs is None else ae_epochs
+    ep = DP_EPOCHS if epochs is None else epochs
+    return Schedule(
+        ae_steps=ae_ep * per_epoch,
+        ae_batch_size=bs,
+        gan_iterations=ep * per_epoch,
+        d_steps=d_steps,
+        batch_size=bs,
+        sample_rate=q,
+    )

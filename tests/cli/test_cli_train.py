@@ -1,0 +1,130 @@
+"""CLI: synthesize / fit / sample / schema / privacy, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ehrsynth
+from ehrsynth.cli.main import main
+
+FAST = ["--epochs", "1", "--ae-epochs", "1", "--quiet", "--seed", "0"]
+
+
+def _table(tmp_path: Path, n: int = 300) -> Path:
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {
+            "patient_id": np.arange(1000, 1000 + n),
+            "age": rng.integers(20, 90, n),
+            "sex": rng.choice(["F", "M"], n),
+            "dx_250": rng.integers(0, 2, n),
+            "lab": np.where(rng.random(n) < 0.2, np.nan, rng.normal(5, 1, n).round(2)),
+        }
+    )
+    path = tmp_path / "real.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_help_is_instant_and_lazy() -> None:
+    code = "import sys, ehrsynth.cli.main as m; m.build_parser(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_synthesize_writes_typed_output_and_sidecar(tmp_path: Path, capsys) -> None:
+    real = _table(tmp_path)
+    out = tmp_path / "synth.csv"
+    rc = main(["synthesize", str(real), "-o", str(out), "--rows", "50", "--epsilon", "2", *FAST])
+    assert rc == 0
+    meta = json.loads((tmp_path / "synth.csv.meta.json").read_text())
+    assert meta["rows"] == 50 and meta["epsilon"] == 2.0 and meta["delta"] < 1 / 300
+    assert meta["identifiers"] == {"patient_id": "fresh surrogate keys; not taken from the input"}
+    df = ehrsynth.read_synthetic(out)
+    assert list(df.columns) == ["patient_id", "age", "sex", "dx_250", "lab"]
+    assert isinstance(df["sex"].dtype, pd.CategoricalDtype)
+    assert "privacy spent: epsilon" in capsys.readouterr().err
+
+
+def test_fit_sample_privacy(tmp_path: Path, capsys) -> None:
+    real = _table(tmp_path)
+    model_dir = tmp_path / "model"
+    assert main(["fit", str(real), "-o", str(model_dir), "--epsilon", "1", *FAST]) == 0
+    assert main(["sample", str(model_dir), "-n", "30", "-o", str(tmp_path / "s.csv"), "--seed", "1"]) == 0
+    assert len(pd.read_csv(tmp_path / "s.csv")) == 30
+    capsys.readouterr()
+    assert main(["privacy", str(model_dir)]) == 0
+    text = capsys.readouterr().out
+    assert "autoencoder" in text and "discriminator" in text and "recomputed" in text
+
+
+def test_no_dp_says_so_loudly(tmp_path: Path, capsys) -> None:
+    real = _table(tmp_path)
+    assert main(["synthesize", str(real), "-o", str(tmp_path / "s.csv"), "--no-dp", *FAST]) == 0
+    err = capsys.readouterr().err
+    assert "WITHOUT differential privacy" in err
+    assert json.loads((tmp_path / "s.csv.meta.json").read_text())["epsilon"] is None
+
+
+def test_schema_command_round_trip(tmp_path: Path) -> None:
+    real = _table(tmp_path)
+    assert main(["schema", str(real), "-o", str(tmp_path / "schema.json")]) == 0
+    schema = ehrsynth.Schema.load(tmp_path / "schema.json")
+    assert schema["sex"].categories == ["F", "M"]
+    assert main(["synthesize", str(real), "-o", str(tmp_path / "s.csv"), "--schema", str(tmp_path / "schema.json"), *FAST]) == 0
+
+
+@pytest.mark.parametrize(
+    ("make", "args", "match"),
+    [
+        (lambda d: d.write_text(""), [], "is empty"),
+        (lambda d: d.write_text("a,b\n1,2\n"), ["--no-dp"], "at least 10"),
+        (lambda d: d.write_text("x,y\n" + "1,a\n" * 30 + "2,1\n"), [], None),
+        (lambda d: pd.DataFrame({"c": [1, -1] * 150, "d": [0, 1] * 150}).to_csv(d, index=False), ["--schema", "SCHEMA"], "negative"),
+    ],
+)
+def test_bad_input_exit_2_one_line(tmp_path: Path, capsys, make, args, match) -> None:
+    path = tmp_path / "in.csv"
+    make(path)
+    if "SCHEMA" in args:
+        schema = {"columns": [{"name": "c", "kind": "count", "lower": 0, "upper": 5}, {"name": "d", "kind": "binary"}]}
+        (tmp_path / "schema.json").write_text(json.dumps(schema))
+        args = [a if a != "SCHEMA" else str(tmp_path / "schema.json") for a in args]
+    rc = main(["synthesize", str(path), "-o", str(tmp_path / "o.csv"), *args, *FAST])
+    err = capsys.readouterr().err.strip()
+    if match is None:
+        assert rc in (0, 2)
+        return
+    assert rc == 2, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert match in err
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_output_in_missing_directory(tmp_path: Path, capsys) -> None:
+    real = _table(tmp_path)
+    rc = main(["synthesize", str(real), "-o", str(tmp_path / "nope" / "o.csv"), *FAST])
+    assert rc == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_unsupported_input_type(tmp_path: Path, capsys) -> None:
+    (tmp_path / "x.xlsx").write_text("nope")
+    assert main(["synthesize", str(tmp_path / "x.xlsx"), "-o", str(tmp_path / "o.csv"), *FAST]) == 2
+    assert "unsupported file type" in capsys.readouterr().err
+
+
+def test_altered_model_dir_exit_2(tmp_path: Path, capsys) -> None:
+    real = _table(tmp_path)
+    model_dir = tmp_path / "m"
+    assert main(["fit", str(real), "-o", str(model_dir), "--no-dp", *FAST]) == 0
+    (model_dir / "schema.json").write_text("{}")
+    assert main(["sample", str(model_dir), "-n", "5", "-o", str(tmp_path / "s.csv")]) == 2
+    assert "does not match its sha256" in capsys.readouterr().err
