@@ -45,7 +45,9 @@ def main() -> None:
         if event.step >= event.total:
             phase_end[event.phase] = time.perf_counter()
 
-    model = MedGAN(epsilon=None, epochs=args.epochs, ae_epochs=args.ae_epochs, random_state=args.seed, progress=progress)
+    model = MedGAN(
+        epsilon=None, epochs=args.epochs, ae_epochs=args.ae_epochs, random_state=args.seed, progress=progress
+    )
     model.fit(table)
     fit_s = time.perf_counter() - t0
     ae_s = phase_end["autoencoder"] - t0
@@ -62,7 +64,12 @@ def main() -> None:
     r = float(np.corrcoef(real_p, syn_p)[0, 1])
     result = {
         "environment": environment(),
-        "data": {"rows": len(table), "columns": table.shape[1], "codes": len(codes), "width": model.transformer_.width},
+        "data": {
+            "rows": len(table),
+            "columns": table.shape[1],
+            "codes": len(codes),
+            "width": model.transformer_.width,
+        },
         "schedule": vars(model.schedule_),
         "ae_seconds_per_epoch": ae_s / max(args.ae_epochs, 1),
         "gan_seconds_per_epoch": gan_s / max(args.epochs, 1),

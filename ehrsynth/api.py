@@ -28,7 +28,9 @@ def synthesize(
     columns get fresh surrogate keys; free-text columns are refused. ``model_kwargs`` go to ``MedGAN``
     (e.g. ``epochs=``). The privacy record is attached as ``result.attrs["ehrsynth"]``.
     """
-    fit_seed, sample_seed = (int(s.generate_state(1)[0]) for s in np.random.SeedSequence(random_state).spawn(2))
+    fit_seed, sample_seed = (
+        int(s.generate_state(1)[0]) for s in np.random.SeedSequence(random_state).spawn(2)
+    )
     if random_state is None:
         fit_seed = sample_seed = None  # type: ignore[assignment]
     model = MedGAN(epsilon=epsilon, random_state=fit_seed, **model_kwargs).fit(df, schema=schema)

@@ -26,7 +26,6 @@ from ehrsynth.models.init import init_module
 from ehrsynth.models.medgan import Autoencoder, Discriminator, Generator
 from ehrsynth.schema import Kind, Schema
 from ehrsynth.training.adversarial import AdversarialTrainer, GANConfig
-from ehrsynth.training.autoencoder import train_autoencoder
 from ehrsynth.training.dp_phase import DPPhase
 from ehrsynth.training.progress import ProgressCallback, TqdmProgress
 from ehrsynth.training.schedule import Schedule, resolve_schedule
@@ -47,7 +46,9 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InvalidParameterError(f"device {device!r} was requested but CUDA is not available; use 'cpu' or 'auto'")
+        raise InvalidParameterError(
+            f"device {device!r} was requested but CUDA is not available; use 'cpu' or 'auto'"
+        )
     if device != "cpu" and not device.startswith("cuda"):
         raise InvalidParameterError(f"device must be 'auto', 'cpu' or 'cuda[:N]', found {device!r}")
     return torch.device(device)
@@ -68,6 +69,18 @@ class MedGAN:
     progress: a callback receiving :class:`~ehrsynth.training.progress.ProgressEvent` s.
     checkpoint_dir, checkpoint_every: save training state every N GAN iterations and resume from it.
     """
+
+    # fitted attributes (set by fit or load)
+    schema_: Schema
+    transformer_: TableTransformer
+    autoencoder_: Autoencoder
+    generator_: Generator
+    discriminator_: Discriminator
+    privacy_: PrivacyRecord
+    history_: dict[str, list[dict[str, float]]]
+    schedule_: Schedule
+    n_features_in_: int
+    feature_names_in_: np.ndarray
 
     def __init__(
         self,
@@ -158,12 +171,18 @@ class MedGAN:
             value = getattr(self, name)
             minimum = 0 if "epochs" in name else 1
             if value is not None and (not isinstance(value, (int, np.integer)) or value < minimum):
-                raise InvalidParameterError(f"{name} must be an integer >= {minimum} or None, found {value!r}")
+                raise InvalidParameterError(
+                    f"{name} must be an integer >= {minimum} or None, found {value!r}"
+                )
         for name in ("lr", "max_grad_norm"):
             if not (isinstance(getattr(self, name), (int, float)) and getattr(self, name) > 0):
-                raise InvalidParameterError(f"{name} must be a positive number, found {getattr(self, name)!r}")
+                raise InvalidParameterError(
+                    f"{name} must be a positive number, found {getattr(self, name)!r}"
+                )
         if self.data_type not in ("auto", "binary", "count"):
-            raise InvalidParameterError(f"data_type must be 'auto', 'binary' or 'count', found {self.data_type!r}")
+            raise InvalidParameterError(
+                f"data_type must be 'auto', 'binary' or 'count', found {self.data_type!r}"
+            )
         if self.accountant not in ACCOUNTANTS:
             raise InvalidParameterError(f"accountant must be one of {ACCOUNTANTS}, found {self.accountant!r}")
         if not self.private:
@@ -176,7 +195,9 @@ class MedGAN:
             )
         eps = self.epsilon
         if not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps <= 0:
-            raise PrivacyBudgetError(f"epsilon must be a positive number, found {eps!r}; use epsilon=None for no DP")
+            raise PrivacyBudgetError(
+                f"epsilon must be a positive number, found {eps!r}; use epsilon=None for no DP"
+            )
         if n < MIN_DP_ROWS:
             raise PrivacyBudgetError(
                 f"the table has {n} rows; DP training needs at least {MIN_DP_ROWS} (with fewer, the noise "
@@ -221,7 +242,9 @@ class MedGAN:
             )
         from ehrsynth.training.medgan_fit import fit_medgan
 
-        fit_medgan(self, df, schema=schema, code_columns=code_columns, delta=delta, rng=rng, tgen=tgen, device=device)
+        fit_medgan(
+            self, df, schema=schema, code_columns=code_columns, delta=delta, rng=rng, tgen=tgen, device=device
+        )
         return self
 
     # -- building blocks used by fit/load -------------------------------------------------------------------
@@ -246,7 +269,11 @@ class MedGAN:
                 init_module(module, tgen)
 
     def _modules(self) -> dict[str, nn.Module]:
-        return {"autoencoder": self.autoencoder_, "generator": self.generator_, "discriminator": self.discriminator_}
+        return {
+            "autoencoder": self.autoencoder_,
+            "generator": self.generator_,
+            "discriminator": self.discriminator_,
+        }
 
     def _progress(self) -> ProgressCallback | None:
         if self.progress is not None:

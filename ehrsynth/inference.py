@@ -68,7 +68,9 @@ def check_frame(df: Any, *, min_rows: int = 1, what: str = "input table") -> pd.
         )
     dupes = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
     if dupes:
-        raise InvalidDataError(f"{what} has duplicate column names {dupes}; make them unique", column=dupes[0])
+        raise InvalidDataError(
+            f"{what} has duplicate column names {dupes}; make them unique", column=dupes[0]
+        )
     for name in df.columns:
         s = df[name]
         if s.isna().all():
@@ -261,13 +263,13 @@ def _validate_column(col: Column, s: pd.Series, *, strict: bool) -> None:
                 )
             if not _is_integral(x):
                 raise SchemaError(f"count column {name!r} has non-integer values", column=name)
-        if strict and col.lower is not None and col.upper is not None:
-            if x.min() < col.lower or x.max() > col.upper:
-                raise SchemaError(
-                    f"column {name!r} has values in [{x.min():g}, {x.max():g}], outside the schema bounds "
-                    f"[{col.lower:g}, {col.upper:g}]; widen the bounds in the schema",
-                    column=name,
-                )
+        bounded = strict and col.lower is not None and col.upper is not None
+        if bounded and (x.min() < col.lower or x.max() > col.upper):
+            raise SchemaError(
+                f"column {name!r} has values in [{x.min():g}, {x.max():g}], outside the schema bounds "
+                f"[{col.lower:g}, {col.upper:g}]; widen the bounds in the schema",
+                column=name,
+            )
     elif col.kind is Kind.CATEGORICAL and strict:
         allowed = {repr(_to_python(c)) for c in col.categories or []}
         unknown = [v for v in values.unique() if repr(_to_python(v)) not in allowed]
@@ -281,4 +283,3 @@ def _validate_column(col: Column, s: pd.Series, *, strict: bool) -> None:
         ts = pd.to_datetime(values, errors="coerce")
         if ts.isna().any():
             raise SchemaError(f"datetime column {name!r} has values that are not dates", column=name)
-

@@ -52,7 +52,7 @@ Scalar = str | int | float | bool
 def _to_python(value: Any) -> Scalar:
     """Turn numpy scalars into JSON-able Python scalars."""
     if isinstance(value, np.generic):
-        return value.item()  # type: ignore[no-any-return]
+        return value.item()
     if isinstance(value, (str, int, float, bool)):
         return value
     return str(value)

@@ -22,7 +22,9 @@ def make_table(n: int = 300, seed: int = 0) -> pd.DataFrame:
             "dx_401": (rng.random(n) < np.where(diabetic, 0.6, 0.2)).astype(int),
             "dx_428": (rng.random(n) < 0.05).astype(int),
             "visits": rng.poisson(2 + 2 * diabetic),
-            "hba1c": np.where(rng.random(n) < 0.3, np.nan, np.round(5.5 + 2 * diabetic + rng.normal(0, 0.5, n), 1)),
+            "hba1c": np.where(
+                rng.random(n) < 0.3, np.nan, np.round(5.5 + 2 * diabetic + rng.normal(0, 0.5, n), 1)
+            ),
         }
     )
     return df

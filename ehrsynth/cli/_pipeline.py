@@ -31,11 +31,18 @@ def read_input(args: argparse.Namespace) -> Input:
     from ehrsynth.codes import to_matrix
 
     long_df = read_table(args.input, dtype="str")
-    wide = to_matrix(long_df, patient=args.patient, code=args.code, counts=args.counts, grouping=args.grouping)
+    wide = to_matrix(
+        long_df, patient=args.patient, code=args.code, counts=args.counts, grouping=args.grouping
+    )
     codes = [str(c) for c in wide.columns]
     wide = wide.reset_index(drop=True)
     wide.columns = codes
-    layout = {"patient": args.patient, "code": args.code, "counts": bool(args.counts), "grouping": args.grouping}
+    layout = {
+        "patient": args.patient,
+        "code": args.code,
+        "counts": bool(args.counts),
+        "grouping": args.grouping,
+    }
     return Input(wide, codes, layout)
 
 
@@ -59,7 +66,9 @@ def write_output(
 
         matrix = out.copy()
         matrix.index = pd.RangeIndex(1, len(matrix) + 1, name=str(long["patient"]))
-        long_df = to_long(matrix, patient=str(long["patient"]), code=str(long["code"]), counts=bool(long["counts"]))
+        long_df = to_long(
+            matrix, patient=str(long["patient"]), code=str(long["code"]), counts=bool(long["counts"])
+        )
         extra = {"long": {**long, "patient_ids": "fresh surrogate ids 1..n; not taken from the input"}}
         return write_synthetic(long_df, path, schema=schema, privacy=privacy, layout="long", extra=extra)
     return write_synthetic(out, path, schema=schema, privacy=privacy, layout="wide")

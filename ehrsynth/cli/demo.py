@@ -37,7 +37,9 @@ def marginal_summary(real: Any, synth: Any, schema: Any) -> list[dict[str, Any]]
             pr = r.astype(str).value_counts(normalize=True)
             ps = s.astype(str).value_counts(normalize=True)
             keys = pr.index.union(ps.index)
-            row["tvd"] = round(float(0.5 * np.abs(pr.reindex(keys, fill_value=0) - ps.reindex(keys, fill_value=0)).sum()), 4)
+            row["tvd"] = round(
+                float(0.5 * np.abs(pr.reindex(keys, fill_value=0) - ps.reindex(keys, fill_value=0)).sum()), 4
+            )
         elif col.kind is Kind.DATETIME:
             continue
         else:
@@ -52,8 +54,11 @@ def _markdown(rows: list[dict[str, Any]], privacy: dict[str, Any], n: int) -> st
     eps = privacy.get("epsilon_spent")
     head = (
         f"# ehrsynth demo: ACTG 175 ({n} patients)\n\n"
-        + (f"Differential privacy: epsilon = {eps:.3f}, delta = {privacy['delta']:.2e}.\n\n" if eps else
-           "Trained WITHOUT differential privacy (no guarantee).\n\n")
+        + (
+            f"Differential privacy: epsilon = {eps:.3f}, delta = {privacy['delta']:.2e}.\n\n"
+            if eps
+            else "Trained WITHOUT differential privacy (no guarantee).\n\n"
+        )
         + "Data: ACTG 175 (Hammer et al. 1996, NEJM 335:1081), as shipped in the `lifelines` package.\n\n"
         + "| column | kind | real mean | synthetic mean | real sd | synthetic sd | TVD |\n|---|---|---|---|---|---|---|\n"
     )
@@ -90,8 +95,13 @@ def run(args: argparse.Namespace) -> int:
     write_synthetic(synth, out_dir / "synthetic.csv", schema=model.schema_, privacy=privacy)
     model.save(str(out_dir / "model"))
     rows = marginal_summary(real, synth, model.schema_)
-    write_text_atomic(out_dir / "summary.json", json.dumps({"privacy": privacy, "columns": rows}, indent=2) + "\n")
+    write_text_atomic(
+        out_dir / "summary.json", json.dumps({"privacy": privacy, "columns": rows}, indent=2) + "\n"
+    )
     write_text_atomic(out_dir / "summary.md", _markdown(rows, privacy, len(real)))
     print(_markdown(rows, privacy, len(real)))
-    print(f"ehrsynth: wrote {out_dir}/synthetic.csv (+ .meta.json), summary.md, summary.json, model/", file=sys.stderr)
+    print(
+        f"ehrsynth: wrote {out_dir}/synthetic.csv (+ .meta.json), summary.md, summary.json, model/",
+        file=sys.stderr,
+    )
     return 0

@@ -28,9 +28,13 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**record.to_dict(), "epsilon_recomputed": recomputed}, indent=2))
         return 0
-    print(f"budget: epsilon = {record.epsilon:g}, delta = {record.delta:.3g}, accountant = {record.accountant}")
+    print(
+        f"budget: epsilon = {record.epsilon:g}, delta = {record.delta:.3g}, accountant = {record.accountant}"
+    )
     print(f"spent:  epsilon = {record.epsilon_spent:.4f} (recomputed from privacy.json: {recomputed:.4f})")
-    print(f"{'mechanism':<22} {'type':<17} {'noise mult.':>11} {'sample rate':>11} {'steps/count':>11} {'eps alone':>9}")
+    print(
+        f"{'mechanism':<22} {'type':<17} {'noise mult.':>11} {'sample rate':>11} {'steps/count':>11} {'eps alone':>9}"
+    )
     for row in record.breakdown():
         print(
             f"{row['name']:<22} {row['type']:<17} {row['noise_multiplier']:>11.4g} "

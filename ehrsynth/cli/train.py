@@ -13,7 +13,9 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("synthesize", help="fit a model on INPUT and write a synthetic table (DP by default)")
     p.add_argument("input", help="real table: .csv, .csv.gz or .parquet")
     p.add_argument("-o", "--output", required=True, help="synthetic table to write (.csv[.gz] or .parquet)")
-    p.add_argument("--rows", type=positive_int, default=None, help="rows to generate (default: as many as INPUT)")
+    p.add_argument(
+        "--rows", type=positive_int, default=None, help="rows to generate (default: as many as INPUT)"
+    )
     p.add_argument("--save-model", metavar="DIR", help="also save the fitted model directory")
     p.add_argument("--wide", action="store_true", help="with --long: write the patient x code matrix")
     add_training_options(p)
@@ -56,7 +58,6 @@ def _fit(args: argparse.Namespace) -> tuple[Any, Any]:
 
         warnings.simplefilter("ignore", NoPrivacyWarning)  # the CLI already said it, louder
         model.fit(data.frame, schema=schema, code_columns=data.code_columns)
-    model.long_input_ = data.long
     return model, data
 
 
@@ -77,29 +78,31 @@ def run_synthesize(args: argparse.Namespace) -> int:
 
     check_output(args.output)  # fail before hours of training, not after
     model, data = _fit(args)
-    out = model.sample(args.rows or len(data.frame), random_state=None if args.seed is None else args.seed + 1)
+    out = model.sample(
+        args.rows or len(data.frame), random_state=None if args.seed is None else args.seed + 1
+    )
     side = write_output(out, args.output, model, data.long, args.wide)
     if args.save_model:
-        _save(model, args.save_model)
+        _save(model, args.save_model, data.long)
     _report_privacy(model)
     print(f"ehrsynth: wrote {args.output} ({len(out)} synthetic rows) and {side}", file=sys.stderr)
     return 0
 
 
-def _save(model: Any, path: str) -> None:
+def _save(model: Any, path: str, long: dict[str, object] | None) -> None:
     import json
     from pathlib import Path
 
     model.save(path)
-    if model.long_input_ is not None:  # remember how to write long output at sample time
+    if long is not None:  # remember how to write long output at sample time
         from ehrsynth.io.atomic import write_text_atomic
 
-        write_text_atomic(Path(path) / "long_input.json", json.dumps(model.long_input_) + "\n")
+        write_text_atomic(Path(path) / "long_input.json", json.dumps(long) + "\n")
 
 
 def run_fit(args: argparse.Namespace) -> int:
-    model, _ = _fit(args)
-    _save(model, args.output)
+    model, data = _fit(args)
+    _save(model, args.output, data.long)
     _report_privacy(model)
     print(f"ehrsynth: saved model to {args.output}", file=sys.stderr)
     return 0

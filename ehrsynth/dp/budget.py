@@ -51,7 +51,9 @@ def plan_sgd_noise(
         raise PrivacyBudgetError("internal: a DP plan needs a DP schedule (sample_rate)")
     phases = [Phase("autoencoder", q, schedule.ae_steps), Phase("discriminator", q, schedule.d_total_steps)]
     phases = [p for p in phases if p.steps > 0]
-    calibrated = calibrate_noise(phases, epsilon=epsilon, delta=delta, fixed=list(fixed), accountant=accountant)
+    calibrated = calibrate_noise(
+        phases, epsilon=epsilon, delta=delta, fixed=list(fixed), accountant=accountant
+    )
     by_name = {m.name: m for m in calibrated}
     ae = by_name.get("autoencoder", PoissonGaussian("autoencoder", 1.0, q, 0))
     disc = by_name.get("discriminator", PoissonGaussian("discriminator", 1.0, q, 0))

@@ -138,7 +138,10 @@ def discover_schema(
 
     bounded = plan.numeric + plan.datetime
     if bounded:
-        values = {n: (_days(df[n]) if n in plan.datetime else df[n].to_numpy("float64", na_value=np.nan)) for n in bounded}
+        values = {
+            n: (_days(df[n]) if n in plan.datetime else df[n].to_numpy("float64", na_value=np.nan))
+            for n in bounded
+        }
         bounds, mech = domain.dp_bounds(values, noise_multiplier=noise_multiplier, rng=rng)
         mechanisms.append(mech)
         for name in bounded:

@@ -16,6 +16,9 @@ Opacus ``secure_mode`` needs torchcsprng, which does not support torch 2.x: the 
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,3 +82,12 @@ def make_private(
     )
     dp_criterion = DPLossFastGradientClipping(gsm, dp_opt, criterion, loss_reduction="mean")
     return PrivateParts(gsm, dp_opt, dp_criterion)
+
+
+@contextlib.contextmanager
+def quiet_hooks() -> Iterator[None]:
+    """Silence PyTorch's notice that a full backward hook fires although the inputs need no gradient: our
+    inputs are data (never trainable), which is exactly the case Opacus' hooks are written for."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+        yield

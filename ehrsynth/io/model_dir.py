@@ -131,7 +131,9 @@ def load(path: str | os.PathLike[str], *, device: str = "cpu") -> MedGAN:
         try:
             module.load_state_dict(unprefixed(name, tensors))
         except RuntimeError as exc:
-            raise ModelDirError(f"weights for {name} in {str(d)!r} do not fit the schema/config: {exc}") from exc
+            raise ModelDirError(
+                f"weights for {name} in {str(d)!r} do not fit the schema/config: {exc}"
+            ) from exc
         module.to(torch_device).eval()
     model.privacy_ = PrivacyRecord.from_dict(read_json(d, "privacy.json"))
     fitted = config["fitted"]

@@ -24,6 +24,7 @@ from ehrsynth.io.tables import _kind, _require_pyarrow
 from ehrsynth.schema import Kind, Schema
 
 SIDECAR_SUFFIX = ".meta.json"
+COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz"}
 
 
 def sidecar_path(path: str | os.PathLike[str]) -> Path:
@@ -48,8 +49,12 @@ def write_synthetic(
         _require_pyarrow("writing parquet")
         write_with(p, lambda tmp: df.to_parquet(tmp, index=False))
     else:
-        compression = "gzip" if p.name.lower().endswith(".gz") else None
-        write_with(p, lambda tmp: df.to_csv(tmp, index=False, compression=compression))
+        method = COMPRESSION.get(p.suffix.lower())
+
+        def write_csv(tmp: Path) -> None:  # the temporary name ends in .tmp: say the compression explicitly
+            df.to_csv(tmp, index=False, compression={"method": method} if method else None)
+
+        write_with(p, write_csv)
     privacy = privacy or {}
     identifiers = [c.name for c in schema.columns if c.kind is Kind.IDENTIFIER] if schema else []
     meta = {
@@ -129,4 +134,3 @@ def _restore(s: pd.Series, kind: Kind, categories: list[Any] | None, dtype: str 
     if kind is Kind.IDENTIFIER and (dtype or "").lower().startswith(("int", "uint")):
         return pd.to_numeric(s, errors="coerce").astype("Int64")
     return s.astype(object).where(s.notna(), None) if dtype == "object" else s
-

@@ -54,7 +54,7 @@ def read_table(
         try:
             df = pd.read_csv(
                 p,
-                dtype=dtype,  # type: ignore[arg-type]
+                dtype=dtype,
                 na_values=["?"] + (na_values or []),
                 keep_default_na=True,
                 low_memory=False,

@@ -17,7 +17,9 @@ class LayoutHead(nn.Module):
 
     def __init__(self, layout: list[Span]) -> None:
         super().__init__()
-        self.register_buffer("bce_idx", torch.as_tensor(unit_indexes(layout, SpanKind.BINARY, SpanKind.MISSING)))
+        self.register_buffer(
+            "bce_idx", torch.as_tensor(unit_indexes(layout, SpanKind.BINARY, SpanKind.MISSING))
+        )
         self.register_buffer("mse_idx", torch.as_tensor(unit_indexes(layout, SpanKind.SCALED)))
         self.blocks = softmax_blocks(layout)
         self.width = sum(s.width for s in layout)

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ehrsynth.dp.opacus_wiring import PrivateParts, make_private
+from ehrsynth.dp.opacus_wiring import PrivateParts, make_private, quiet_hooks
 from ehrsynth.training.dp_phase import DPPhase
 from ehrsynth.training.progress import ProgressCallback, Throttle
 from ehrsynth.training.sampling import PoissonSampler, UniformSampler, derive_generator
@@ -70,7 +70,9 @@ class AdversarialTrainer:
         self.dp = dp
         self.progress = progress
         self.torch_generator = torch_generator
-        params = list(generator_params) if generator_params is not None else list(generator_module.parameters())
+        params = (
+            list(generator_params) if generator_params is not None else list(generator_module.parameters())
+        )
         self.g_optimizer = torch.optim.Adam(
             params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
         )
@@ -167,7 +169,8 @@ class AdversarialTrainer:
         d_sum = g_sum = 0.0
         count = 0
         while self.iteration < cfg.iterations:
-            d_loss = sum(self.discriminator_step() for _ in range(cfg.d_steps)) / cfg.d_steps
+            with quiet_hooks():
+                d_loss = sum(self.discriminator_step() for _ in range(cfg.d_steps)) / cfg.d_steps
             g_loss = self.generator_step()
             self.iteration += 1
             d_sum, g_sum, count = d_sum + d_loss, g_sum + g_loss, count + 1

@@ -7,7 +7,7 @@ import logging
 import torch
 from torch import nn
 
-from ehrsynth.dp.opacus_wiring import make_private
+from ehrsynth.dp.opacus_wiring import make_private, quiet_hooks
 from ehrsynth.models.heads import ReconstructionLoss
 from ehrsynth.models.medgan import Autoencoder
 from ehrsynth.training.dp_phase import DPPhase
@@ -61,23 +61,23 @@ def train_autoencoder(
     core.train()
     running, count = 0.0, 0
     try:
-        for step in range(1, steps + 1):
-            idx = sampler().to(data.device)
-            if idx.numel() > 0:  # an empty Poisson batch is a no-op step (still counted: conservative)
-                batch = data[idx]
-                loss = crit(model(batch), batch)
-                loss.backward()
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-                running += float(loss.item())
-                count += 1
-            if step % log_every == 0 or step == steps:
-                mean = running / max(count, 1)
-                history.append({"step": float(step), "loss": mean})
-                running, count = 0.0, 0
-                report(step, {"loss": mean})
+        with quiet_hooks():
+            for step in range(1, steps + 1):
+                idx = sampler().to(data.device)
+                if idx.numel() > 0:  # an empty Poisson batch is a no-op step (still counted: conservative)
+                    batch = data[idx]
+                    loss = crit(model(batch), batch)
+                    loss.backward()
+                    opt.step()
+                    opt.zero_grad(set_to_none=True)
+                    running += float(loss.item())
+                    count += 1
+                if step % log_every == 0 or step == steps:
+                    mean = running / max(count, 1)
+                    history.append({"step": float(step), "loss": mean})
+                    running, count = 0.0, 0
+                    report(step, {"loss": mean})
     finally:
         if parts is not None:
             parts.close()
     return history
-

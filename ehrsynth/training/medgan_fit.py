@@ -57,7 +57,9 @@ def _resolve_schema(
 
 
 def _fingerprint(model: MedGAN, n: int) -> dict[str, Any]:
-    params = {k: v for k, v in model.get_params().items() if k not in ("progress", "verbose", "checkpoint_dir")}
+    params = {
+        k: v for k, v in model.get_params().items() if k not in ("progress", "verbose", "checkpoint_dir")
+    }
     return {"n_rows": n, "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}}
 
 
@@ -118,7 +120,11 @@ def fit_medgan(
         _restore(model, trainer, tgen, rng, ckpt[0], ckpt[1], history)
 
     def on_iteration(iteration: int) -> None:
-        if model.checkpoint_dir and iteration % model.checkpoint_every == 0 and iteration < trainer.config.iterations:
+        if (
+            model.checkpoint_dir
+            and iteration % model.checkpoint_every == 0
+            and iteration < trainer.config.iterations
+        ):
             _save(model, trainer, tgen, rng, schema_used, domain_mechs, fingerprint, history)
 
     try:

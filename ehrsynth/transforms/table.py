@@ -162,7 +162,9 @@ class TableTransformer:
         for col in self.schema.columns:
             if col.kind is Kind.IDENTIFIER:
                 columns[col.name] = surrogate_keys(col, n)
-        out = pd.concat([pd.Series(columns[name], name=name) for name in self.schema.names], axis=1, copy=False)
+        out = pd.concat(
+            [pd.Series(columns[name], name=name) for name in self.schema.names], axis=1, copy=False
+        )
         return self._restore_block_dtypes(out, block_names)
 
     def _restore_block_dtypes(self, out: pd.DataFrame, names: list[str]) -> pd.DataFrame:

@@ -15,16 +15,16 @@ FAST = ["--epochs", "2", "--ae-epochs", "2", "--quiet", "--seed", "0"]
 
 def test_mimic_long_diagnoses_no_dp(mimic_demo: Path, tmp_path: Path) -> None:
     out = tmp_path / "dx.csv"
-    args = ["synthesize", str(mimic_demo / "DIAGNOSES_ICD.csv"), "--long", "--patient", "SUBJECT_ID"]
-    args += ["--code", "ICD9_CODE", "--grouping", "icd9_3digit", "-o", str(out), "--no-dp", *FAST]
+    args = ["synthesize", str(mimic_demo / "DIAGNOSES_ICD.csv"), "--long", "--patient", "subject_id"]
+    args += ["--code", "icd9_code", "--grouping", "icd9_3digit", "-o", str(out), "--no-dp", *FAST]
     assert main(args) == 0
     synth = pd.read_csv(out, dtype=str)
-    assert list(synth.columns) == ["SUBJECT_ID", "ICD9_CODE"]
+    assert list(synth.columns) == ["subject_id", "icd9_code"]
     real = pd.read_csv(mimic_demo / "DIAGNOSES_ICD.csv", dtype=str)
-    real_ids = set(real["SUBJECT_ID"])
+    real_ids = set(real["subject_id"])
     # fresh patient ids 1..n, never the real ones (the demo's ids are 10006 and up)
-    assert not set(synth["SUBJECT_ID"]) & real_ids
-    assert synth["ICD9_CODE"].str.len().between(3, 4).all()  # grouped codes
+    assert not set(synth["subject_id"]) & real_ids
+    assert synth["icd9_code"].str.len().between(3, 4).all()  # grouped codes
     meta = json.loads((tmp_path / "dx.csv.meta.json").read_text())
     assert meta["layout"] == "long" and meta["epsilon"] is None
 
@@ -34,11 +34,19 @@ def test_mimic_long_dp_drops_codes_of_single_patients(mimic_demo: Path, tmp_path
     from ehrsynth.codes import to_matrix
 
     real = pd.read_csv(mimic_demo / "DIAGNOSES_ICD.csv", dtype=str)
-    matrix = to_matrix(real, patient="SUBJECT_ID", code="ICD9_CODE", grouping="icd9_3digit")
+    matrix = to_matrix(real, patient="subject_id", code="icd9_code", grouping="icd9_3digit")
     singletons = {str(c) for c in matrix.columns[(matrix > 0).sum(axis=0) == 1]}
     assert singletons
     model_dir = tmp_path / "m"
-    args = ["fit", str(mimic_demo / "DIAGNOSES_ICD.csv"), "--long", "--patient", "SUBJECT_ID", "--code", "ICD9_CODE"]
+    args = [
+        "fit",
+        str(mimic_demo / "DIAGNOSES_ICD.csv"),
+        "--long",
+        "--patient",
+        "subject_id",
+        "--code",
+        "icd9_code",
+    ]
     args += ["--grouping", "icd9_3digit", "-o", str(model_dir), "--epsilon", "3", *FAST]
     assert main(args) == 0
     schema_text = (model_dir / "schema.json").read_text()
@@ -47,7 +55,7 @@ def test_mimic_long_dp_drops_codes_of_single_patients(mimic_demo: Path, tmp_path
     out = tmp_path / "s.csv"
     assert main(["sample", str(model_dir), "-n", "200", "-o", str(out), "--seed", "1"]) == 0
     synth = pd.read_csv(out, dtype=str)
-    assert not set(synth["ICD9_CODE"]) & singletons
+    assert not set(synth["icd9_code"]) & singletons
 
 
 def test_diabetes_slice_dp(diabetes_csv: Path, tmp_path: Path) -> None:

@@ -78,7 +78,20 @@ def test_schema_command_round_trip(tmp_path: Path) -> None:
     assert main(["schema", str(real), "-o", str(tmp_path / "schema.json")]) == 0
     schema = ehrsynth.Schema.load(tmp_path / "schema.json")
     assert schema["sex"].categories == ["F", "M"]
-    assert main(["synthesize", str(real), "-o", str(tmp_path / "s.csv"), "--schema", str(tmp_path / "schema.json"), *FAST]) == 0
+    assert (
+        main(
+            [
+                "synthesize",
+                str(real),
+                "-o",
+                str(tmp_path / "s.csv"),
+                "--schema",
+                str(tmp_path / "schema.json"),
+                *FAST,
+            ]
+        )
+        == 0
+    )
 
 
 @pytest.mark.parametrize(
@@ -87,14 +100,23 @@ def test_schema_command_round_trip(tmp_path: Path) -> None:
         (lambda d: d.write_text(""), [], "is empty"),
         (lambda d: d.write_text("a,b\n1,2\n"), ["--no-dp"], "at least 10"),
         (lambda d: d.write_text("x,y\n" + "1,a\n" * 30 + "2,1\n"), [], None),
-        (lambda d: pd.DataFrame({"c": [1, -1] * 150, "d": [0, 1] * 150}).to_csv(d, index=False), ["--schema", "SCHEMA"], "negative"),
+        (
+            lambda d: pd.DataFrame({"c": [1, -1] * 150, "d": [0, 1] * 150}).to_csv(d, index=False),
+            ["--schema", "SCHEMA"],
+            "negative",
+        ),
     ],
 )
 def test_bad_input_exit_2_one_line(tmp_path: Path, capsys, make, args, match) -> None:
     path = tmp_path / "in.csv"
     make(path)
     if "SCHEMA" in args:
-        schema = {"columns": [{"name": "c", "kind": "count", "lower": 0, "upper": 5}, {"name": "d", "kind": "binary"}]}
+        schema = {
+            "columns": [
+                {"name": "c", "kind": "count", "lower": 0, "upper": 5},
+                {"name": "d", "kind": "binary"},
+            ]
+        }
         (tmp_path / "schema.json").write_text(json.dumps(schema))
         args = [a if a != "SCHEMA" else str(tmp_path / "schema.json") for a in args]
     rc = main(["synthesize", str(path), "-o", str(tmp_path / "o.csv"), *args, *FAST])

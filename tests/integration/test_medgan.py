@@ -118,10 +118,10 @@ def test_model_dir_round_trip_and_tamper(table: pd.DataFrame, tmp_path) -> None:
     privacy = json.loads((d / "privacy.json").read_text())
     privacy["epsilon_spent"] = 0.01
     (d / "privacy.json").write_text(json.dumps(privacy))
-    with pytest.raises(ModelDirError, match="privacy.json .* does not match its sha256"):
+    with pytest.raises(ModelDirError, match=r"privacy\.json .* does not match its sha256"):
         ehrsynth.load(d)
     (d / "privacy.json").unlink()
-    with pytest.raises(ModelDirError, match="missing privacy.json"):
+    with pytest.raises(ModelDirError, match=r"missing privacy\.json"):
         ehrsynth.load(d)
     with pytest.raises(ModelDirError, match="does not exist"):
         ehrsynth.load(tmp_path / "nope")

@@ -29,8 +29,12 @@ def test_resume_gives_same_epsilon_and_steps(tmp_path) -> None:
     assert (ckpt / "checkpoint.json").is_file()
 
     resumed_events: list[ProgressEvent] = []
-    resumed = MedGAN(random_state=0, checkpoint_dir=str(ckpt), progress=resumed_events.append, **SETTINGS).fit(df)
-    assert all(e.phase == "gan" for e in resumed_events)  # the AE phase was not re-run (no budget spent twice)
+    resumed = MedGAN(
+        random_state=0, checkpoint_dir=str(ckpt), progress=resumed_events.append, **SETTINGS
+    ).fit(df)
+    assert all(
+        e.phase == "gan" for e in resumed_events
+    )  # the AE phase was not re-run (no budget spent twice)
     assert min(e.step for e in resumed_events) > 10
     assert resumed.privacy_.to_dict() == full.privacy_.to_dict()
     assert resumed.privacy_.epsilon_spent == pytest.approx(full.privacy_.epsilon_spent)

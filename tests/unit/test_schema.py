@@ -54,7 +54,9 @@ def test_json_round_trip(tmp_path) -> None:
 
 def test_free_text_refused_names_column() -> None:
     df = _frame()
-    df["note"] = [f"patient {i} reports intermittent chest pain after exercise, day {i}" for i in range(len(df))]
+    df["note"] = [
+        f"patient {i} reports intermittent chest pain after exercise, day {i}" for i in range(len(df))
+    ]
     with pytest.raises(FreeTextError, match="'note'") as info:
         Schema.infer(df)
     assert info.value.column == "note"
@@ -65,7 +67,10 @@ def test_free_text_refused_names_column() -> None:
     [
         (lambda df: df.iloc[0:0], "empty"),
         (lambda df: df.assign(bad=np.nan), "'bad' has only missing"),
-        (lambda df: df.assign(bmi=np.where(np.arange(len(df)) == 3, np.inf, df["bmi"])), "'bmi' contains infinite"),
+        (
+            lambda df: df.assign(bmi=np.where(np.arange(len(df)) == 3, np.inf, df["bmi"])),
+            "'bmi' contains infinite",
+        ),
         (lambda df: df.assign(mixed=[1, "a"] * (len(df) // 2)), "'mixed' mixes strings"),
         (lambda df: df.rename(columns={"age": 5}), "non-string column names"),
         (lambda df: pd.concat([df, df[["sex"]]], axis=1), "duplicate column names"),
