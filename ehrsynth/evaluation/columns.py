@@ -1,0 +1,277 @@
+"""Which columns the evaluation compares, and how each is typed.
+
+Column kinds come from a schema JSON when one is given (only each column's ``name`` and ``kind`` are read,
+so any file written by :mod:`ehrsynth.schema` works), otherwise from :func:`infer_kinds`, fitted on the
+**training** table only. Inference rules, per column, in this order:
+
+1. only missing values → excluded ("only missing values");
+2. identifier-like → excluded: the name looks like a key (``id``, ``*_id``, ``*_nbr``, ``*_num``, ``*_no``,
+   ``*_key``, ``mrn``, ``ssn``…) and more than half of the values are distinct; or an integer/string column
+   (at least 20 rows) whose values are all distinct; or a string column with more than 50 distinct values
+   that are distinct in more than half of the rows (keys, names or free text);
+3. a datetime dtype, or strings that all look like ISO dates (``2196-04-09``) → ``datetime``;
+4. booleans, or numbers that are all 0 or 1 → ``binary``;
+5. integers named like a category (``*_id``, ``*type*``, ``*code*``, ``*class*``, ``*stage*``, ``*grade*``,
+   ``*group*``, ``*status*``) with at most 50 distinct values → ``categorical``;
+6. other numbers → ``count`` when all are non-negative integers, else ``continuous``;
+7. anything else → ``categorical``.
+
+Columns of a schema whose kind is ``identifier``, and data columns the schema does not list, are excluded
+and listed in the report with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from ehrsynth.errors import InvalidDataError, SchemaError, UnsupportedFileError
+
+KINDS: tuple[str, ...] = ("binary", "count", "categorical", "continuous", "datetime", "identifier")
+NUMERIC_KINDS: tuple[str, ...] = ("count", "continuous", "datetime")
+
+_KEY_NAME = re.compile(
+    r"(^id$|_id$|_nbr$|_num$|_no$|_key$|^mrn$|^ssn$|^email$|^phone$|^name$|^first_name$|^last_name$)",
+    re.IGNORECASE,
+)
+_CATEGORY_NAME = re.compile(r"(_id$|type|code|class|stage|grade|group|status)", re.IGNORECASE)
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
+MAX_INT_CATEGORIES = 50
+MIN_ROWS_FOR_UNIQUE_KEY = 20
+
+
+class SupportsToDict(Protocol):
+    """Anything with ``to_dict()`` returning the schema JSON object (e.g. :class:`ehrsynth.schema.Schema`)."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+SchemaLike = str | os.PathLike[str] | Mapping[str, Any] | SupportsToDict
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """The evaluated columns with their kinds (in the training table's order) and the excluded ones."""
+
+    kinds: dict[str, str]
+    excluded: dict[str, str] = field(default_factory=dict)
+    source: str = "inferred"
+
+    def of(self, *kinds: str) -> list[str]:
+        """Names of the evaluated columns whose kind is one of ``kinds``, in table order."""
+        return [name for name, kind in self.kinds.items() if kind in kinds]
+
+    @property
+    def binary(self) -> list[str]:
+        return self.of("binary")
+
+    @property
+    def numeric(self) -> list[str]:
+        """Count, continuous and datetime columns (compared as numbers)."""
+        return self.of(*NUMERIC_KINDS)
+
+    @property
+    def categorical(self) -> list[str]:
+        return self.of("categorical")
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"source": self.source}
+        for kind in KINDS[:-1]:
+            out[kind] = self.of(kind)
+        out["excluded"] = dict(self.excluded)
+        return out
+
+
+# -- schema --------------------------------------------------------------------------------------------------
+
+
+def _schema_object(schema: SchemaLike) -> Any:
+    if isinstance(schema, Mapping):
+        return dict(schema)
+    if isinstance(schema, (str, os.PathLike)):
+        path = Path(schema)
+        if not path.name.lower().endswith(".json"):
+            raise UnsupportedFileError(
+                f"schema file {str(path)!r} must be a .json file (a schema JSON object)"
+            )
+        if not path.is_file():
+            raise SchemaError(f"schema file {str(path)!r} does not exist")
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise SchemaError(f"schema file {str(path)!r} is not valid JSON: {exc}") from exc
+    to_dict = getattr(schema, "to_dict", None)
+    if callable(to_dict):
+        return to_dict()
+    raise SchemaError(
+        "schema must be a path to a JSON file, a dict or an object with to_dict(); "
+        f"found {type(schema).__name__}"
+    )
+
+
+def schema_kinds(schema: SchemaLike) -> dict[str, str]:
+    """``{name: kind}`` from a schema JSON object ``{"columns": [{"name", "kind"}, ...]}``."""
+    data = _schema_object(schema)
+    if not isinstance(data, dict) or not isinstance(data.get("columns"), list):
+        raise SchemaError("a schema is a JSON object with a 'columns' list of {'name', 'kind'} objects")
+    kinds: dict[str, str] = {}
+    for entry in data["columns"]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or "kind" not in entry:
+            raise SchemaError(f"each schema column needs a string 'name' and a 'kind', found {entry!r}")
+        name, kind = entry["name"], entry["kind"]
+        if kind not in KINDS:
+            raise SchemaError(
+                f"schema column {name!r} has kind {kind!r}; allowed: {', '.join(KINDS)}", column=name
+            )
+        if name in kinds:
+            raise SchemaError(f"schema lists column {name!r} twice; list each column once", column=name)
+        kinds[name] = kind
+    return kinds
+
+
+# -- inference -----------------------------------------------------------------------------------------------
+
+
+def _is_integral(values: np.ndarray) -> bool:
+    return bool(np.all(np.isfinite(values)) and np.all(values == np.round(values)))
+
+
+def _infer_one(name: str, s: pd.Series) -> tuple[str | None, str]:
+    """(kind, "") for an evaluated column, or (None, reason) for an excluded one."""
+    values = s.dropna()
+    n = len(values)
+    if n == 0:
+        return None, "only missing values"
+    n_unique = int(values.nunique())
+    is_bool = pd.api.types.is_bool_dtype(s)
+    is_num = pd.api.types.is_numeric_dtype(s) and not is_bool
+    is_float = pd.api.types.is_float_dtype(s)
+    is_text = s.dtype == object or isinstance(s.dtype, pd.StringDtype)
+    if _KEY_NAME.search(name) and n_unique > 0.5 * n and not is_bool:
+        return None, "identifier-like: key name and mostly distinct values"
+    if n >= MIN_ROWS_FOR_UNIQUE_KEY and n_unique == n and (is_text or (is_num and not is_float)):
+        return None, "identifier-like: every value is distinct"
+    if is_text and n_unique > MAX_INT_CATEGORIES and n_unique > 0.5 * n:
+        return None, "identifier-like or free text: too many distinct strings"
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return "datetime", ""
+    if is_text and values.map(lambda v: isinstance(v, str) and bool(_ISO_DATE.match(v))).all():
+        return "datetime", ""
+    if is_bool:
+        return "binary", ""
+    if is_num:
+        arr = values.to_numpy(dtype="float64")
+        if np.isin(arr, (0.0, 1.0)).all():
+            return "binary", ""
+        integral = _is_integral(arr)
+        if integral and _CATEGORY_NAME.search(name) and n_unique <= MAX_INT_CATEGORIES:
+            return "categorical", ""
+        return ("count" if integral and arr.min() >= 0 else "continuous"), ""
+    return "categorical", ""
+
+
+def infer_kinds(train: pd.DataFrame) -> ColumnPlan:
+    """Type every column of ``train`` by the rules in this module's docstring."""
+    kinds: dict[str, str] = {}
+    excluded: dict[str, str] = {}
+    for name in train.columns:
+        kind, reason = _infer_one(str(name), train[name])
+        if kind is None:
+            excluded[str(name)] = reason
+        else:
+            kinds[str(name)] = kind
+    return ColumnPlan(kinds=kinds, excluded=excluded, source="inferred")
+
+
+def plan_columns(train: pd.DataFrame, schema: SchemaLike | None) -> ColumnPlan:
+    """Kinds from ``schema`` when given (checked against ``train``), else inferred from ``train``."""
+    plan = infer_kinds(train) if schema is None else _plan_from_schema(train, schema_kinds(schema))
+    if not plan.kinds:
+        raise InvalidDataError(
+            "no column of the training table can be evaluated (all are excluded: "
+            f"{_preview(sorted(plan.excluded))}); provide binary, count, categorical or continuous columns"
+        )
+    return plan
+
+
+def _plan_from_schema(train: pd.DataFrame, declared: dict[str, str]) -> ColumnPlan:
+    missing = [name for name in declared if name not in train.columns]
+    if missing:
+        raise SchemaError(
+            f"the schema lists columns that the training table does not have: {_preview(missing)}; "
+            "use the schema written for this table or remove those entries",
+            column=missing[0],
+        )
+    kinds: dict[str, str] = {}
+    excluded: dict[str, str] = {}
+    for name in train.columns:
+        kind = declared.get(str(name))
+        if kind is None:
+            excluded[str(name)] = "not in the schema"
+        elif kind == "identifier":
+            excluded[str(name)] = "identifier (schema)"
+        elif train[name].isna().all():
+            excluded[str(name)] = "only missing values"
+        else:
+            kinds[str(name)] = kind
+    return ColumnPlan(kinds=kinds, excluded=excluded, source="schema")
+
+
+def _preview(names: list[str], limit: int = 10) -> str:
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+# -- frame checks ------------------------------------------------------------------------------------------
+
+
+def check_frame(df: Any, what: str) -> pd.DataFrame:
+    """A non-empty DataFrame (at least 2 rows) with unique, non-empty string column names."""
+    if not isinstance(df, pd.DataFrame):
+        raise InvalidDataError(f"the {what} table must be a pandas DataFrame, found {type(df).__name__}")
+    if df.shape[1] == 0 or len(df) < 2:
+        raise InvalidDataError(
+            f"the {what} table is empty or too small ({len(df)} rows x {df.shape[1]} columns); "
+            "it needs columns and at least 2 rows"
+        )
+    bad = [c for c in df.columns if not isinstance(c, str) or not c]
+    if bad:
+        raise InvalidDataError(
+            f"the {what} table has non-string column names {bad[:5]!r}; rename them to non-empty strings "
+            "(e.g. df.columns = df.columns.map(str))",
+            column=str(bad[0]),
+        )
+    if df.columns.has_duplicates:
+        dupes = sorted(set(df.columns[df.columns.duplicated()]))
+        raise InvalidDataError(
+            f"the {what} table has duplicate column names {dupes}; make them unique", column=dupes[0]
+        )
+    return df
+
+
+def check_same_columns(train: pd.DataFrame, other: pd.DataFrame, what: str, plan: ColumnPlan) -> None:
+    """``other`` must hold every evaluated column of train and no column train lacks.
+
+    Excluded columns (identifiers) may be absent: synthetic tables often drop or replace keys.
+    """
+    missing = [c for c in plan.kinds if c not in other.columns]
+    extra = [c for c in other.columns if c not in train.columns]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"lacks {len(missing)} column(s) of the training table: {_preview(missing)}")
+        if extra:
+            parts.append(f"has {len(extra)} column(s) the training table does not: {_preview(extra)}")
+        raise InvalidDataError(
+            f"the {what} table {' and '.join(parts)}; all tables must have the same columns "
+            "(pass the files that belong together, or drop/rename the columns that differ)",
+            column=(missing or extra)[0],
+        )
