@@ -63,12 +63,15 @@ def write_output(
     privacy = model.privacy_.to_dict()  # type: ignore[attr-defined]
     if long is not None and not wide:
         from ehrsynth.codes import to_long
+        from ehrsynth.transforms.table import surrogate_ids
 
         matrix = out.copy()
-        matrix.index = pd.RangeIndex(1, len(matrix) + 1, name=str(long["patient"]))
+        matrix.index = pd.Index(surrogate_ids(len(matrix)), name=str(long["patient"]))
         long_df = to_long(
             matrix, patient=str(long["patient"]), code=str(long["code"]), counts=bool(long["counts"])
         )
-        extra = {"long": {**long, "patient_ids": "fresh surrogate ids 1..n; not taken from the input"}}
+        extra = {
+            "long": {**long, "patient_ids": "fresh surrogate ids from 900000000001; not taken from the input"}
+        }
         return write_synthetic(long_df, path, schema=schema, privacy=privacy, layout="long", extra=extra)
     return write_synthetic(out, path, schema=schema, privacy=privacy, layout="wide")

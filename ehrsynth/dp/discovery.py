@@ -24,6 +24,7 @@ edit) spends nothing here and usually gives better fidelity.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -129,10 +130,14 @@ def discover_schema(
             elif KEY_NAMES.search(name):
                 columns[name] = Column(name, Kind.IDENTIFIER, dtype=str(s.dtype))
             else:
+                tau = domain.release_threshold(
+                    noise_multiplier * math.sqrt(len(plan.categorical)), len(plan.categorical)
+                )
                 raise InvalidDataError(
-                    f"column {name!r}: no value is held by enough patients to be released under differential "
-                    "privacy (free text or very high cardinality?); drop the column, or declare it in a schema "
-                    "(e.g. kind 'identifier')",
+                    f"column {name!r}: no value is held by enough rows to be released under differential privacy "
+                    f"(a value needs a noisy count above ~{tau:.0f} at this epsilon and domain_share); declare "
+                    "the categories in a schema (spends no budget), raise epsilon or domain_share, or drop the "
+                    "column if it is free text or an identifier",
                     column=name,
                 )
 

@@ -168,6 +168,7 @@ class AdversarialTrainer:
         self.discriminator.train()
         d_sum = g_sum = 0.0
         count = 0
+        report(self.iteration, {})
         while self.iteration < cfg.iterations:
             with quiet_hooks():
                 d_loss = sum(self.discriminator_step() for _ in range(cfg.d_steps)) / cfg.d_steps

@@ -60,6 +60,7 @@ def train_autoencoder(
     report = Throttle(progress, "autoencoder", steps)
     core.train()
     running, count = 0.0, 0
+    report(0, {})
     try:
         with quiet_hooks():
             for step in range(1, steps + 1):

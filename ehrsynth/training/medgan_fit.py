@@ -17,9 +17,9 @@ import pandas as pd
 import torch
 
 from ehrsynth.dp.accounting import Mechanism, PoissonGaussian, mechanism_from_dict, mechanism_to_dict
-from ehrsynth.errors import ModelDirError
+from ehrsynth.errors import InvalidDataError, ModelDirError
 from ehrsynth.io.tensors import load_optimizer_state, optimizer_state, prefixed, unprefixed
-from ehrsynth.schema import Schema
+from ehrsynth.schema import Kind, Schema
 from ehrsynth.training.checkpoint import clear_checkpoint, load_checkpoint, save_checkpoint
 from ehrsynth.training.dp_phase import DPPhase
 
@@ -91,6 +91,16 @@ def fit_medgan(
         logger.info("resuming from checkpoint at GAN iteration %d", meta["iteration"])
     else:
         schema_used, domain_mechs = _resolve_schema(model, df, schema, code_columns, delta, rng)
+    if not schema_used.modelled or all(c.kind is Kind.IDENTIFIER for c in schema_used.columns):
+        raise InvalidDataError(
+            "no column is left to model"
+            + (
+                ": under differential privacy no code or value was held by enough rows to be released; use "
+                "more rows, a larger epsilon, or declare a schema"
+                if model.private and schema is None
+                else "; every column is an identifier"
+            )
+        )
     model._build_modules(schema_used, tgen)
     data = torch.as_tensor(model.transformer_.encode(df)).to(device)
     for module in model._modules().values():

@@ -256,9 +256,28 @@ def _restore_dtype(col: Column, series: pd.Series, missing: np.ndarray) -> pd.Se
         return series
 
 
+SURROGATE_OFFSET = 900_000_000_000
+
+
+def surrogate_ids(n: int) -> np.ndarray:
+    """Integer surrogate keys ``900000000001, 900000000002, …``: fresh (never read from the data) and far
+    above ordinary record numbers, so they do not coincide with real ids by accident."""
+    return np.arange(SURROGATE_OFFSET + 1, SURROGATE_OFFSET + n + 1, dtype=np.int64)
+
+
 def surrogate_keys(col: Column, n: int) -> pd.Series:
-    """Fresh keys for an identifier column: 1..n for integer columns, ``SYN000001``… otherwise."""
+    """Fresh keys for an identifier column: :func:`surrogate_ids` for integer columns, ``SYN0000001``…
+    otherwise."""
     dtype = col.dtype or "object"
+    if dtype.lower().startswith(("int", "uint")) and dtype not in (
+        "int8",
+        "int16",
+        "int32",
+        "uint8",
+        "uint16",
+        "uint32",
+    ):
+        return pd.Series(surrogate_ids(n), dtype=dtype)
     if dtype.lower().startswith(("int", "uint")):
         return pd.Series(np.arange(1, n + 1), dtype=dtype)
     return pd.Series([f"SYN{i:07d}" for i in range(1, n + 1)], dtype=object)

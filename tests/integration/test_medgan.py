@@ -62,15 +62,22 @@ def test_reproducible_with_random_state(table: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(a, b)
 
 
-def test_dp_fit_records_privacy(table: pd.DataFrame) -> None:
-    model = MedGAN(epsilon=2.0, random_state=0, **FAST).fit(table)
+def test_dp_fit_records_privacy() -> None:
+    table = make_table(3000)
+    model = MedGAN(epsilon=3.0, random_state=0, **FAST).fit(table)
     record = model.privacy_
-    assert record.epsilon == 2.0 and 0 < record.delta < 1 / len(table)
-    assert record.epsilon_spent <= 2.0 * 1.005
+    assert record.epsilon == 3.0 and 0 < record.delta < 1 / len(table)
+    assert record.epsilon_spent <= 3.0 * 1.005
     names = [m.name for m in record.mechanisms]
     assert "autoencoder" in names and "discriminator" in names
-    assert any(name.startswith("domain") or m.type == "gaussian" for name, m in zip(names, record.mechanisms))
+    assert any(m.type == "gaussian" for m in record.mechanisms)  # DP domain discovery was charged
+    assert model.schema_["sex"].categories == ["F", "M"]
     assert not model.discriminator_.minibatch_averaging
+
+
+def test_dp_discovery_refuses_what_it_cannot_release(table: pd.DataFrame) -> None:
+    with pytest.raises(ehrsynth.errors.InvalidDataError, match="'sex': no value is held by enough rows"):
+        MedGAN(epsilon=1.0, random_state=0, **FAST).fit(table)
 
 
 def test_declared_schema_spends_nothing_on_domain(table: pd.DataFrame) -> None:
@@ -107,7 +114,7 @@ def test_too_few_rows_for_dp() -> None:
 
 
 def test_model_dir_round_trip_and_tamper(table: pd.DataFrame, tmp_path) -> None:
-    model = MedGAN(epsilon=2.0, random_state=0, **FAST).fit(table)
+    model = MedGAN(epsilon=2.0, random_state=0, **FAST).fit(table, schema=ehrsynth.Schema.infer(table))
     d = tmp_path / "model"
     model.save(str(d))
     files = sorted(p.name for p in d.iterdir())

@@ -16,7 +16,7 @@ class Interrupt(Exception):
 
 
 def test_resume_gives_same_epsilon_and_steps(tmp_path) -> None:
-    df = make_table(400)
+    df = make_table(2000)
     full = MedGAN(random_state=0, **SETTINGS).fit(df)
 
     def stop_midway(event: ProgressEvent) -> None:
@@ -42,7 +42,7 @@ def test_resume_gives_same_epsilon_and_steps(tmp_path) -> None:
 
 
 def test_checkpoint_from_other_settings_is_refused(tmp_path) -> None:
-    df = make_table(400)
+    df = make_table(2000)
     ckpt = tmp_path / "ckpt"
 
     def stop(event: ProgressEvent) -> None:

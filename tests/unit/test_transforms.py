@@ -89,7 +89,9 @@ def test_layout_spans_and_identifiers() -> None:
     ]
     out = t.decode(t.encode(df))
     assert list(out.columns) == list(df.columns)
-    assert out["pid"].tolist() == list(range(1, 31))  # fresh surrogate keys, never the input's
+    assert out["pid"].tolist() == list(
+        range(900_000_000_001, 900_000_000_031)
+    )  # fresh keys, never the input's
     assert out["race"].isna().sum() == 10
 
 
