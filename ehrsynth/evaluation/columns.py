@@ -5,16 +5,17 @@ so any file written by :mod:`ehrsynth.schema` works), otherwise from :func:`infe
 **training** table only. Inference rules, per column, in this order:
 
 1. only missing values → excluded ("only missing values");
-2. identifier-like → excluded: the name looks like a key (``id``, ``*_id``, ``*_nbr``, ``*_num``, ``*_no``,
-   ``*_key``, ``mrn``, ``ssn``…) and more than half of the values are distinct; or an integer/string column
-   (at least 20 rows) whose values are all distinct; or a string column with more than 50 distinct values
-   that are distinct in more than half of the rows (keys, names or free text);
+2. a key-like name (``id``, ``*_id``, ``*_nbr``, ``*_num``, ``*_no``, ``*_key``, ``mrn``, ``ssn``…) with more
+   than half of the values distinct → excluded as identifier-like;
 3. a datetime dtype, or strings that all look like ISO dates (``2196-04-09``) → ``datetime``;
-4. booleans, or numbers that are all 0 or 1 → ``binary``;
-5. integers named like a category (``*_id``, ``*type*``, ``*code*``, ``*class*``, ``*stage*``, ``*grade*``,
+4. an integer/string column (at least 20 rows) whose values are all distinct, or a string column with more
+   than 50 distinct values that are distinct in more than half of the rows (keys, names or free text) →
+   excluded as identifier-like;
+5. booleans, or numbers that are all 0 or 1 → ``binary``;
+6. integers named like a category (``*_id``, ``*type*``, ``*code*``, ``*class*``, ``*stage*``, ``*grade*``,
    ``*group*``, ``*status*``) with at most 50 distinct values → ``categorical``;
-6. other numbers → ``count`` when all are non-negative integers, else ``continuous``;
-7. anything else → ``categorical``.
+7. other numbers → ``count`` when all are non-negative integers, else ``continuous``;
+8. anything else → ``categorical``.
 
 Columns of a schema whose kind is ``identifier``, and data columns the schema does not list, are excluded
 and listed in the report with the reason.
@@ -157,14 +158,14 @@ def _infer_one(name: str, s: pd.Series) -> tuple[str | None, str]:
     is_text = s.dtype == object or isinstance(s.dtype, pd.StringDtype)
     if _KEY_NAME.search(name) and n_unique > 0.5 * n and not is_bool:
         return None, "identifier-like: key name and mostly distinct values"
-    if n >= MIN_ROWS_FOR_UNIQUE_KEY and n_unique == n and (is_text or (is_num and not is_float)):
-        return None, "identifier-like: every value is distinct"
-    if is_text and n_unique > MAX_INT_CATEGORIES and n_unique > 0.5 * n:
-        return None, "identifier-like or free text: too many distinct strings"
     if pd.api.types.is_datetime64_any_dtype(s):
         return "datetime", ""
     if is_text and values.map(lambda v: isinstance(v, str) and bool(_ISO_DATE.match(v))).all():
         return "datetime", ""
+    if n >= MIN_ROWS_FOR_UNIQUE_KEY and n_unique == n and (is_text or (is_num and not is_float)):
+        return None, "identifier-like: every value is distinct"
+    if is_text and n_unique > MAX_INT_CATEGORIES and n_unique > 0.5 * n:
+        return None, "identifier-like or free text: too many distinct strings"
     if is_bool:
         return "binary", ""
     if is_num:

@@ -97,9 +97,10 @@ def test_shuffled_copy_is_penalised(reports: dict[str, EvaluationReport]) -> Non
     # ... but every dependence metric does
     assert shuffled["pairwise"]["correlation_mae"] > 3 * decent["pairwise"]["correlation_mae"]
     assert shuffled["pairwise"]["correlation_r"] < 0.3 < 0.9 < decent["pairwise"]["correlation_r"]
-    assert shuffled["pairwise"]["cooccurrence"]["relative_error"] > 2 * decent["pairwise"]["cooccurrence"][
-        "relative_error"
-    ]
+    assert (
+        shuffled["pairwise"]["cooccurrence"]["relative_error"]
+        > 2 * decent["pairwise"]["cooccurrence"]["relative_error"]
+    )
     assert abs(shuffled["dimension_wise_prediction"]["auroc_synthetic"] - 0.5) < 0.05
     assert decent["dimension_wise_prediction"]["auroc_synthetic"] > 0.7
     # TSTR: a model fitted on noise has random, small coefficients: its AUROC is 0.5 only on average (a
@@ -117,12 +118,16 @@ def test_baselines_bracket_the_scores(reports: dict[str, EvaluationReport]) -> N
     assert floor["dimension_wise_probability"]["pearson_r"] > 0.95  # marginals right ...
     assert abs(floor["dimension_wise_prediction"]["auroc_synthetic"] - 0.5) < 0.05  # ... dependence gone
     assert floor["pairwise"]["correlation_mae"] > 3 * d["pairwise"]["correlation_mae"]
-    assert abs(floor["tstr"]["auroc_synthetic"] - 0.5) < 0.15 and floor["tstr"]["brier_skill_synthetic"] < 0.05
+    assert (
+        abs(floor["tstr"]["auroc_synthetic"] - 0.5) < 0.15 and floor["tstr"]["brier_skill_synthetic"] < 0.05
+    )
     assert holdout["pairwise"]["correlation_mae"] < floor["pairwise"]["correlation_mae"]
     assert "dimension_wise_prediction" not in holdout  # training on test and testing on it is not a reference
 
 
-def test_deterministic_given_seed(tables: dict[str, pd.DataFrame], reports: dict[str, EvaluationReport]) -> None:
+def test_deterministic_given_seed(
+    tables: dict[str, pd.DataFrame], reports: dict[str, EvaluationReport]
+) -> None:
     t = tables
     again = evaluate(t["train"], t["test"], t["decent"], target="outcome", top_k=20, random_state=0).to_dict()
     first = reports["decent"].to_dict()
@@ -169,7 +174,7 @@ def test_empty_and_bad_tables(tables: dict[str, pd.DataFrame]) -> None:
     with pytest.raises(InvalidDataError, match="training table is empty"):
         evaluate(pd.DataFrame(), t["test"], t["decent"])
     with pytest.raises(InvalidDataError, match="must be a pandas DataFrame"):
-        evaluate(t["train"], t["test"].to_numpy(), t["decent"])  # type: ignore[arg-type]
+        evaluate(t["train"], t["test"].to_numpy(), t["decent"])
     bad = t["decent"].copy()
     bad["dx_001"] = bad["dx_001"] * 0.5  # probabilities, not 0/1
     with pytest.raises(InvalidDataError, match="binary column 'dx_001' of the synthetic table") as info:
@@ -177,7 +182,7 @@ def test_empty_and_bad_tables(tables: dict[str, pd.DataFrame]) -> None:
     assert info.value.column == "dx_001"
     text = t["decent"].astype({"age": object})
     text.loc[3, "age"] = "old"
-    with pytest.raises(InvalidDataError, match="continuous column 'age'.*'old'"):
+    with pytest.raises(InvalidDataError, match=r"continuous column 'age'.*'old'"):
         evaluate(t["train"], t["test"], text)
 
 
@@ -233,6 +238,8 @@ def test_independent_marginals_and_shuffle_keep_marginals(tables: dict[str, pd.D
     assert (floor.dtypes == train.dtypes).all()
     assert set(floor["sex"]) <= set(train["sex"])
     assert abs(floor["dx_000"].mean() - train["dx_000"].mean()) < 0.04
-    assert independent_marginals(train, 50, random_state=9).equals(independent_marginals(train, 50, random_state=9))
+    assert independent_marginals(train, 50, random_state=9).equals(
+        independent_marginals(train, 50, random_state=9)
+    )
     with pytest.raises(InvalidParameterError, match="n must be a positive integer"):
         independent_marginals(train, 0)
