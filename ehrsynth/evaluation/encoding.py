@@ -70,7 +70,9 @@ class Encoder:
         """The design matrix of ``table`` (CSC, float64)."""
         self._check()
         n = table.n_rows
-        blocks: list[sp.spmatrix] = [sp.csc_matrix(np.nan_to_num(table.binary, nan=0.0).astype(np.float64))]
+        rows, cols = np.nonzero(table.binary == 1)  # missing (NaN) and 0 encode as 0; no dense float copy
+        binary = sp.csc_matrix((np.ones(len(rows)), (rows, cols)), shape=table.binary.shape)
+        blocks: list[sp.spmatrix] = [binary]
         if table.numeric.shape[1]:
             z = (table.numeric - self.mean_) / self.scale_
             miss = np.isnan(z)

@@ -4,9 +4,10 @@ The compared columns are the top-K most prevalent binary codes (the same codes a
 every count/continuous/datetime column (standardised) and the 20 most frequent training categories of every
 categorical column (one indicator each). Restricting the codes to the top K matters: the correlations among
 rare codes are mostly sampling noise, so an average over all code pairs cannot tell a table whose dependence
-was destroyed from a perfect one (measured on the diabetes patient × code table: over all 776 codes a
-column-shuffled copy and a real holdout both score a mean error of 0.002; over the top 100 codes, 0.015 vs
-0.009).
+was destroyed from a perfect one. Measured on the diabetes patient × code table (20,000 train patients, the
+first-encounter demographics and 745 codes; ``benchmarks/evaluate_speed.py``'s split): over all 745 codes a
+column-shuffled copy of train scores a correlation MAE of 0.0028 and 20,000 other real patients 0.0025; over
+the top 100 codes, 0.0162 vs 0.0074 (and a correlation r of -0.006 vs 0.929).
 
 Pearson correlations are computed on the encoded matrix; a column that is constant in a table has correlation
 0 with every other column in that table. Only pairs of encoded columns that come from *different* source

@@ -44,7 +44,7 @@ def _binary_block(df: pd.DataFrame, names: list[str], what: str) -> np.ndarray:
     numeric = [c for c in names if pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])]
     if numeric:
         idx = [names.index(c) for c in numeric]
-        out[:, idx] = df[numeric].astype("float32").to_numpy(dtype=np.float32, na_value=np.nan)
+        out[:, idx] = df[numeric].to_numpy(dtype=np.float32, na_value=np.nan)
     for name in names:
         s = df[name]
         if name in numeric:
