@@ -122,6 +122,23 @@ def test_laplace_and_mixtures_agree_with_dp_accounting_pld(mechs: list[Any]) -> 
     assert ours == pytest.approx(reference, rel=0.02)
 
 
+def test_prv_never_falls_back_to_rdp_on_ordinary_schedules(caplog: pytest.LogCaptureFixture) -> None:
+    cases: list[list[Any]] = [
+        [Gaussian("g", 2.0, count=3)],
+        [PoissonGaussian("g", 2.0, 1.0, 3)],
+        [Laplace("l", 0.5)],
+        [Gaussian("g", 50.0), Laplace("l", 3.0, count=4), PoissonGaussian("d", 0.9, 0.3, 200)],
+    ]
+    with caplog.at_level("WARNING", logger="ehrsynth.dp.accounting"):
+        for mechs in cases:
+            assert compute_epsilon(mechs, 1e-6, "prv") < compute_epsilon(mechs, 1e-6, "rdp")
+    assert not caplog.records
+    # the plain Gaussian's loss is exact: Opacus' PRVAccountant at q = 1 gives 4.162
+    assert compute_epsilon([Gaussian("g", 2.0, count=3)], 1e-6, eps_error=0.01) == pytest.approx(
+        4.162, abs=1e-3
+    )
+
+
 def test_laplace_rdp_agrees_with_dp_accounting_rdp() -> None:
     import dp_accounting
     from dp_accounting.rdp import RdpAccountant
