@@ -4,19 +4,22 @@ What is treated as public structure (never charged): the column names, their ord
 the header and types of the table the user hands us, like a data dictionary. Everything that depends on the
 values is released by DP mechanisms charged to the same budget (DESIGN §4 rule 1):
 
-- **category sets** of string columns and of integer columns named like categories (``*_id``, ``*type*``…):
-  one joint release of Gaussian noisy counts with a threshold (:func:`ehrsynth.dp.domain.noisy_category_sets`),
-  so a value held by a single patient is released with negligible probability. A column with no released value
-  becomes an identifier when its name says so (``*_id``, ``mrn``…), otherwise it is refused with an error
-  (free text or very high cardinality: declare a schema or drop it).
+- **category sets** of string columns: one joint release of Gaussian noisy counts with a threshold
+  (:func:`ehrsynth.dp.domain.noisy_category_sets`), so a value held by a single patient is released with
+  negligible probability. A string column with no released value becomes an identifier when its name says so
+  (``*_id``, ``*_nbr``…), otherwise it is refused with an error (free text or very high cardinality: declare a
+  schema or drop it).
 - **bounds** of numeric and datetime columns: one joint release of noisy histograms over a fixed grid
-  (:func:`ehrsynth.dp.domain.dp_bounds`). Integer columns with released bounds inside [0, 1] are binary.
+  (:func:`ehrsynth.dp.domain.dp_bounds`; no threshold needed). Integer columns then become: binary when the
+  released range is inside [0, 1]; categorical with every integer of the range as a category when the name says
+  category (``*_id``, ``*type*``, ``arms``, ``gender``…) and the range has at most 50 values; identifiers when the
+  name says key (``*_id``, ``*_nbr``…) and the range is wider; counts otherwise.
 - **code vocabulary** of columns that came from a long (patient, code) table (``code_columns``): codes whose noisy
   patient count passes the threshold are kept (:func:`ehrsynth.dp.domain.noisy_code_vocabulary`); the others
   are dropped from the model and the output.
 
 Kinds follow from dtypes (bool → binary; datetime64, or strings in a column named like a date → datetime;
-float → continuous; integer → count/binary/categorical as above; object/string → categorical). Every column
+float → continuous; integer → binary/categorical/identifier/count as above; object/string → categorical). Every column
 whose dtype can hold missing values is modelled as nullable. Declaring a schema (``ehrsynth schema``, then
 edit) spends nothing here and usually gives better fidelity.
 """
@@ -35,8 +38,8 @@ import pandas as pd
 from ehrsynth.dp import domain
 from ehrsynth.dp.accounting import Mechanism
 from ehrsynth.errors import InvalidDataError
-from ehrsynth.inference import CATEGORY_NAMES, EPOCH, IDENTIFIER_NAMES, KEY_NAMES
-from ehrsynth.schema import Column, Kind, Schema
+from ehrsynth.inference import CATEGORY_NAMES, EPOCH, IDENTIFIER_NAMES, KEY_NAMES, MAX_INT_CATEGORIES
+from ehrsynth.schema import Column, Kind, Scalar, Schema
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +78,6 @@ def plan_discovery(df: pd.DataFrame, code_columns: Sequence[str] = ()) -> Discov
             not pd.api.types.is_numeric_dtype(s) and DATE_NAMES.search(name)
         ):
             plan.datetime.append(name)
-        elif pd.api.types.is_integer_dtype(s) and CATEGORY_NAMES.search(name):
-            plan.categorical.append(name)
         elif pd.api.types.is_numeric_dtype(s):
             plan.numeric.append(name)
         else:
@@ -147,7 +148,8 @@ def discover_schema(
             n: (_days(df[n]) if n in plan.datetime else df[n].to_numpy("float64", na_value=np.nan))
             for n in bounded
         }
-        bounds, mech = domain.dp_bounds(values, noise_multiplier=noise_multiplier, rng=rng)
+        grids = {n: domain.date_grid() for n in plan.datetime}  # quarter-year bins, not the relative log grid
+        bounds, mech = domain.dp_bounds(values, noise_multiplier=noise_multiplier, rng=rng, grids=grids)
         mechanisms.append(mech)
         for name in bounded:
             columns[name] = _bounded_column(name, df[name], bounds[name], is_date=name in plan.datetime)
@@ -183,8 +185,14 @@ def _bounded_column(name: str, s: pd.Series, bound: tuple[float, float], *, is_d
     if is_date:
         return Column(name, Kind.DATETIME, nullable=nullable, lower=lo, upper=hi, dtype=dtype, time_unit="D")
     if pd.api.types.is_integer_dtype(s):
+        lo, hi = math.floor(lo), math.ceil(hi)
         if lo >= 0 and hi <= 1:
             return Column(name, Kind.BINARY, nullable=nullable, dtype=dtype)
+        if CATEGORY_NAMES.search(name) and hi - lo + 1 <= MAX_INT_CATEGORIES:
+            cats: list[Scalar] = list(range(int(lo), int(hi) + 1))
+            return Column(name, Kind.CATEGORICAL, nullable=nullable, categories=cats, dtype=dtype)
+        if KEY_NAMES.search(name):
+            return Column(name, Kind.IDENTIFIER, dtype=dtype)
         if lo >= 0:
             return Column(name, Kind.COUNT, nullable=nullable, lower=lo, upper=max(hi, lo + 1.0), dtype=dtype)
         return Column(name, Kind.CONTINUOUS, nullable=nullable, lower=lo, upper=hi, decimals=0, dtype=dtype)

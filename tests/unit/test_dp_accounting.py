@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import warnings
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import pld
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,17 +24,6 @@ from ehrsynth.dp.accounting import (
     mechanism_to_dict,
 )
 from ehrsynth.errors import InvalidParameterError, PrivacyBudgetError
-
-
-def _load_pld() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_ehrsynth_test_pld", Path(__file__).with_name("_pld.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-pld = _load_pld()
 
 ISSUE_EXAMPLE: dict[str, Any] = {
     "epsilon": 3.0,

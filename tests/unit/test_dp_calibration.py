@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import pld
 import pytest
 
 from ehrsynth.dp.accounting import Gaussian, Laplace, PoissonGaussian, PrivacyRecord, compute_epsilon
 from ehrsynth.dp.calibration import MIN_NOISE_MULTIPLIER, Phase, calibrate_noise, max_steps_within
 from ehrsynth.errors import InvalidParameterError, PrivacyBudgetError
 
-
-def _load_pld() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_ehrsynth_test_pld", Path(__file__).with_name("_pld.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-pld = _load_pld()
 DELTA = 1e-6
 
 SCHEDULES: dict[str, tuple[list[Phase], list[Any]]] = {

@@ -8,6 +8,7 @@ import re
 import sys
 import types
 from typing import Any
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -54,8 +55,16 @@ def test_html_is_self_contained_and_escaped() -> None:
     assert "&lt;script&gt;" in page
     assert "group=&lt;b&gt;hi&lt;/b&gt;" in page and "<b>hi</b>" not in page  # a category in the heatmap
     assert not re.search(r"(src|href)=\"?https?:", page)  # nothing external
-    assert page.count("<svg") >= 5  # probability, prediction, count, heatmap, TVD/KS bars
-    for label in ("Dimension-wise probability", "Pairwise: correlation MAE", "TSTR", "independent marginals"):
+    svgs = re.findall(r"<svg.*?</svg>", page, flags=re.S)
+    assert len(svgs) >= 5  # probability, prediction, count, heatmap, TVD/KS bars
+    for svg in svgs:
+        ElementTree.fromstring(svg)  # well-formed XML: every label was escaped
+    for label in (
+        "Dimension-wise probability",
+        "Pairwise: correlation MAE",
+        "TSTR: Brier skill",
+        "independent marginals",
+    ):
         assert label in page
     # JSON round trip of the same report
     assert EvaluationReport(json.loads(report.to_json())).to_dict() == report.to_dict()

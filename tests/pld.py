@@ -1,10 +1,8 @@
 """Independent recomputation of ε from a ``privacy.json`` with Google's ``dp_accounting`` PLD accountant.
 
 Reads ONLY the JSON (no ehrsynth code), so it checks the file's claim the way an outside auditor would.
-Load it from a test with::
+Tests import it as ``import pld`` (pytest's pythonpath includes tests/)::
 
-    spec = importlib.util.spec_from_file_location("_pld", Path(__file__).parents[1] / "unit" / "_pld.py")
-    pld = importlib.util.module_from_spec(spec); spec.loader.exec_module(pld)
     pld.pld_epsilon(model_dir / "privacy.json")
 """
 
