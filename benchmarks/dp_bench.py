@@ -58,7 +58,9 @@ def step_times(train: pd.DataFrame, batch: int, iterations: int = 15) -> dict[st
         g = Generator()
         d = Discriminator(t.width, minibatch_averaging=mba)
 
-        def generate(n: int, labels: Any, ae: Autoencoder = ae, g: Generator = g) -> torch.Tensor:
+        def generate(
+            n: int, labels: Any, ae: Autoencoder = ae, g: Generator = g, gen: torch.Generator = gen
+        ) -> torch.Tensor:
             return ae.decode(g(torch.randn(n, 128, generator=gen)))
 
         trainer = AdversarialTrainer(
