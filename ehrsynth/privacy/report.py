@@ -1,0 +1,101 @@
+"""The audit report: a JSON document (``to_dict``/``to_json``) and a self-contained HTML page (``to_html``).
+
+JSON shape (``report_format`` 1), abridged::
+
+    {"verdict": "low|medium|high",
+     "verdicts": {"membership": ..., "attribute_inference": ..., "singling_out": ...},
+     "attacks": {
+        "membership": {"auc": .., "auc_ci": [lo, hi], "tpr_at_fpr_0.01": .., "tpr_at_fpr_0.001": ..,
+                       "headline_attack": "dcr", "attacks": {"dcr": {...}, "dcr_calibrated": {...},
+                       "density_ratio": {...}}, "presence": {...}, ...},
+        "attribute_inference": {"attributes": {name: {"knn": {"attack_rate", "control_rate", "risk",
+                                "risk_ci"}, "model": {...}}}, ...},
+        "singling_out": {"singling_out": {...}, "exact_copies": {...}, "near_copies": {...}}},
+     "indicators": [...], "per_record": {"top_train_indexes": [...], ...},
+     "inputs": {"train": {"rows": .., "columns": .., "sha256": .., "source": ..}, "holdout": ..., "synthetic": ...},
+     "columns": {...}, "parameters": {...}, "thresholds": {...}, "notes": [...], "version": ..}
+
+Non-finite numbers are written as ``null``. The per-record list is in the JSON only, never in the HTML.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from ehrsynth.privacy import thresholds as th
+
+
+def jsonable(obj: Any) -> Any:
+    """Recursively turn numpy values into Python ones and non-finite floats into ``None``."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+class AuditReport:
+    """Result of :func:`ehrsynth.privacy.audit`: ``.verdict``, ``.to_dict()``, ``.to_json()``, ``.to_html()``."""
+
+    def __init__(self, data: dict[str, Any], figures: dict[str, Any] | None = None) -> None:
+        self._data = jsonable(data)
+        self._figures = figures or {}
+
+    @property
+    def verdict(self) -> str:
+        """Overall verdict: ``"low"``, ``"medium"`` or ``"high"``."""
+        return str(self._data["verdict"])
+
+    @property
+    def verdicts(self) -> dict[str, str]:
+        """Verdict per attack."""
+        return dict(self._data["verdicts"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """A deep copy of the JSON-ready report."""
+        return copy.deepcopy(self._data)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self._data, indent=indent, allow_nan=False)
+
+    def to_html(self) -> str:
+        """A self-contained HTML page: summary, plots, tables, threat model and limitations."""
+        import ehrsynth.privacy as package
+        from ehrsynth.privacy.html_report import render
+
+        return render(self._data, self._figures, package.__doc__ or "")
+
+    def summary(self) -> list[str]:
+        """The plain-language summary, one sentence group per line."""
+        from ehrsynth.privacy.html_report import summary_sentences
+
+        return summary_sentences(self._data)
+
+    def fails(self, fail_on: str) -> bool:
+        """Whether the verdict is at or above ``fail_on`` (``low``/``medium``/``high``/``never``)."""
+        return th.fails(self.verdict, fail_on)
+
+    def save_json(self, path: str | os.PathLike[str]) -> None:
+        from ehrsynth.io.atomic import write_text_atomic
+
+        write_text_atomic(path, self.to_json() + "\n")
+
+    def save_html(self, path: str | os.PathLike[str]) -> None:
+        from ehrsynth.io.atomic import write_text_atomic
+
+        write_text_atomic(path, self.to_html())
+
+    def __repr__(self) -> str:
+        return f"AuditReport(verdict={self.verdict!r}, verdicts={self.verdicts!r})"
