@@ -102,16 +102,17 @@ def _summary_rows(m: dict[str, Any]) -> list[tuple[str, str, Any, Any, Any, Any]
             )
         )
         if metric == "auroc":
-            out.append(
-                (
-                    "TSTR: accuracy",
-                    "↑",
-                    tstr.get("accuracy_synthetic"),
-                    _get(floor, "tstr", "accuracy_synthetic"),
-                    tstr.get("accuracy_real"),
-                    None,
+            for key, label in (("accuracy", "accuracy"), ("brier_skill", "Brier skill (0 = no skill)")):
+                out.append(
+                    (
+                        f"TSTR: {label}",
+                        "↑",
+                        tstr.get(f"{key}_synthetic"),
+                        _get(floor, "tstr", f"{key}_synthetic"),
+                        tstr.get(f"{key}_real"),
+                        None,
+                    )
                 )
-            )
     out.append(("SDMetrics quality score", "↑", m.get("sdmetrics_quality"), None, None, None))
     return out
 

@@ -1,7 +1,7 @@
 """Dimension-wise prediction (medGAN protocol): can each code be predicted from all the other columns?
 
-For each of the top-K most prevalent binary codes, a logistic regression (liblinear, L2, C=1, at most 100
-iterations) is trained on the real training table and on the synthetic table (and on each baseline table),
+For each of the top-K most prevalent binary codes, a logistic regression (liblinear, L2, C=1, tol 1e-3, at
+most 100 iterations) is trained on the real training table and on the synthetic table (and on each baseline table),
 with every other encoded column as features, and scored on the real test table: AUROC of the decision
 function and F1 of the 0.5-probability predictions. Fits run in threads (liblinear releases the GIL),
 ``n_jobs`` at a time.
@@ -27,8 +27,11 @@ LABEL_RULE = (
     "fitted: the prediction is that constant for every test row, so AUROC is 0.5 and F1 follows from the "
     "constant predictions (0 when the constant is 0). Rows whose label is missing are left out."
 )
-MODEL = "LogisticRegression(solver='liblinear', C=1.0, max_iter=100) on all other encoded columns"
+MODEL = "LogisticRegression(solver='liblinear', C=1.0, tol=1e-3, max_iter=100) on all other encoded columns"
 MAX_ITER = 100
+# tol 1e-3 instead of sklearn's 1e-4: one Newton step fewer (~16% less CPU); per-code AUROCs agreed to 4
+# decimals on the diabetes table (40k rows, 10 codes).
+TOL = 1e-3
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ def fit_score(
     if _constant(y):
         value = float(y[0]) if len(y) else 0.0
         return 0.5, f1(y_test, np.full(len(y_test), value)), True, True
-    model = LogisticRegression(solver="liblinear", C=1.0, max_iter=MAX_ITER, random_state=seed)
+    model = LogisticRegression(solver="liblinear", C=1.0, tol=TOL, max_iter=MAX_ITER, random_state=seed)
     model.fit(x, y)
     scores = model.decision_function(x_test)
     converged = bool(np.max(model.n_iter_) < MAX_ITER)
