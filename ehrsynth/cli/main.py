@@ -18,7 +18,7 @@ from ehrsynth._version import __version__
 # Each module defines ``add_parser(subparsers) -> None`` and sets ``handler`` on its parser with
 # ``parser.set_defaults(handler=run)`` where ``run(args) -> int``. Modules import only argparse-level
 # things at import time.
-COMMAND_MODULES: tuple[str, ...] = ("train", "schema_cmd", "privacy_cmd", "demo")
+COMMAND_MODULES: tuple[str, ...] = ("train", "schema_cmd", "privacy_cmd", "demo", "audit", "evaluate")
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
