@@ -18,6 +18,7 @@ import importlib.util
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,6 +30,11 @@ import scipy.sparse as sp
 from ehrsynth.errors import InvalidParameterError
 
 logger = logging.getLogger(__name__)
+
+try:  # SciPy's C routine behind toarray(); it adds into the output. Private, so optional.
+    from scipy.sparse._sparsetools import csr_todense as _csr_todense
+except ImportError:  # pragma: no cover - depends on the SciPy version
+    _csr_todense = None
 
 DEFAULT_BLOCK_BYTES = 64 * 2**20
 MAX_WORKERS = 8
@@ -93,12 +99,31 @@ class EncodedMatrix:
 
 
 class _Reference:
-    """A reference set prepared for repeated block products."""
+    """A reference set prepared for repeated block products; each worker thread reuses its own output buffer
+    (fresh 64 MiB arrays per block would cost page faults)."""
 
     def __init__(self, ref: EncodedMatrix) -> None:
         self.n = len(ref)
-        self.dense_aug = np.ascontiguousarray(np.hstack([ref.dense, ref.sqnorm[:, None]]), dtype=np.float32)
+        aug = np.hstack([ref.dense, ref.sqnorm[:, None]]).astype(np.float32)
+        self.dense_aug_t = np.ascontiguousarray(aug.T)
         self.sparse_t = ref.sparse.T.tocsr() if ref.sparse is not None and ref.sparse.nnz else None
+        self._local = threading.local()
+
+    def buffer(self, rows: int) -> np.ndarray:
+        buf = getattr(self._local, "buf", None)
+        if buf is None or buf.shape[0] < rows:
+            buf = np.empty((rows, self.n), dtype=np.float32)
+            self._local.buf = buf
+        return buf[:rows]
+
+
+def _add_sparse_into(dense: np.ndarray, prod: sp.csr_matrix) -> None:
+    """``dense += prod`` for a CSR matrix without duplicate entries (SciPy's C loop when available)."""
+    if _csr_todense is not None:
+        _csr_todense(prod.shape[0], prod.shape[1], prod.indptr, prod.indices, prod.data, dense)
+        return
+    rows = np.repeat(np.arange(prod.shape[0], dtype=np.int64), np.diff(prod.indptr))
+    dense.reshape(-1)[rows * dense.shape[1] + prod.indices] += prod.data
 
 
 def _block_rows(n_ref: int, block_bytes: int, n_query: int) -> int:
@@ -119,14 +144,13 @@ def _query_parts(query: EncodedMatrix, start: int, stop: int) -> tuple[np.ndarra
 
 def _block_partial(ref: _Reference, q_aug: np.ndarray, q_sparse: sp.csr_matrix | None) -> np.ndarray:
     """``|b|^2 - 2 a.b`` for a block of queries against every reference row (shape block x n_ref)."""
-    g = q_aug @ ref.dense_aug.T
+    g = ref.buffer(q_aug.shape[0])
+    np.matmul(q_aug, ref.dense_aug_t, out=g)
     if q_sparse is not None and ref.sparse_t is not None:
         prod = (q_sparse @ ref.sparse_t).tocsr()
-        if prod.nnz:
-            rows = np.repeat(np.arange(prod.shape[0], dtype=np.int64), np.diff(prod.indptr))
-            flat = g.reshape(-1)
-            flat[rows * ref.n + prod.indices] += prod.data
-    return np.asarray(g)
+        if prod.nnz:  # a sparse product has no duplicate entries
+            _add_sparse_into(g, prod.astype(np.float32, copy=False))
+    return g
 
 
 def resolve_device(device: str) -> str:

@@ -155,3 +155,14 @@ def test_encoder_layout_and_codes() -> None:
     assert one_hot.shape[1] == len(bernoulli) == len(block)
     np.testing.assert_allclose(one_hot[:, ~bernoulli].sum(axis=1), 2.0)  # one code per non-binary column
     assert encoded.n_features == len(enc.feature_column_)
+
+
+def test_sparse_scatter_fallback_matches(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ehrsynth.privacy.distances as distances
+
+    rng = np.random.default_rng(4)
+    q = _split((rng.random((30, 40)) < 0.1).astype(np.float32), 5)
+    r = _split((rng.random((50, 40)) < 0.1).astype(np.float32), 5)
+    fast = nearest_distance(q, r)
+    monkeypatch.setattr(distances, "_csr_todense", None)
+    np.testing.assert_array_equal(nearest_distance(q, r), fast)
