@@ -32,6 +32,7 @@ from ehrsynth.privacy.attacks.attribute import run_attribute_inference
 from ehrsynth.privacy.attacks.singling_out import row_keys, run_singling_out
 from ehrsynth.privacy.columns import (
     ColumnTyping,
+    check_kinds,
     default_quasi_identifiers,
     default_sensitive,
     infer_typing,
@@ -151,7 +152,7 @@ def audit(
     tr, ho, sy = (t.frame for t in tables)
     real = (tr, ho)
     typing = typing_from_schema(schema, columns) if schema is not None else infer_typing(real)
-    notes: list[str] = []
+    notes: list[str] = check_kinds(typing, real)
     if typing.dropped:
         notes.append(
             "identifier-like columns were dropped from the audit: "

@@ -170,6 +170,74 @@ def numeric_blocks(
         yield cols, parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
+def _days(s: pd.Series) -> np.ndarray:
+    if getattr(s.dt, "tz", None) is not None:
+        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+    out = np.full(len(s), np.nan)
+    ok = s.notna().to_numpy()
+    out[ok] = (s[ok] - pd.Timestamp("1970-01-01")).dt.total_seconds().to_numpy() / 86400.0
+    return out
+
+
+def to_float(s: pd.Series) -> np.ndarray:
+    """Values of a numeric-kind column as float64 (missing and unparseable values: NaN).
+
+    Accepts numbers, booleans, nullable and categorical dtypes, datetimes (as days since 1970-01-01) and text
+    holding numbers or dates (as read from a CSV).
+    """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.astype(s.cat.categories.dtype if len(s.cat.categories) else object)
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return _days(s)
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+        return np.asarray(s.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+    numbers = pd.to_numeric(s, errors="coerce")
+    present = int(s.notna().sum())
+    if int(numbers.notna().sum()) >= present:
+        return np.asarray(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
+    dates = pd.to_datetime(s, errors="coerce", format="mixed")
+    if int(dates.notna().sum()) > int(numbers.notna().sum()):
+        return _days(dates)
+    return np.asarray(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
+
+
+def check_kinds(typing: ColumnTyping, frames: Sequence[pd.DataFrame]) -> list[str]:
+    """Check declared kinds against the real rows; returns notes about adjustments.
+
+    A ``numeric`` column must hold numbers or dates; a ``binary`` column only 0/1 (a binary column with missing
+    values is audited as categorical 0 / 1 / missing, with a note).
+    """
+    notes = []
+    for name, kind in list(typing.kinds.items()):
+        if kind == "categorical":
+            continue
+        s = real_column(frames, name)
+        values = to_float(s)
+        bad = s.notna().to_numpy() & np.isnan(values)
+        if bad.any():
+            example = s[bad].iloc[0]
+            raise SchemaError(
+                f"column {name!r} is {kind} but holds {example!r}, which is not a number or date; declare it "
+                "categorical in the schema or fix the values",
+                column=name,
+            )
+        if kind == "binary":
+            present = values[~np.isnan(values)]
+            if not ((present == 0) | (present == 1)).all():
+                other = present[(present != 0) & (present != 1)][0]
+                raise SchemaError(
+                    f"column {name!r} is binary but holds the value {other:g}; binary columns hold only 0 and 1 — "
+                    "declare it count or categorical in the schema",
+                    column=name,
+                )
+            if np.isnan(values).any():
+                typing.kinds[name] = "categorical"
+                notes.append(
+                    f"binary column {name} has missing values: audited as categorical (0, 1, missing)"
+                )
+    return notes
+
+
 def real_column(frames: Sequence[pd.DataFrame], name: str) -> pd.Series:
     """One column of the real rows (train and holdout stacked), without copying whole tables."""
     if len(frames) == 1:

@@ -27,7 +27,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ehrsynth.errors import InvalidParameterError, NotFittedError
-from ehrsynth.privacy.columns import numeric_blocks, real_column
+from ehrsynth.privacy.columns import numeric_blocks, real_column, to_float
 from ehrsynth.privacy.distances import EncodedMatrix
 
 logger = logging.getLogger(__name__)
@@ -63,15 +63,6 @@ class ColumnEncoding:
         if self.kind == "categorical":
             return len(self.categories) + 2
         return 2 if self.has_missing else 1
-
-
-def _float_values(s: pd.Series) -> np.ndarray:
-    if pd.api.types.is_datetime64_any_dtype(s):
-        out = np.full(len(s), np.nan)
-        ok = s.notna().to_numpy()
-        out[ok] = (s[ok] - pd.Timestamp("1970-01-01")).dt.total_seconds().to_numpy() / 86400.0
-        return out
-    return np.asarray(s.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
 
 class TableEncoder:
@@ -132,7 +123,7 @@ class TableEncoder:
                 enc.categories = list(counts.index)
                 densities.append(np.concatenate([counts.to_numpy() / n_real, [0.0, s.isna().mean()]]))
             else:
-                values = _float_values(s)
+                values = to_float(s)
                 finite = values[np.isfinite(values)]
                 if len(finite):
                     enc.lower, enc.upper = float(finite.min()), float(finite.max())
@@ -185,7 +176,7 @@ class TableEncoder:
             idx = np.where(idx < 0, len(enc.categories), idx)  # other
             idx[missing] = len(enc.categories) + 1
             return idx.astype(np.int32)
-        values = _float_values(s)
+        values = to_float(s)
         out = np.searchsorted(enc.bin_edges, values, side="right").astype(np.int32)
         out[np.isnan(values)] = len(enc.bin_edges) + 1
         return out
@@ -214,7 +205,7 @@ class TableEncoder:
             codes = self.codes(s, enc)
             data = np.full(n, _CAT_SCALE, dtype=np.float32)
             return sp.csr_matrix((data, codes, np.arange(n + 1)), shape=(n, enc.gower_width))
-        values = _float_values(s)
+        values = to_float(s)
         missing = np.isnan(values)
         span = enc.upper - enc.lower
         scaled = np.clip((values - enc.lower) / span, 0.0, 1.0) if span > 0 else np.zeros(n)

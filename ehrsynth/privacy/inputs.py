@@ -82,6 +82,11 @@ def load_table(table: Any, role: str) -> LoadedTable:
 
 
 def _dtype_family(s: pd.Series) -> str:
+    if isinstance(s.dtype, pd.CategoricalDtype):  # e.g. a synthesizer's typed output: judge by the categories
+        categories = s.cat.categories
+        if len(categories) == 0:
+            return "empty"
+        return _dtype_family(pd.Series(categories))
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
         return "numeric"
     if pd.api.types.is_datetime64_any_dtype(s):

@@ -144,3 +144,49 @@ def test_fingerprint_depends_on_values_and_dtypes() -> None:
     b.loc[0, "sex"] = "X"
     assert frame_sha256(a) != frame_sha256(b)
     assert frame_sha256(a) != frame_sha256(a.astype({"dx_a": "int32"}))
+
+
+def _dated(seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    df = _table(120, seed)
+    df["admitted"] = (
+        pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 900, 120), unit="D")
+    ).strftime("%Y-%m-%d")
+    return df
+
+
+def test_typed_synthetic_output_and_dates_as_text() -> None:
+    tr, ho, sy = _dated(1), _dated(2), _dated(3)
+    typed = sy.astype({"sex": "category", "dx_a": "category", "age": "Int64"})  # e.g. a typed reader's output
+    report = audit(tr, ho, typed, n_bootstrap=100)
+    assert report.to_dict()["columns"]["kinds"]["dx_a"] == "binary"
+    schema = {
+        "columns": [
+            {"name": "age", "kind": "count"},
+            {"name": "sex", "kind": "categorical"},
+            {"name": "dx_a", "kind": "binary"},
+            {"name": "dx_b", "kind": "binary"},
+            {"name": "admitted", "kind": "datetime"},
+        ]
+    }
+    report = audit(tr, ho, sy, schema=schema, n_bootstrap=100)
+    assert report.to_dict()["columns"]["kinds"]["admitted"] == "numeric"
+    assert report.verdict == "low"
+
+
+def test_schema_kinds_are_checked_against_the_data() -> None:
+    tr, ho, sy = _table(), _table(seed=1), _table(seed=2)
+    schema = {
+        "columns": [
+            {"name": "age", "kind": "binary"},
+            {"name": "sex", "kind": "categorical"},
+            {"name": "dx_a", "kind": "binary"},
+            {"name": "dx_b", "kind": "binary"},
+        ]
+    }
+    with pytest.raises(SchemaError, match="column 'age' is binary but holds the value"):
+        audit(tr, ho, sy, schema=schema)
+    schema["columns"][0] = {"name": "age", "kind": "count"}
+    schema["columns"][1] = {"name": "sex", "kind": "continuous"}
+    with pytest.raises(SchemaError, match=r"column 'sex' is numeric but holds '[FM]'"):
+        audit(tr, ho, sy, schema=schema)

@@ -25,6 +25,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ehrsynth.privacy import thresholds as th
+from ehrsynth.privacy.columns import to_float
 from ehrsynth.privacy.distances import knn_votes
 from ehrsynth.privacy.encoding import TableEncoder
 from ehrsynth.privacy.stats import excess_risk
@@ -88,8 +89,7 @@ def _model_features(
     categorical = np.zeros(len(encs), dtype=bool)
     for j, enc in enumerate(encs):
         if enc.kind == "numeric":
-            values = pd.to_numeric(df[enc.name], errors="coerce").to_numpy(dtype=np.float64)
-            codes[:, j] = values
+            codes[:, j] = to_float(df[enc.name])
         elif enc.kind == "categorical" and enc.n_codes <= 255:
             categorical[j] = True
     return codes, categorical
