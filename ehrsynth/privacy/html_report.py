@@ -190,7 +190,9 @@ def _attribute_section(data: dict[str, Any], figures: dict[str, Any]) -> str:
     )
     bars = figures.get("attribute_bars")
     if bars:
-        parts.append(svg.risk_bars(bars, th.GUIDANCE_RISK, "Attribute-inference excess risk"))
+        levels = {i["name"]: i["level"] for i in data["indicators"] if i["attack"] == "attribute_inference"}
+        bars = [{**b, "level": levels.get(b.get("indicator", ""), "low")} for b in bars]
+        parts.append(svg.risk_bars(bars, th.GUIDANCE_RISK, "Attribute-inference excess risk (colour: level)"))
     return "\n".join(parts)
 
 

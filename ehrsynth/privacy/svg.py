@@ -36,20 +36,32 @@ def _frame(title: str, x_label: str, y_label: str, body: list[str], width: int =
     return "\n".join(parts + body + ["</svg>"])
 
 
-def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    if hi <= lo:
-        return [lo]
-    return [lo + (hi - lo) * i / (n - 1) for i in range(n)]
+def nice_range(lo: float, hi: float, n: int = 4) -> tuple[float, float, float]:
+    """(lo, hi, step) widened to multiples of a round step (1, 2, 2.5 or 5 times a power of ten)."""
+    if not hi > lo:
+        hi = lo + 1.0
+    raw = (hi - lo) / n
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * power >= raw)
+    return math.floor(lo / step + 1e-9) * step, math.ceil(hi / step - 1e-9) * step, step
+
+
+def _ticks(lo: float, hi: float, step: float | None = None) -> list[float]:
+    if step is None:
+        lo, hi, step = nice_range(lo, hi)
+    count = round((hi - lo) / step)
+    return [lo + i * step for i in range(count + 1)]
 
 
 def _fmt(v: float) -> str:
-    return f"{v:.0f}" if abs(v) >= 10 or float(v).is_integer() else f"{v:.2g}"
+    v = round(v, 10)
+    return f"{v:.0f}" if float(v).is_integer() else f"{v:g}"
 
 
 class _Scale:
     def __init__(self, x: tuple[float, float], y: tuple[float, float], width: int = WIDTH) -> None:
-        self.x0, self.x1 = x
-        self.y0, self.y1 = y
+        self.x0, self.x1, self.xstep = nice_range(*x)
+        self.y0, self.y1, self.ystep = nice_range(*y)
         self.width = width
 
     def px(self, v: float) -> float:
@@ -62,11 +74,11 @@ class _Scale:
 
     def axes(self) -> list[str]:
         out = []
-        for t in _ticks(self.x0, self.x1):
+        for t in _ticks(self.x0, self.x1, self.xstep):
             out.append(
                 f'<text x="{self.px(t):.1f}" y="{HEIGHT - BOTTOM + 14}" text-anchor="middle">{_fmt(t)}</text>'
             )
-        for t in _ticks(self.y0, self.y1):
+        for t in _ticks(self.y0, self.y1, self.ystep):
             out.append(f'<text x="{LEFT - 4}" y="{self.py(t) + 4:.1f}" text-anchor="end">{_fmt(t)}</text>')
         return out
 
@@ -113,7 +125,7 @@ def histogram_chart(
     edges_a = np.asarray(edges, float)
     props = {k: np.asarray(v, float) / max(1.0, float(np.sum(v))) for k, v in series.items()}
     top = max([float(p.max()) for p in props.values() if len(p)] + [1e-9])
-    s = _Scale((float(edges_a[0]), float(edges_a[-1])), (0.0, top * 1.05))
+    s = _Scale((float(edges_a[0]), float(edges_a[-1])), (0.0, top))
     body = s.axes()
     for i, p in enumerate(props.values()):
         pts = [f"{s.px(edges_a[0]):.1f},{s.py(0):.1f}"]
@@ -130,8 +142,13 @@ def histogram_chart(
     return _frame(title, x_label, "share of records", body)
 
 
+LEVEL_COLOURS = {"low": "#2e7d32", "medium": "#ef6c00", "high": "#c62828"}
+
+
 def risk_bars(bars: Sequence[dict[str, Any]], guidance: float, title: str) -> str:
-    """Horizontal bars of excess risk with interval whiskers and the guidance line."""
+    """Horizontal bars of excess risk with interval whiskers (clipped to the axis) and the guidance line.
+
+    Each bar is ``{"label", "value", "ci", "level"}``; the colour shows the indicator's verdict level."""
     if not bars:
         return ""
     row = 18
@@ -140,11 +157,12 @@ def risk_bars(bars: Sequence[dict[str, Any]], guidance: float, title: str) -> st
     width = 620
     values = [float(b["value"]) for b in bars]
     cis = [(float(b["ci"][0]), float(b["ci"][1])) for b in bars]
-    lo = min([0.0] + [float(c[0]) for c in cis] + values)
-    hi = max([guidance * 1.2] + [float(c[1]) for c in cis] + values)
-    lo, hi = max(-1.0, math.floor(lo * 10) / 10), min(1.0, math.ceil(hi * 10) / 10)
+    lo = max(-1.0, min([0.0] + [float(c[0]) for c in cis] + values))
+    hi = min(1.0, max([guidance * 1.2] + [float(c[1]) for c in cis] + values))
+    lo, hi, step = nice_range(lo, hi)
 
     def px(v: float) -> float:
+        v = min(max(v, lo), hi)
         return label_w + (v - lo) / ((hi - lo) or 1.0) * (width - label_w - RIGHT)
 
     body = [
@@ -154,7 +172,7 @@ def risk_bars(bars: Sequence[dict[str, Any]], guidance: float, title: str) -> st
     ]
     for i, (b, v, ci) in enumerate(zip(bars, values, cis, strict=True)):
         y = TOP + i * row
-        colour = "#d62728" if v >= guidance else "#1f77b4"
+        colour = LEVEL_COLOURS.get(str(b.get("level", "low")), "#1f77b4")
         x0, x1 = sorted((px(0.0), px(v)))
         body.append(f'<text x="{label_w - 6}" y="{y + 12}" text-anchor="end">{_e(b["label"])}</text>')
         body.append(
@@ -173,7 +191,7 @@ def risk_bars(bars: Sequence[dict[str, Any]], guidance: float, title: str) -> st
     body.append(
         f'<text x="{px(guidance) + 3:.1f}" y="{bottom + 14}" fill="#d62728">guidance {guidance:g}</text>'
     )
-    for t in _ticks(lo, hi):
+    for t in _ticks(lo, hi, step):
         body.append(f'<text x="{px(t):.1f}" y="{bottom + 30}" text-anchor="middle">{_fmt(t)}</text>')
     body.append(
         f'<text x="{(label_w + width) / 2:.1f}" y="{height - 4}" text-anchor="middle">'

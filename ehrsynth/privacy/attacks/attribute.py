@@ -195,7 +195,14 @@ def run_attribute_inference(
                     test=th.proportions_test(k_a, n_m, k_c, n_c),
                 )
             )
-            bars.append({"label": f"{name} ({attack})", "value": est.value, "ci": est.ci})
+            bars.append(
+                {
+                    "label": f"{name} ({attack})",
+                    "indicator": f"{name}: {attack}",
+                    "value": est.value,
+                    "ci": est.ci,
+                }
+            )
         summary["attributes"][name] = per_attack
     summary["max_risk"] = max((i.value for i in indicators), default=0.0)
     return AttributeResult(summary=summary, indicators=indicators, bars=bars)

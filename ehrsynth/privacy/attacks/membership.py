@@ -182,9 +182,8 @@ def presence_disclosure(
 def histogram(d_members: np.ndarray, d_nonmembers: np.ndarray, bins: int = 30) -> dict[str, Any]:
     both = np.concatenate([d_members, d_nonmembers])
     top = float(np.quantile(both, 0.99)) if len(both) else 1.0
-    integral = bool(np.all(np.abs(both - np.round(both)) < 1e-4))
-    if integral and top <= 60:
-        edges = np.arange(-0.5, np.floor(top) + 1.5, 1.0)
+    if 2 <= top <= 40:  # unit bins [k, k + 1): one per Hamming distance on 0/1 codes
+        edges = np.arange(0.0, np.floor(top) + 2.0, 1.0)
     else:
         edges = np.linspace(0.0, max(top, 1e-6), bins + 1)
     clip = min(float(edges[-1]) - 1e-9, max(top, 0.0))
