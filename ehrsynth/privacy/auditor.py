@@ -2,11 +2,12 @@
 
 Documented choices (also recorded in each report):
 
-- Members are the training rows. When the holdout is much smaller than train (less than half), a seeded random
-  subset of training rows as large as the holdout is the member set, so that members and non-members are
-  compared at equal sizes; a warning says so. This subsamples the *member* side only: every distance is computed
-  against the full synthetic table and full reference halves, and every training row is still scored for the
-  per-record risk list.
+- Members are the training rows. When train is larger than the holdout, a seeded random subset of training rows
+  as large as the holdout is the member set, so that members and non-members are compared at equal sizes (rates
+  such as uniqueness depend on set size); when the holdout is much smaller (less than half of train) a warning
+  says so, as intervals get wide. This subsamples the *member* side only: every distance is computed against the
+  full synthetic table and full reference halves, and every training row is still scored for the per-record
+  risk list.
 - Non-members are all holdout rows. The holdout is split at random into two halves that serve as calibration
   references (see :mod:`ehrsynth.privacy.attacks.membership`).
 - Synthetic rows that are exact duplicates of each other are searched once (distances are unchanged).
@@ -152,7 +153,7 @@ def audit(
     tr, ho, sy = (t.frame for t in tables)
     real = (tr, ho)
     typing = typing_from_schema(schema, columns) if schema is not None else infer_typing(real)
-    notes: list[str] = check_kinds(typing, real)
+    notes: list[str] = check_kinds(typing, real) if typing.source == "schema" else []
     if typing.dropped:
         notes.append(
             "identifier-like columns were dropped from the audit: "
@@ -182,6 +183,7 @@ def audit(
     clock.lap("prepare")
 
     (enc_tr, oh_tr), (enc_ho, oh_ho), (enc_sy, oh_sy) = (encoder.transform(df) for df in (tr, ho, sy))
+    clock.lap("encode")
     _, syn_unique = np.unique(enc_sy.keys, return_index=True)
     dist = mem.compute_distances(
         enc_tr, enc_ho, enc_sy.take(np.sort(syn_unique)), split, device=device_used, block_bytes=block_bytes

@@ -202,7 +202,7 @@ def to_float(s: pd.Series) -> np.ndarray:
 
 
 def check_kinds(typing: ColumnTyping, frames: Sequence[pd.DataFrame]) -> list[str]:
-    """Check declared kinds against the real rows; returns notes about adjustments.
+    """Check declared (schema) kinds against the real rows; returns notes about adjustments.
 
     A ``numeric`` column must hold numbers or dates; a ``binary`` column only 0/1 (a binary column with missing
     values is audited as categorical 0 / 1 / missing, with a note).
@@ -257,7 +257,7 @@ def infer_typing(frames: Sequence[pd.DataFrame]) -> ColumnTyping:
     ]
     zero_one: dict[str, bool] = {}
     has_missing: dict[str, bool] = {}
-    for cols, block in numeric_blocks(frames, numeric, dtype=np.float64):
+    for cols, block in numeric_blocks(frames, numeric, dtype=np.float32):
         missing = np.isnan(block)
         ok = (block == 0.0) | (block == 1.0) | missing
         zero_one.update(zip(cols, ok.all(axis=0).tolist(), strict=True))
