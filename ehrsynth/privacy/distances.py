@@ -252,15 +252,21 @@ def _nearest_torch(
     width = max(1, reference.n_features)
     ref_rows = max(1, int(2 * 2**30 // (4 * width)))  # at most ~2 GiB of reference on the device at once
     best = torch.full((len(query),), float("inf"), device=dev)
-    for r0 in range(0, len(reference), ref_rows):
-        r1 = min(len(reference), r0 + ref_rows)
-        ref = dense_rows(reference, r0, r1)
-        ref_sq = torch.from_numpy(reference.sqnorm[r0:r1]).to(dev)
-        step = _block_rows(r1 - r0, block_bytes, len(query))
-        for q0 in range(0, len(query), step):
-            q1 = min(len(query), q0 + step)
-            g = ref_sq[None, :] - 2.0 * (dense_rows(query, q0, q1) @ ref.T)
-            best[q0:q1] = torch.minimum(best[q0:q1], g.min(dim=1).values)
+    # exact float32 products: TF32 would round integer Hamming counts
+    saved = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        for r0 in range(0, len(reference), ref_rows):
+            r1 = min(len(reference), r0 + ref_rows)
+            ref = dense_rows(reference, r0, r1)
+            ref_sq = torch.from_numpy(reference.sqnorm[r0:r1]).to(dev)
+            step = _block_rows(r1 - r0, block_bytes, len(query))
+            for q0 in range(0, len(query), step):
+                q1 = min(len(query), q0 + step)
+                g = ref_sq[None, :] - 2.0 * (dense_rows(query, q0, q1) @ ref.T)
+                best[q0:q1] = torch.minimum(best[q0:q1], g.min(dim=1).values)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = saved
     out = best.cpu().numpy() + query.sqnorm
     return np.maximum(out, 0.0).astype(np.float32)
 

@@ -37,7 +37,8 @@ def num(v: Any, digits: int = 3) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "n/a"
     if isinstance(v, (int, float)):
-        return f"{v:.{digits}f}"
+        text = f"{v:.{digits}f}"
+        return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.000"
     return e(v)
 
 
@@ -82,7 +83,7 @@ def summary_sentences(data: dict[str, Any]) -> list[str]:
     m = attacks["membership"]
     out.append(
         f"Membership: the strongest attack ({m['headline_attack']}) ranks a training record above a holdout record "
-        f"with AUC {m['auc']:.3f} (95% CI {m['auc_ci'][0]:.3f}-{m['auc_ci'][1]:.3f}; 0.5 is guessing); at a 1% "
+        f"with AUC {m['auc']:.3f} (95% CI {m['auc_ci'][0]:.3f} to {m['auc_ci'][1]:.3f}; 0.5 is guessing); at a 1% "
         f"false-positive rate it flags {pct(m['tpr_at_fpr_0.01'])} of training records."
     )
     s = attacks["singling_out"]
@@ -94,8 +95,9 @@ def summary_sentences(data: dict[str, Any]) -> list[str]:
     so = s.get("singling_out", {})
     if "attack_rate" in so:
         out.append(
-            f"Singling out: {pct(so['attack_rate'])} of quasi-identifier combinations unique to one training "
-            f"record appear in the synthetic table, against {pct(so['control_rate'])} for holdout-unique ones."
+            f"Singling out: {pct(so['attack_rate'])} ({so['attack_count']} of {so['attack_n']}) of "
+            "quasi-identifier combinations unique to one training record appear in the synthetic table, against "
+            f"{pct(so['control_rate'])} ({so['control_count']} of {so['control_n']}) for holdout-unique ones."
         )
     a = attacks["attribute_inference"]
     if a.get("attributes"):
@@ -105,7 +107,8 @@ def summary_sentences(data: dict[str, Any]) -> list[str]:
         )
         out.append(
             f"Attribute inference: the largest excess risk is {worst[2]['risk']:.3f} "
-            f"(CI {worst[2]['risk_ci'][0]:.3f}-{worst[2]['risk_ci'][1]:.3f}) for {worst[0]} ({worst[1]} attack)."
+            f"(95% CI {worst[2]['risk_ci'][0]:.3f} to {worst[2]['risk_ci'][1]:.3f}) for {worst[0]} "
+            f"({worst[1]} attack)."
         )
     return out
 
@@ -255,6 +258,7 @@ def doc_to_html(doc: str) -> str:
         text = e(" ".join(line.strip() for line in para.splitlines()))
         text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
         text = re.sub(r"``(.+?)``", r"<code>\1</code>", text)
+        text = re.sub(r"(?<![*\w])\*(\w[^*]*?)\*(?![*\w])", r"<i>\1</i>", text)
         text = re.sub(r":(?:func|mod|class|data|meth):`~?([^`]+)`", r"<code>\1</code>", text)
         out.append(f"<p>{text}</p>")
     return "".join(out)
