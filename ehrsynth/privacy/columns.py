@@ -325,9 +325,9 @@ def default_quasi_identifiers(
     demographics = [
         n for n, k in typing.kinds.items() if k != "binary" and n not in skip and DEMOGRAPHIC_NAMES.search(n)
     ]
-    binary = [n for n in typing.of_kind("binary") if n not in skip]
-    common = sorted(binary, key=lambda n: (-prevalence.get(n, 0.0), n))[:n_codes]
-    chosen = demographics + [n for n in common if prevalence.get(n, 0.0) > 0]
+    binary = [n for n in typing.of_kind("binary") if n not in skip and 0.0 < prevalence.get(n, 0.0) < 1.0]
+    common = sorted(binary, key=lambda n: (-prevalence[n], n))[:n_codes]
+    chosen = demographics + common
     if not chosen:
         others = [n for n in typing.names if n not in skip]
         chosen = others[: min(3, max(1, len(others) - 1))]
@@ -345,11 +345,14 @@ def default_sensitive(
     """The rarest binary columns that still have enough positives to estimate a rate (at least
     ``max(10, 1 % of the real rows)``), outside the quasi-identifiers. Without such codes, the categorical columns
     with 2–20 categories whose most common value (missing included) covers less than 95 % of the rows, least
-    predictable first. ``majority`` maps a categorical column to (number of categories, majority share)."""
+    predictable first; without those, numeric columns (inferred by quantile bin). ``majority`` maps a categorical
+    column to (number of categories, majority share)."""
     qi = set(quasi_identifiers)
     min_count = max(10, int(np.ceil(0.01 * n_real)))
     candidates = [
-        n for n in typing.of_kind("binary") if n not in qi and prevalence.get(n, 0.0) * n_real >= min_count
+        n
+        for n in typing.of_kind("binary")
+        if n not in qi and prevalence.get(n, 0.0) * n_real >= min_count and prevalence[n] < 0.5
     ]
     chosen = sorted(candidates, key=lambda n: (prevalence[n], n))[:n_attributes]
     if chosen:
@@ -359,4 +362,6 @@ def default_sensitive(
         for n in typing.of_kind("categorical")
         if n not in qi and n in majority and 2 <= majority[n][0] <= 20 and majority[n][1] < 0.95
     ]
-    return sorted(categorical, key=lambda n: (majority[n][1], n))[:n_attributes]
+    if categorical:
+        return sorted(categorical, key=lambda n: (majority[n][1], n))[:n_attributes]
+    return [n for n in typing.of_kind("numeric") if n not in qi][:n_attributes]  # inferred as quantile bins

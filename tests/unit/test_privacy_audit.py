@@ -196,3 +196,23 @@ print(report.verdict, "torch" in sys.modules)
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
     )
     assert out.stdout.split() == ["low", "False"]
+
+
+def test_unusual_tables_still_audit() -> None:
+    rng = np.random.default_rng(0)
+
+    def numeric(n: int) -> pd.DataFrame:
+        return pd.DataFrame({"x": rng.normal(size=n), "y": rng.normal(size=n), "w": rng.normal(size=n)})
+
+    report = audit(numeric(120), numeric(60), numeric(90), n_bootstrap=100)
+    assert report.verdict == "low" and report.to_dict()["attacks"]["membership"]["n_nonmembers"] == 60
+
+    def codes(n: int) -> pd.DataFrame:
+        return pd.DataFrame({"a": rng.integers(0, 2, n), "never": np.zeros(n, int)})
+
+    syn = codes(80).astype(float)
+    syn.loc[::3, "a"] = np.nan  # another tool's output with gaps
+    report = audit(codes(80), codes(80), syn, quasi_identifiers="a,never", n_bootstrap=100)
+    d = report.to_dict()
+    assert d["attacks"]["attribute_inference"]["skipped"]
+    assert "Skipped:" in report.to_html()
