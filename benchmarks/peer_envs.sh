@@ -34,9 +34,10 @@ EOF
 
 build() {  # name packages...
   local name="$1"; shift
-  local venv="$HERE/.venv-$name" log="$HERE/.venv-$name.log"
+  local venv="$HERE/.venv-$name" log="$HERE/.venv-$name/install.log"
   echo "== $name: $venv"
   "$PYTHON" -m venv "$venv" || { record "$name" failed "python -m venv failed"; return 1; }
+  : >"$log"
   {
     timeout "$INSTALL_TIMEOUT" "$venv/bin/python" -m pip install -q "$TORCH_SPEC" &&
     timeout "$INSTALL_TIMEOUT" "$venv/bin/python" -m pip install -q "$TORCH_SPEC" "$@"

@@ -226,7 +226,15 @@ def bench_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
                 timed_out[method] = eps
             result["runs"].append(entry)
             print(json.dumps({k: v for k, v in entry.items() if k != "traceback"}, default=str), flush=True)
+            publish(result, args)  # after every method: a run stopped early still leaves its numbers
     return result
+
+
+def publish(result: dict[str, Any], args: argparse.Namespace) -> None:
+    full = {"environment": environment(), "quick": args.quick} | result
+    tag = f"{result['dataset']}{'-quick' if args.quick else ''}"
+    path = save_json(tag, full)
+    update_section(f"peers-{result['dataset']}", render_section(full, path, HERE / "results", tag))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -255,12 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")
     names = ["diabetes", "demo"] if args.dataset == "both" else [args.dataset]
     for name in names:
-        result = {"environment": environment(), "quick": args.quick} | bench_dataset(name, args)
-        tag = f"{name}{'-quick' if args.quick else ''}"
-        path = save_json(tag, result)
-        section = render_section(result, path, HERE / "results", tag)
-        update_section(f"peers-{name}", section)
-        print(f"wrote {path}", flush=True)
+        bench_dataset(name, args)
     return 0
 
 
