@@ -113,7 +113,7 @@ SMALL = [
     "--canaries",
     "200",
     "--ae-epochs",
-    "200",
+    "150",
     "--epochs",
     "1",
     "--seed",
