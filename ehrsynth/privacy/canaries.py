@@ -68,7 +68,7 @@ def codes_per_canary(n_binary: int) -> int:
 
 
 def _extremes(df: pd.DataFrame, col: Column) -> tuple[Any, Any]:
-    """The base table's values of ``col`` at its lowest and highest encoded position (same type as the data)."""
+    """The base table's values of ``col`` at its lowest and highest encoded position (as typed in the data)."""
     from ehrsynth.transforms import TableTransformer
 
     single = Schema([col])

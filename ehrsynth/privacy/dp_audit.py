@@ -1,7 +1,7 @@
 """Verify a privacy claim empirically: a canary-based lower bound on the ε that training actually achieves.
 
-``dp_audit(df, epsilon=1.0)`` (or ``ehrsynth audit-dp INPUT --epsilon 1``) trains the medGAN pipeline on ``df``
-plus canaries and returns ε_LB, a number that the true ε of the pipeline exceeds with probability at least
+``dp_audit(df, epsilon=1.0)`` (or ``ehrsynth audit-dp INPUT --epsilon 1``) trains the medGAN pipeline on
+``df`` plus canaries and returns ε_LB, a number that the true ε of the pipeline exceeds with probability at least
 95 %. ε_LB above the claimed ε refutes the claim (an implementation bug, or a wrong accountant); ε_LB below it
 is consistent with the claim, but does not prove it (a lower bound is only as strong as the attack).
 
@@ -31,15 +31,18 @@ With ``runs > 1`` every run draws the inclusion afresh and trains a new model; t
 ``canaries × runs`` guesses (each draw affects only its own run), and the Jagielski et al. (2020) threshold
 bound ln((TPR_lower − δ) / FPR_upper) with Clopper–Pearson rates is reported beside it.
 
-**Schedule.** A DP guarantee holds for every schedule, so the audit trains where one record's influence is most
-visible, unless ``model_kwargs`` say otherwise: ``AUDIT_MODEL_DEFAULTS`` (the reference 100 autoencoder
+**Schedule.** A DP guarantee holds for every schedule, so the audit trains where one record's influence is
+most visible, unless ``model_kwargs`` say otherwise: ``AUDIT_MODEL_DEFAULTS`` (the reference 100 autoencoder
 epochs, whose reconstruction loss is the strongest attack here, and 30 GAN epochs) and, under DP,
 ``AUDIT_DP_DEFAULTS`` (an expected batch of 64 rows: each clipped record is a larger share of each step).
 Pass the schedule you release with (``epochs``, ``ae_epochs``, ``batch_size``) to audit exactly that one.
 
-**Caveats.** The sample rate is the batch size over the rows actually trained on, so it moves by a fraction of
-a percent with the number of canaries drawn in (far below the precision of any audit). Opacus noise comes from
-a seeded ``torch.Generator`` (no secure RNG), as in training itself.
+**Caveats.** Power falls with the table's size: on 5,000 patients the default audit refutes DP-SGD whose noise
+was silently dropped, on 20,000 it does not (benchmarks/results_dp_audit.md); audit a random sample of at most
+a few thousand rows (the code under test is the same) or pool runs. The sample rate is the batch size over
+the rows actually trained on, so it moves by a fraction of a percent with the number of canaries drawn in (far
+below the precision of any audit). Opacus noise comes from a seeded ``torch.Generator`` (no secure RNG), as in
+training itself.
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ REPORT_VERSION = 1
 
 
 class DPAuditReport:
-    """Result of :func:`dp_audit`: ``epsilon_lower_bound``, ``refuted``, ``to_dict``/``to_json``/``to_html``."""
+    """Result of :func:`dp_audit`: ``epsilon_lower_bound``, ``refuted``, ``to_dict``, ``to_json``, ``to_html``."""
 
     def __init__(self, data: dict[str, Any]) -> None:
         self._data = jsonable(data)
@@ -269,7 +272,8 @@ def dp_audit(
     independent training runs. ``delta``: δ of the claim (default ``default_delta(rows + canaries)``).
     ``schema``: the declared schema (default: inferred from ``df``, non-privately: this is a test harness).
     ``source``: a label for the input in the report. ``model_kwargs``: MedGAN parameters (schedule,
-    architecture, device, progress...), on top of ``AUDIT_MODEL_DEFAULTS``.
+    architecture, device, progress...), on top of ``AUDIT_MODEL_DEFAULTS`` (and, under DP,
+    ``AUDIT_DP_DEFAULTS``).
     """
     from ehrsynth.inference import check_frame
     from ehrsynth.schema import Schema
@@ -376,8 +380,8 @@ def _notes(data: dict[str, Any]) -> list[str]:
     level = f"{100 * data['confidence']:g}%"
     if eps is None:
         notes.append(
-            f"Trained WITHOUT differential privacy: nothing is claimed. The pipeline's true epsilon is at least "
-            f"{lb:.3g} with {level} confidence."
+            "Trained WITHOUT differential privacy: nothing is claimed. The pipeline's true epsilon is at "
+            f"least {lb:.3g} with {level} confidence."
         )
     elif data["refuted"]:
         notes.append(
@@ -401,9 +405,11 @@ def _notes(data: dict[str, Any]) -> list[str]:
 
 _CSS = (
     "body{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto;padding:0 1em;color:#222}"
-    "table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ddd;padding:.25em .6em;text-align:left}"
+    "table{border-collapse:collapse;margin:.6em 0}"
+    "td,th{border:1px solid #ddd;padding:.25em .6em;text-align:left}"
     "th{background:#f5f5f5}.bad{color:#fff;background:#c62828;padding:.1em .5em}"
-    ".ok{color:#fff;background:#2e7d32;padding:.1em .5em}.none{color:#fff;background:#616161;padding:.1em .5em}"
+    ".ok{color:#fff;background:#2e7d32;padding:.1em .5em}"
+    ".none{color:#fff;background:#616161;padding:.1em .5em}"
 )
 
 
@@ -477,9 +483,9 @@ def render_html(data: dict[str, Any]) -> str:
         "<h2>Training runs</h2><table><tr><th>run</th><th>canaries in</th><th>training rows</th>"
         f"<th>epsilon spent (accountant)</th><th>fit seconds</th></tr>{runs}</table>"
         f"<h2>Method</h2><p>{_esc(data['method'])}.</p>"
-        "<p>A lower bound is only as strong as the attack: a bound below the claim is evidence, not proof, that "
-        "the claim holds. Canaries are included with probability 1/2; the schema is declared for every fit so "
-        "that DP domain discovery cannot drop the canaries' values.</p></body></html>"
+        "<p>A lower bound is only as strong as the attack: a bound below the claim is evidence, not proof, "
+        "that the claim holds. Canaries are included with probability 1/2; the schema is declared for every "
+        "fit so that DP domain discovery cannot drop the canaries' values.</p></body></html>"
     )
 
 

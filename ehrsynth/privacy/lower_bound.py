@@ -9,8 +9,8 @@ reference code)::
 
     P[W >= v] <= f(v) + 2 m δ · max_{1 <= i <= v} (f(v - i) - f(v)) / i,     f(u) = P[Binomial(r, q) >= u],
 
-with ``q = e^ε / (1 + e^ε)`` (for δ = 0 the second term vanishes: W is dominated by Binomial(r, q)). This holds
-although the guesses are dependent (one model scores every canary). The p-value of the hypothesis "(ε, δ)-DP"
+with ``q = e^ε / (1 + e^ε)`` (for δ = 0 the second term vanishes: W is dominated by Binomial(r, q)). This
+holds although the guesses are dependent (one model scores every canary). The p-value of the hypothesis "(ε, δ)-DP"
 is the right-hand side; :func:`one_run_epsilon_lower_bound` returns the largest ε rejected at level
 ``alpha`` (0 when none is), so a correct (ε, δ)-DP pipeline reports a bound above ε with probability at most
 ``alpha``.

@@ -95,7 +95,7 @@ def test_missing_input_and_output_folder_exit_2(table_csv: Path, tmp_path: Path)
 
 
 def planted_bug(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DP-SGD noise multiplier forced to 0 in both phases; the accountant still charges the calibrated noise."""
+    """DP-SGD noise multiplier forced to 0 in both phases; the accountant still charges calibrated noise."""
     import ehrsynth.training.adversarial as adversarial
     import ehrsynth.training.autoencoder as autoencoder
     from ehrsynth.dp import opacus_wiring
@@ -165,3 +165,19 @@ def test_command_module_imports_only_the_standard_library() -> None:
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_threads_default_to_one_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from ehrsynth.cli.audit_dp import _set_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    torch.set_num_threads(2)
+    _set_threads(None)
+    assert torch.get_num_threads() == 1
+    _set_threads(2)
+    assert torch.get_num_threads() == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    _set_threads(None)  # the environment decides
+    assert torch.get_num_threads() == 2

@@ -123,7 +123,8 @@ def test_report_files_are_written(tmp_path: Any) -> None:
 
 def test_module_imports_without_torch_and_is_callable() -> None:
     code = (
-        "import sys, ehrsynth.privacy.dp_audit as m, ehrsynth.privacy.canaries, ehrsynth.privacy.lower_bound; "
+        "import sys, ehrsynth.privacy.dp_audit as m, ehrsynth.privacy.canaries, "
+        "ehrsynth.privacy.lower_bound; "
         "assert 'torch' not in sys.modules, 'torch imported'; assert callable(m); "
         "import ehrsynth.privacy as p; assert p.dp_audit is m"
     )
