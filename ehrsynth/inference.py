@@ -5,7 +5,7 @@ column in this order:
 
 1. **identifier** — the name is a known identifier (``mrn``, ``ssn``, ``email``, ``phone``, ``name``,
    ``first_name``, ``last_name``, ``address``…), or the name looks like a key (``id``, ``*_id``, ``*_nbr``,
-   ``*_num``, ``*id``) and more than half of the values are distinct, or an integer/string column whose values
+   ``*_num``, ``*id``, ``pid*``, ``*idnum``) and more than half of the values are distinct, or an integer/string column whose values
    are all distinct (at least 20 rows). Identifiers are never modelled: synthetic output gets fresh surrogate keys.
 2. **datetime** — a datetime dtype, or strings that all look like ISO (``2196-04-09``) or ``m/d/Y`` dates.
 3. **binary** — booleans, or numbers whose values are all 0 or 1.
@@ -35,7 +35,7 @@ IDENTIFIER_NAMES = re.compile(
     r"first_name|last_name|surname|given_name|address|street|zip|zipcode|postcode|medical_record_number)$",
     re.IGNORECASE,
 )
-KEY_NAMES = re.compile(r"(^id$|_id$|_nbr$|_num$|_no$|id$|_key$)", re.IGNORECASE)
+KEY_NAMES = re.compile(r"(^id$|_id$|_nbr$|_num$|_no$|id$|_key$|^pid|idnum$)", re.IGNORECASE)
 CATEGORY_NAMES = re.compile(
     r"(_id$|type|code|^arms?$|^strat|class|stage|grade|group|race|gender|^sex$|status)", re.IGNORECASE
 )

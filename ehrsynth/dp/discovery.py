@@ -197,3 +197,35 @@ def _bounded_column(name: str, s: pd.Series, bound: tuple[float, float], *, is_d
             return Column(name, Kind.COUNT, nullable=nullable, lower=lo, upper=max(hi, lo + 1.0), dtype=dtype)
         return Column(name, Kind.CONTINUOUS, nullable=nullable, lower=lo, upper=hi, decimals=0, dtype=dtype)
     return Column(name, Kind.CONTINUOUS, nullable=nullable, lower=lo, upper=hi, dtype=dtype)
+
+
+def clamp_to_released_ranges(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """Clip integer columns to the ranges that DP discovery released, as continuous values are clipped.
+
+    A noisy range can exclude a few real values (e.g. ``arms`` released as 1..3 when 0 occurs). Binary
+    columns and integer categoricals with a contiguous range are clipped to it, so every row stays encodable
+    and each row still touches the model only through its clipped value (no extra privacy cost).
+    Returns ``df`` itself when nothing needs clipping, otherwise a copy.
+    """
+    out = df
+    for col in schema.columns:
+        if col.name not in df.columns or not pd.api.types.is_integer_dtype(df[col.name]):
+            continue
+        if col.kind is Kind.BINARY:
+            lo, hi = 0, 1
+        elif (
+            col.kind is Kind.CATEGORICAL
+            and col.categories
+            and all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in col.categories)
+        ):
+            lo, hi = int(min(col.categories)), int(max(col.categories))
+            if hi - lo + 1 != len(col.categories):
+                continue
+        else:
+            continue
+        s = df[col.name]
+        if bool(((s < lo) | (s > hi)).fillna(False).any()):
+            if out is df:
+                out = df.copy()
+            out[col.name] = s.clip(lo, hi)
+    return out
