@@ -17,10 +17,16 @@ import pandas as pd
 import torch
 
 from ehrsynth.dp.accounting import Mechanism, PoissonGaussian, mechanism_from_dict, mechanism_to_dict
-from ehrsynth.errors import InvalidDataError, ModelDirError
-from ehrsynth.io.tensors import load_optimizer_state, optimizer_state, prefixed, unprefixed
+from ehrsynth.errors import InvalidDataError
 from ehrsynth.schema import Kind, Schema
-from ehrsynth.training.checkpoint import clear_checkpoint, load_checkpoint, save_checkpoint
+from ehrsynth.training.checkpoint import (
+    checkpoint_hook,
+    clear_checkpoint,
+    fingerprint,
+    open_checkpoint,
+    restore_trainer,
+    save_trainer_checkpoint,
+)
 from ehrsynth.training.dp_phase import DPPhase
 
 if TYPE_CHECKING:
@@ -56,13 +62,6 @@ def _resolve_schema(
     return discover_schema(df, noise_multiplier=sigma, rng=rng, code_columns=code_columns)
 
 
-def _fingerprint(model: MedGAN, n: int) -> dict[str, Any]:
-    params = {
-        k: v for k, v in model.get_params().items() if k not in ("progress", "verbose", "checkpoint_dir")
-    }
-    return {"n_rows": n, "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}}
-
-
 def fit_medgan(
     model: MedGAN,
     df: pd.DataFrame,
@@ -77,18 +76,12 @@ def fit_medgan(
     from ehrsynth.estimator import record_for
 
     n = len(df)
-    fingerprint = _fingerprint(model, n)
-    ckpt = load_checkpoint(model.checkpoint_dir) if model.checkpoint_dir else None
-    if ckpt is not None and ckpt[1].get("fingerprint") != fingerprint:
-        raise ModelDirError(
-            f"the checkpoint in {model.checkpoint_dir!r} was made with other settings or data; delete it or "
-            "use another checkpoint directory"
-        )
+    run = fingerprint(model.get_params(), n_rows=n)
+    ckpt = open_checkpoint(model.checkpoint_dir, run)
     if ckpt is not None:
-        meta = ckpt[1]
-        schema_used = Schema.from_dict(meta["schema"])
-        domain_mechs = [mechanism_from_dict(m) for m in meta["domain_mechanisms"]]
-        logger.info("resuming from checkpoint at GAN iteration %d", meta["iteration"])
+        extra = ckpt[1]["extra"]
+        schema_used = Schema.from_dict(extra["schema"])
+        domain_mechs = [mechanism_from_dict(m) for m in extra["domain_mechanisms"]]
     else:
         schema_used, domain_mechs = _resolve_schema(model, df, schema, code_columns, delta, rng)
     if not schema_used.modelled or all(c.kind is Kind.IDENTIFIER for c in schema_used.columns):
@@ -101,6 +94,10 @@ def fit_medgan(
                 else "; every column is an identifier"
             )
         )
+    if model.private and schema is None:
+        from ehrsynth.dp.discovery import clamp_to_released_ranges
+
+        df = clamp_to_released_ranges(df, schema_used)
     model._build_modules(schema_used, tgen)
     data = torch.as_tensor(model.transformer_.encode(df)).to(device)
     for module in model._modules().values():
@@ -127,16 +124,27 @@ def fit_medgan(
         history["autoencoder"] = train_autoencoder_phase(model, data, schedule, tgen, ae_dp)
     trainer = model._make_trainer(data, schedule, tgen, d_dp)
     if ckpt is not None:
-        _restore(model, trainer, tgen, rng, ckpt[0], ckpt[1], history)
+        extra = restore_trainer(ckpt, modules=model._modules(), trainer=trainer, tgen=tgen, rng=rng)
+        history["autoencoder"] = list(extra["autoencoder_history"])
 
-    def on_iteration(iteration: int) -> None:
-        if (
-            model.checkpoint_dir
-            and iteration % model.checkpoint_every == 0
-            and iteration < trainer.config.iterations
-        ):
-            _save(model, trainer, tgen, rng, schema_used, domain_mechs, fingerprint, history)
+    def save() -> None:
+        save_trainer_checkpoint(
+            model.checkpoint_dir,  # type: ignore[arg-type]
+            modules=model._modules(),
+            trainer=trainer,
+            tgen=tgen,
+            rng=rng,
+            fingerprint=run,
+            extra={
+                "schema": schema_used.to_dict(),
+                "domain_mechanisms": [mechanism_to_dict(m) for m in domain_mechs],
+                "autoencoder_history": history["autoencoder"],
+            },
+        )
 
+    on_iteration = checkpoint_hook(
+        model.checkpoint_dir, model.checkpoint_every, trainer.config.iterations, save
+    )
     try:
         history["gan"] = trainer.run(on_iteration=on_iteration)
     finally:
@@ -176,55 +184,3 @@ def train_autoencoder_phase(
         dp=dp,
         progress=model._progress(),
     )
-
-
-def _save(
-    model: MedGAN,
-    trainer: Any,
-    tgen: torch.Generator,
-    rng: np.random.Generator,
-    schema: Schema,
-    domain_mechs: list[Mechanism],
-    fingerprint: dict[str, Any],
-    history: dict[str, list[dict[str, float]]],
-) -> None:
-    tensors: dict[str, torch.Tensor] = {}
-    for name, module in model._modules().items():
-        tensors.update(prefixed(name, module.state_dict()))
-    g_tensors, g_meta = optimizer_state("opt_g", trainer.g_optimizer)
-    d_tensors, d_meta = optimizer_state("opt_d", trainer.d_optimizer)
-    tensors.update(g_tensors)
-    tensors.update(d_tensors)
-    tensors["rng.torch"] = tgen.get_state()
-    meta = {
-        "fingerprint": fingerprint,
-        "iteration": trainer.iteration,
-        "d_steps_done": trainer.d_steps_done,
-        "schema": schema.to_dict(),
-        "domain_mechanisms": [mechanism_to_dict(m) for m in domain_mechs],
-        "optimizers": {"g": g_meta, "d": d_meta},
-        "rng_numpy": rng.bit_generator.state,
-        "history": {"autoencoder": history["autoencoder"], "gan": trainer.history},
-    }
-    save_checkpoint(model.checkpoint_dir, tensors, meta)  # type: ignore[arg-type]
-
-
-def _restore(
-    model: MedGAN,
-    trainer: Any,
-    tgen: torch.Generator,
-    rng: np.random.Generator,
-    tensors: dict[str, torch.Tensor],
-    meta: dict[str, Any],
-    history: dict[str, list[dict[str, float]]],
-) -> None:
-    for name, module in model._modules().items():
-        module.load_state_dict(unprefixed(name, tensors))
-    load_optimizer_state(trainer.g_optimizer, "opt_g", tensors, meta["optimizers"]["g"])
-    load_optimizer_state(trainer.d_optimizer, "opt_d", tensors, meta["optimizers"]["d"])
-    tgen.set_state(tensors["rng.torch"])
-    rng.bit_generator.state = meta["rng_numpy"]
-    trainer.iteration = int(meta["iteration"])
-    trainer.d_steps_done = int(meta["d_steps_done"])
-    trainer.history = list(meta["history"]["gan"])
-    history["autoencoder"] = list(meta["history"]["autoencoder"])

@@ -1,0 +1,40 @@
+"""Class-conditional synthetic images on the same trainers and DP code as the tabular medGAN (DESIGN §7).
+
+- :class:`ImageGAN` — ``ImageGAN(...).fit(images, labels)``, ``.sample(n, label=None)``, ``.save(dir)``.
+- :func:`load` — load a model directory written by :meth:`ImageGAN.save`.
+- :func:`load_images` / :func:`load_npz` / :func:`load_folder` — MedMNIST-style ``.npz`` and PNG/JPEG folders.
+- :func:`evaluate` — TSTR/TRTR AUC, Fréchet distance in a real-trained CNN's feature space, memorisation.
+
+Imported lazily so that ``import ehrsynth.imaging`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY = {
+    "ImageGAN": ("ehrsynth.imaging.estimator", "ImageGAN"),
+    "load": ("ehrsynth.imaging.persist", "load"),
+    "ImageSet": ("ehrsynth.imaging.loaders", "ImageSet"),
+    "load_images": ("ehrsynth.imaging.loaders", "load_images"),
+    "load_npz": ("ehrsynth.imaging.loaders", "load_npz"),
+    "load_folder": ("ehrsynth.imaging.loaders", "load_folder"),
+    "evaluate": ("ehrsynth.imaging.evaluate", "evaluate"),
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ehrsynth.imaging.estimator import ImageGAN
+    from ehrsynth.imaging.evaluate import evaluate
+    from ehrsynth.imaging.loaders import ImageSet, load_folder, load_images, load_npz
+    from ehrsynth.imaging.persist import load
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'ehrsynth.imaging' has no attribute {name!r}")
+
+
+__all__ = ["ImageGAN", "ImageSet", "evaluate", "load", "load_folder", "load_images", "load_npz"]
