@@ -18,7 +18,16 @@ from ehrsynth._version import __version__
 # Each module defines ``add_parser(subparsers) -> None`` and sets ``handler`` on its parser with
 # ``parser.set_defaults(handler=run)`` where ``run(args) -> int``. Modules import only argparse-level
 # things at import time.
-COMMAND_MODULES: tuple[str, ...] = ("train", "schema_cmd", "privacy_cmd", "demo", "audit", "evaluate")
+COMMAND_MODULES: tuple[str, ...] = (
+    "train",
+    "schema_cmd",
+    "privacy_cmd",
+    "demo",
+    "audit",
+    "audit_dp",
+    "evaluate",
+    "imaging",
+)
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1

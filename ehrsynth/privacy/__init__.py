@@ -28,7 +28,9 @@ model selection; a small holdout widens every interval (the report says when an 
 out the guidance level). Distances treat all columns as equally important, and column typing without a schema
 is a heuristic (identifier-like columns are dropped and listed).
 
-Use :func:`audit` (``from ehrsynth.privacy import audit``) or the ``ehrsynth audit`` command. This package
+Use :func:`audit` (``from ehrsynth.privacy import audit``) or the ``ehrsynth audit`` command. To test the
+*training* rather than one released table, :func:`dp_audit` (``ehrsynth audit-dp``) inserts canaries, trains
+with the claimed ε and reports an empirical lower bound on ε (a bound far above the claim means a DP bug). This package
 needs numpy, pandas, scipy and scikit-learn only; torch is used for distances on a GPU when it is installed
 and CUDA is available.
 """
@@ -41,10 +43,13 @@ from typing import TYPE_CHECKING, Any
 _LAZY = {
     "audit": ("ehrsynth.privacy.auditor", "audit"),
     "AuditReport": ("ehrsynth.privacy.report", "AuditReport"),
+    "dp_audit": ("ehrsynth.privacy.dp_audit", "dp_audit"),
+    "DPAuditReport": ("ehrsynth.privacy.dp_audit", "DPAuditReport"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from ehrsynth.privacy.auditor import audit
+    from ehrsynth.privacy.dp_audit import DPAuditReport, dp_audit
     from ehrsynth.privacy.report import AuditReport
 
 
@@ -55,4 +60,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'ehrsynth.privacy' has no attribute {name!r}")
 
 
-__all__ = ["AuditReport", "audit"]
+__all__ = ["AuditReport", "DPAuditReport", "audit", "dp_audit"]
