@@ -25,7 +25,7 @@ from _results import HERE, SHARED_DATA, environment, save_json
 
 from ehrsynth.estimator import NoPrivacyWarning
 from ehrsynth.imaging import ImageGAN, evaluate, load_npz
-from ehrsynth.imaging.evaluate import real_splits
+from ehrsynth.imaging.evaluation import real_splits
 
 DATA = SHARED_DATA / "medmnist" / "pneumoniamnist_trainsubset.npz"
 MARKDOWN = HERE / "results_imaging.md"

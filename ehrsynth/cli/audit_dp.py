@@ -21,7 +21,7 @@ def add_parser(sub: Any) -> None:
         help="measure a 95%% lower bound on the epsilon that DP training achieves (canaries, one-run audit)",
         description=(
             "Train the DP medGAN on INPUT plus canary records, each included with probability 1/2, attack "
-            "the fitted model, and turn the attacks' correct guesses into a lower bound on epsilon at 95%% "
+            "the fitted model, and turn the attacks' correct guesses into a lower bound on epsilon at 95% "
             "confidence (Steinke, Nasr & Jagielski 2023). Exit 3 when the bound exceeds the claimed epsilon."
         ),
     )

@@ -149,7 +149,7 @@ def run_sample(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from ehrsynth.imaging.evaluate import evaluate, load_synthetic, real_splits
+    from ehrsynth.imaging.evaluation import evaluate, load_synthetic, real_splits
     from ehrsynth.io.atomic import write_text_atomic
 
     real = real_splits(args.real)

@@ -20,12 +20,12 @@ _LAZY = {
     "load_images": ("ehrsynth.imaging.loaders", "load_images"),
     "load_npz": ("ehrsynth.imaging.loaders", "load_npz"),
     "load_folder": ("ehrsynth.imaging.loaders", "load_folder"),
-    "evaluate": ("ehrsynth.imaging.evaluate", "evaluate"),
+    "evaluate": ("ehrsynth.imaging.evaluation", "evaluate"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from ehrsynth.imaging.estimator import ImageGAN
-    from ehrsynth.imaging.evaluate import evaluate
+    from ehrsynth.imaging.evaluation import evaluate
     from ehrsynth.imaging.loaders import ImageSet, load_folder, load_images, load_npz
     from ehrsynth.imaging.persist import load
 

@@ -58,3 +58,10 @@ def test_memorisation_flags_copies_and_not_fresh_draws() -> None:
     assert copied["closer_to_train_share"] > fresh["closer_to_train_share"]
     lo, hi = copied["closer_to_train_share_ci95"]
     assert lo <= copied["closer_to_train_share"] <= hi
+
+
+def test_package_exports_are_the_functions_not_submodules() -> None:
+    from ehrsynth.imaging import ImageGAN, evaluate, load_npz
+
+    assert callable(evaluate) and callable(load_npz) and isinstance(ImageGAN, type)
+    assert evaluate.__name__ == "evaluate"
