@@ -350,10 +350,11 @@ class MedGAN:
         self.generator_.eval()
         self.autoencoder_.eval()
         parts = []
-        for start in range(0, n, SAMPLE_BATCH):
-            m = min(SAMPLE_BATCH, n - start)
-            z = torch.randn(m, self.embedding_dim, generator=tgen).to(device)
-            parts.append(self.autoencoder_.decode(self.generator_(z)).float().cpu().numpy())
+        with torch.inference_mode():  # no autograd graph: ~2x faster and far less memory
+            for start in range(0, n, SAMPLE_BATCH):
+                m = min(SAMPLE_BATCH, n - start)
+                z = torch.randn(m, self.embedding_dim, generator=tgen).to(device)
+                parts.append(self.autoencoder_.decode(self.generator_(z)).float().cpu().numpy())
         matrix = np.concatenate(parts, axis=0)
         return self.transformer_.decode(matrix, random_state=rng)
 

@@ -15,6 +15,7 @@ decoder's probabilities when given a random generator, or takes the most likely 
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -132,7 +133,7 @@ class TableTransformer:
         # every binary and missing unit in one vectorised draw
         unit_spans = [s for s in self.layout if s.kind in (SpanKind.BINARY, SpanKind.MISSING)]
         unit_idx = np.asarray([s.start for s in unit_spans], dtype=np.int64)
-        units = self._bernoulli(X[:, unit_idx], random_state) if len(unit_idx) else np.zeros((n, 0), bool)
+        units = self._bernoulli(X, unit_idx, random_state) if len(unit_idx) else np.zeros((n, 0), bool)
         position = {(s.column, s.kind): i for i, s in enumerate(unit_spans)}
         columns: dict[str, pd.Series | np.ndarray] = {}
         block_names = [
@@ -140,13 +141,12 @@ class TableTransformer:
             for s in self.layout
             if s.kind is SpanKind.BINARY and (s.column, SpanKind.MISSING) not in position
         ]
-        if block_names:
-            block = units[:, [position[(c, SpanKind.BINARY)] for c in block_names]]
-            frame = pd.DataFrame(block.astype(np.uint8), columns=block_names, copy=False)
-            for c in block_names:
-                columns[c] = frame[c]
+        blocks = self._binary_blocks(
+            units, [position[(c, SpanKind.BINARY)] for c in block_names], block_names
+        )
+        done = set(block_names)
         for span in self.layout:
-            if span.kind is SpanKind.MISSING or span.column in columns:
+            if span.kind is SpanKind.MISSING or span.column in done or span.column in columns:
                 continue
             col = self.schema[span.column]
             if span.kind is SpanKind.SOFTMAX:
@@ -162,32 +162,46 @@ class TableTransformer:
         for col in self.schema.columns:
             if col.kind is Kind.IDENTIFIER:
                 columns[col.name] = surrogate_keys(col, n)
-        out = pd.concat(
-            [pd.Series(columns[name], name=name) for name in self.schema.names], axis=1, copy=False
-        )
-        return self._restore_block_dtypes(out, block_names)
+        rest = pd.DataFrame({name: pd.Series(v, name=name) for name, v in columns.items()}, copy=False)
+        if not blocks:
+            return rest[self.schema.names]
+        out = pd.concat([*blocks, rest] if columns else blocks, axis=1, copy=False)
+        return out if list(out.columns) == self.schema.names else out[self.schema.names]
 
-    def _restore_block_dtypes(self, out: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-        """Cast the vectorised binary block to each column's dtype, grouped by dtype (one cast per group)."""
-        by_dtype: dict[str, list[str]] = {}
-        for name in names:
-            dtype = self.schema[name].dtype or "uint8"
-            if dtype != "uint8":
-                by_dtype.setdefault(dtype, []).append(name)
-        for dtype, group in by_dtype.items():
+    def _binary_blocks(self, units: np.ndarray, idx: list[int], names: list[str]) -> list[pd.DataFrame]:
+        """The plain 0/1 columns as one 2-D block per output dtype (one cast per block, not per column)."""
+        by_dtype: dict[str, list[int]] = {}
+        for i, name in enumerate(names):
+            by_dtype.setdefault(self.schema[name].dtype or "uint8", []).append(i)
+        blocks = []
+        for dtype, members in by_dtype.items():
+            # pandas keeps a 2-D block as (columns, rows): build it in that layout so the cast is contiguous
+            bits = np.ascontiguousarray(units.T[[idx[i] for i in members]]).view(np.uint8)
+            labels = [names[i] for i in members]
             try:
-                out[group] = out[group].astype(dtype)
-            except (TypeError, ValueError):
-                continue
-        return out
+                block = bits.astype(np.dtype(dtype))
+            except TypeError:  # a pandas extension dtype (category, Int64...): cast in pandas
+                block = bits
+            frame = pd.DataFrame(block.T, columns=labels, copy=False)
+            if frame.dtypes.iloc[0] != dtype:
+                # a dtype that cannot hold 0/1 (e.g. a category without them) keeps uint8
+                with contextlib.suppress(TypeError, ValueError):
+                    frame = frame.astype(dtype)
+            blocks.append(frame)
+        return blocks
 
     @staticmethod
-    def _bernoulli(p: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+    def _bernoulli(X: np.ndarray, idx: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+        """Draw the units ``X[:, idx]`` as Bernoulli variables (``rng=None``: threshold at 0.5)."""
+        # torch: a contiguous gather and vectorised float32 uniforms, ~4x faster than numpy's fancy index
+        # and uniforms here; seeded from ``rng`` so a random_state still fixes the output.
+        import torch
+
+        probs = torch.from_numpy(np.ascontiguousarray(X)).index_select(1, torch.from_numpy(idx))
         if rng is None:
-            return np.asarray(p >= 0.5)
-        # 16-bit uniforms (resolution 1/65536) are ~2x faster to draw than floats: rows/s matters at 10^5+ rows
-        uniform = np.frombuffer(rng.bytes(p.size * 2), dtype=np.uint16).reshape(p.shape)
-        return np.asarray(uniform < np.asarray(p, dtype=np.float32) * np.float32(65536.0))
+            return (probs >= 0.5).numpy()
+        gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        return (torch.rand(probs.shape, generator=gen, dtype=probs.dtype) < probs).numpy()
 
     @staticmethod
     def _decode_categorical(col: Column, probs: np.ndarray, rng: np.random.Generator | None) -> pd.Series:
