@@ -328,6 +328,7 @@ def dp_bounds(
     grids = dict(grids or {})
     fallback = default_grid()
     out: dict[str, tuple[float, float]] = {}
+    fallbacks: list[str] = []
     for col, raw in columns.items():
         try:
             v = np.asarray(raw, dtype=float).ravel()
@@ -343,9 +344,7 @@ def dp_bounds(
         total = kept.sum()
         if total <= 0:
             j = int(np.argmax(noisy))
-            logger.warning(
-                "column %r: no histogram bin passed the noise threshold; using its largest bin", col
-            )
+            fallbacks.append(col)
             out[col] = (float(grid.lower[j]), float(grid.upper[j]))
             continue
         cum = np.cumsum(kept)
@@ -353,4 +352,15 @@ def dp_bounds(
         i_hi = int(np.searchsorted(cum, q_hi * total * (1 - 1e-12), side="left"))
         i_lo, i_hi = min(i_lo, len(grid) - 1), min(max(i_hi, i_lo), len(grid) - 1)
         out[col] = (float(grid.lower[i_lo]), float(grid.upper[i_hi]))
+    if fallbacks:  # one message, not one per column: code tables have hundreds of numeric columns
+        shown = ", ".join(repr(c) for c in fallbacks[:5]) + (", ..." if len(fallbacks) > 5 else "")
+        logger.warning(
+            "%d of %d numeric columns (%s): no histogram bin passed the noise threshold (sigma %.0f grows "
+            "with the square root of the number of columns); each uses its largest noisy bin. For 0/1 code "
+            "columns pass code_columns=[...] (CLI: --long), or declare a schema",
+            len(fallbacks),
+            k,
+            shown,
+            sigma,
+        )
     return out, Gaussian(name, nm, count=1)
