@@ -47,7 +47,7 @@ DEFAULT_QUANTILES = (0.01, 0.99)
 GRID_MIN_MAGNITUDE = 1e-3
 GRID_MAX_MAGNITUDE = 1e9
 GRID_BINS_PER_DECADE = 10
-EMPTY_BIN_RATE = 0.01  # per column: chance that any empty bin passes the bounds' noise threshold
+EMPTY_BIN_RATE = 0.01  # per release: chance that any empty bin of any column passes the noise threshold
 
 
 # -- thresholds -----------------------------------------------------------------------------------------------
@@ -256,6 +256,9 @@ def _magnitudes() -> np.ndarray:
     return np.concatenate([[0.0], 10.0**exps])
 
 
+FALLBACK_BOUNDS = (0.0, 1.0)  # public: bounds of a column whose noisy histogram passed no bin
+
+
 def default_grid() -> BinGrid:
     """Signed log-spaced bins: positives (e_i, e_(i+1)] with edges 0, 1e-3, …, 1e9 at 10 per decade (each bin
     spans a factor 10^0.1 ≈ 1.26), the mirror image for negatives, and a bin holding exactly 0. A bound read off
@@ -311,11 +314,13 @@ def dp_bounds(
     Each column is histogrammed over a fixed grid (:func:`default_grid` unless ``grids`` names another, e.g.
     :func:`date_grid` for days since 1970); a row adds 1 to one bin per column (nothing when missing), so the
     joint L2 sensitivity is √k and σ = ``noise_multiplier``·√k. Post-processing: bins whose noisy count is below
-    σ·Φ̄⁻¹(0.01 / bins) are zeroed (so the noise of hundreds of empty bins does not swamp the quantiles; an empty
-    bin survives with probability ≤ 1% per column, and then only matters if it holds more than the quantile's
-    tail mass), and the bounds are the lower edge of the bin holding the ``quantiles[0]`` quantile of the
+    σ·Φ̄⁻¹(0.01 / (bins·k)) are zeroed (so the noise of hundreds of empty bins does not swamp the quantiles; an
+    empty bin of any column survives with probability ≤ 1% per release, and then only matters if it holds more
+    than the quantile's tail mass), and the bounds are the lower edge of the bin holding the ``quantiles[0]`` quantile of the
     remaining mass and the upper edge of the bin holding the ``quantiles[1]`` quantile. A column where no bin
-    passes gets the edges of its largest noisy bin (a warning is logged).
+    passes carries no usable signal (its largest noisy bin is a random bin, e.g. (-1e6, -8e5)): on the default
+    grid it gets the data-independent :data:`FALLBACK_BOUNDS` (0, 1), the range of a 0/1 code column, the
+    usual case in wide code tables; on other grids the edges of its largest noisy bin. One warning names them.
     """
     nm = _check_common(noise_multiplier, rng)
     q_lo, q_hi = (float(x) for x in quantiles)
@@ -340,12 +345,17 @@ def dp_bounds(
         grid = grids.get(col, fallback)
         hist = np.bincount(grid.index(v[~np.isnan(v)]), minlength=len(grid)).astype(float)
         noisy = hist + rng.normal(0.0, sigma, size=len(grid))
-        kept = np.where(noisy > sigma * float(-ndtri(EMPTY_BIN_RATE / len(grid))), noisy, 0.0)
+        # Bonferroni over every bin of every column: with hundreds of columns a per-column 1% rate would
+        # leave a few columns bounded by a pure-noise bin (e.g. (-1.6e6, -1.3e6) for a 0/1 code)
+        kept = np.where(noisy > sigma * float(-ndtri(EMPTY_BIN_RATE / (len(grid) * k))), noisy, 0.0)
         total = kept.sum()
         if total <= 0:
-            j = int(np.argmax(noisy))
             fallbacks.append(col)
-            out[col] = (float(grid.lower[j]), float(grid.upper[j]))
+            if grid.signed_log:  # the noise decides nothing: take the public guess, not a random bin
+                out[col] = FALLBACK_BOUNDS
+            else:
+                j = int(np.argmax(noisy))
+                out[col] = (float(grid.lower[j]), float(grid.upper[j]))
             continue
         cum = np.cumsum(kept)
         i_lo = int(np.searchsorted(cum, q_lo * total, side="right"))
@@ -356,7 +366,7 @@ def dp_bounds(
         shown = ", ".join(repr(c) for c in fallbacks[:5]) + (", ..." if len(fallbacks) > 5 else "")
         logger.warning(
             "%d of %d numeric columns (%s): no histogram bin passed the noise threshold (sigma %.0f grows "
-            "with the square root of the number of columns); each uses its largest noisy bin. For 0/1 code "
+            "with the square root of the number of columns); they get the fallback range. For 0/1 code "
             "columns pass code_columns=[...] (CLI: --long), or declare a schema",
             len(fallbacks),
             k,

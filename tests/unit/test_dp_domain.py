@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -252,10 +251,18 @@ def test_dp_bounds_with_a_date_grid() -> None:
     assert len(grid) == 800
 
 
-def test_dp_bounds_no_signal_falls_back_to_largest_bin() -> None:
-    bounds, _ = dp_bounds({"x": np.array([5.0])}, noise_multiplier=50.0, rng=np.random.default_rng(0))
+def test_dp_bounds_no_signal_falls_back_to_public_range_not_a_random_bin(caplog: Any) -> None:
+    cols = {f"dx_{i}": np.zeros(50) for i in range(200)}  # many rare 0/1 codes: sigma grows with sqrt(200)
+    for seed in range(3):
+        bounds, _ = dp_bounds(cols, noise_multiplier=5.0, rng=np.random.default_rng(seed))
+        assert set(bounds.values()) == {(0.0, 1.0)}
+    assert sum("no histogram bin passed" in r.getMessage() for r in caplog.records) == 3  # one per call
+    grid = linear_grid(10.0, 20.0, 10)
+    bounds, _ = dp_bounds(
+        {"x": np.array([15.0])}, noise_multiplier=50.0, rng=np.random.default_rng(0), grids={"x": grid}
+    )
     lo, hi = bounds["x"]
-    assert lo <= hi and math.isfinite(lo) and math.isfinite(hi)
+    assert 10.0 <= lo <= hi <= 20.0
 
 
 @pytest.mark.parametrize("quantiles", [(0.5, 0.5), (-0.1, 0.9), (0.1, 1.1)])
