@@ -60,7 +60,10 @@ class MedGAN:
     Parameters (flat; ``None`` schedule values take the non-private reference or the DP default):
     epsilon, delta, accountant: the privacy budget (``epsilon=None``: no DP); δ defaults to
     ``ehrsynth.dp.accounting.default_delta(n)`` (below 1/n). domain_share: the share of ε for DP schema
-    discovery when no schema is declared. max_grad_norm: DP-SGD clipping norm. data_type: 'binary' (tanh
+    discovery when no schema is declared. calibrate_marginals, marginal_share, max_codes_per_row: after
+    training, shift each plain 0/1 column's logit so its synthetic prevalence matches the real one — under DP
+    a Gaussian release spending ``marginal_share`` of ε with each row bounded to ``max_codes_per_row`` ones
+    (:mod:`ehrsynth.dp.marginals`); without DP the exact prevalences. max_grad_norm: DP-SGD clipping norm. data_type: 'binary' (tanh
     hidden units) or 'count' (ReLU); 'auto' picks 'count' when every modelled column is a count.
     embedding_dim, generator_dims, discriminator_dims: architecture (reference: 128, (128, 128), (256, 128)).
     ae_epochs, ae_batch_size, epochs, batch_size, d_steps, lr, weight_decay: schedule and optimiser.
@@ -77,6 +80,7 @@ class MedGAN:
     generator_: Generator
     discriminator_: Discriminator
     privacy_: PrivacyRecord
+    calibration_: dict[str, list[Any]] | None
     history_: dict[str, list[dict[str, float]]]
     schedule_: Schedule
     n_features_in_: int
@@ -89,6 +93,9 @@ class MedGAN:
         delta: float | None = None,
         accountant: str = "prv",
         domain_share: float = 0.1,
+        calibrate_marginals: bool = True,
+        marginal_share: float = 0.2,
+        max_codes_per_row: int = 32,
         max_grad_norm: float = 1.0,
         data_type: str = "auto",
         embedding_dim: int = 128,
@@ -114,6 +121,9 @@ class MedGAN:
         self.delta = delta
         self.accountant = accountant
         self.domain_share = domain_share
+        self.calibrate_marginals = calibrate_marginals
+        self.marginal_share = marginal_share
+        self.max_codes_per_row = max_codes_per_row
         self.max_grad_norm = max_grad_norm
         self.data_type = data_type
         self.embedding_dim = embedding_dim
@@ -163,7 +173,11 @@ class MedGAN:
         return self.epsilon is not None
 
     def _validate_params(self, n: int) -> float | None:
-        positive_ints = {"embedding_dim": self.embedding_dim, "d_steps": self.d_steps}
+        positive_ints = {
+            "embedding_dim": self.embedding_dim,
+            "d_steps": self.d_steps,
+            "max_codes_per_row": self.max_codes_per_row,
+        }
         for name, value in {**positive_ints, "checkpoint_every": self.checkpoint_every}.items():
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise InvalidParameterError(f"{name} must be a positive integer, found {value!r}")
@@ -211,6 +225,11 @@ class MedGAN:
             )
         if not 0 <= self.domain_share < 1:
             raise InvalidParameterError(f"domain_share must be in [0, 1), found {self.domain_share!r}")
+        if self.calibrate_marginals and not 0 < self.marginal_share < 1 - self.domain_share:
+            raise InvalidParameterError(
+                f"marginal_share must be in (0, 1 - domain_share) = (0, {1 - self.domain_share:g}), found "
+                f"{self.marginal_share!r}; or pass calibrate_marginals=False"
+            )
         return float(delta)
 
     def _check_fitted(self) -> None:
@@ -356,6 +375,12 @@ class MedGAN:
                 z = torch.randn(m, self.embedding_dim, generator=tgen).to(device)
                 parts.append(self.autoencoder_.decode(self.generator_(z)).float().cpu().numpy())
         matrix = np.concatenate(parts, axis=0)
+        calibration = getattr(self, "calibration_", None)
+        if calibration:
+            from ehrsynth.dp.marginals import apply_shifts
+
+            idx = self.transformer_.unit_index(calibration["columns"])
+            matrix[:, idx] = apply_shifts(matrix[:, idx], np.asarray(calibration["shift"]))
         return self.transformer_.decode(matrix, random_state=rng)
 
     # -- persistence ---------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ validated, and a missing or altered file raises :class:`~ehrsynth.errors.ModelDi
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -200,12 +201,33 @@ def save_model(model: MedGAN, path: str | os.PathLike[str]) -> None:
             "n_features_in": int(model.n_features_in_),
             "feature_names_in": [str(c) for c in model.feature_names_in_],
             "schedule": vars(model.schedule_),
+            "calibration": getattr(model, "calibration_", None),
         },
         history=model.history_,
         modules=model._modules(),
         privacy=model.privacy_,
         extra_json={"schema.json": model.schema_.to_dict()},
     )
+
+
+def _calibration(raw: Any, schema: Any) -> dict[str, list[Any]] | None:
+    """Validate the stored marginal calibration (the directory may come from someone else)."""
+    if raw is None:
+        return None
+    try:
+        columns = [str(c) for c in raw["columns"]]
+        shift = [float(x) for x in raw["shift"]]
+        prevalence = [float(x) for x in raw["prevalence"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelDirError(f"config.json: malformed 'calibration' ({exc}); re-save the model") from exc
+    binary = {c.name for c in schema.columns if c.kind.value == "binary" and not c.nullable}
+    if len(shift) != len(columns) or len(prevalence) != len(columns) or not set(columns) <= binary:
+        raise ModelDirError(
+            "config.json: 'calibration' does not match the schema's 0/1 columns; re-save the model"
+        )
+    if not all(math.isfinite(x) for x in shift):
+        raise ModelDirError("config.json: 'calibration' holds non-finite shifts; re-save the model")
+    return {"columns": columns, "prevalence": prevalence, "shift": shift}
 
 
 def load(path: str | os.PathLike[str], *, device: str = "cpu") -> MedGAN:
@@ -232,5 +254,6 @@ def load(path: str | os.PathLike[str], *, device: str = "cpu") -> MedGAN:
     model.n_features_in_ = int(fitted["n_features_in"])
     model.feature_names_in_ = np.asarray(fitted["feature_names_in"], dtype=object)
     model.schedule_ = Schedule(**fitted["schedule"])
+    model.calibration_ = _calibration(fitted.get("calibration"), schema)
     model.history_ = config.get("history", {})
     return model

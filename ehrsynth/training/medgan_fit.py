@@ -99,6 +99,12 @@ def fit_medgan(
 
         df = clamp_to_released_ranges(df, schema_used)
     model._build_modules(schema_used, tgen)
+    if ckpt is not None:
+        target = ckpt[1]["extra"].get("marginal_target")
+    else:
+        target, marginal_mech = _marginal_target(model, df, delta, rng)
+        if marginal_mech is not None:
+            domain_mechs = [*domain_mechs, marginal_mech]  # fixed mechanisms: charged before SGD noise
     data = torch.as_tensor(model.transformer_.encode(df)).to(device)
     for module in model._modules().values():
         module.to(device)
@@ -139,6 +145,7 @@ def fit_medgan(
                 "schema": schema_used.to_dict(),
                 "domain_mechanisms": [mechanism_to_dict(m) for m in domain_mechs],
                 "autoencoder_history": history["autoencoder"],
+                "marginal_target": target,
             },
         )
 
@@ -150,6 +157,7 @@ def fit_medgan(
     finally:
         trainer.close()
     model._burn_in(tgen, device)
+    model.calibration_ = _calibration(model, target, tgen, device)
 
     mechanisms: list[Mechanism] = list(domain_mechs)
     if ae_dp is not None and d_dp is not None:
@@ -164,6 +172,51 @@ def fit_medgan(
     model.feature_names_in_ = np.asarray(df.columns, dtype=object)
     if model.checkpoint_dir:
         clear_checkpoint(model.checkpoint_dir)
+
+
+CALIBRATION_ROWS = 20_000
+
+
+def _marginal_target(
+    model: MedGAN, df: pd.DataFrame, delta: float | None, rng: np.random.Generator
+) -> tuple[dict[str, list[Any]] | None, Mechanism | None]:
+    """The prevalences the plain 0/1 columns are calibrated to: a DP release under DP, exact otherwise."""
+    columns = model.transformer_.plain_binary_columns()
+    if not model.calibrate_marginals or not columns:
+        return None, None
+    bits = df[columns].to_numpy() != 0
+    if not model.private:
+        return {"columns": columns, "prevalence": bits.mean(axis=0).tolist()}, None
+    from ehrsynth.dp.budget import domain_noise_multiplier
+    from ehrsynth.dp.marginals import noisy_prevalences
+
+    sigma = domain_noise_multiplier(
+        1,
+        epsilon=float(model.epsilon),  # type: ignore[arg-type]
+        delta=float(delta),  # type: ignore[arg-type]
+        share=model.marginal_share,
+        accountant=model.accountant,
+    )
+    prevalence, mech = noisy_prevalences(
+        bits, noise_multiplier=sigma, max_ones=int(model.max_codes_per_row), rng=rng
+    )
+    return {"columns": columns, "prevalence": prevalence.tolist()}, mech
+
+
+def _calibration(
+    model: MedGAN, target: dict[str, list[Any]] | None, tgen: torch.Generator, device: torch.device
+) -> dict[str, list[Any]] | None:
+    """Logit shifts that make the generator's expected prevalences equal ``target`` (post-processing)."""
+    if target is None:
+        return None
+    from ehrsynth.dp.marginals import logit_shifts
+
+    idx = torch.as_tensor(model.transformer_.unit_index(target["columns"]), device=device)
+    with torch.inference_mode():
+        z = torch.randn(CALIBRATION_ROWS, model.embedding_dim, generator=tgen).to(device)
+        probs = model.autoencoder_.decode(model.generator_(z)).index_select(1, idx).float().cpu().numpy()
+    shift = logit_shifts(probs, np.asarray(target["prevalence"]))
+    return {"columns": list(target["columns"]), "prevalence": target["prevalence"], "shift": shift.tolist()}
 
 
 def train_autoencoder_phase(

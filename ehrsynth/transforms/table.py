@@ -62,6 +62,16 @@ class TableTransformer:
                 pos += 1
         self.width = pos
 
+    def plain_binary_columns(self) -> list[str]:
+        """Names of the 0/1 columns without a missing flag (one unit each, the unit is the probability of 1)."""
+        flagged = {s.column for s in self.layout if s.kind is SpanKind.MISSING}
+        return [s.column for s in self.layout if s.kind is SpanKind.BINARY and s.column not in flagged]
+
+    def unit_index(self, columns: list[str]) -> np.ndarray:
+        """Positions in the encoded matrix of the BINARY units of ``columns``."""
+        start = {s.column: s.start for s in self.layout if s.kind is SpanKind.BINARY}
+        return np.asarray([start[c] for c in columns], dtype=np.int64)
+
     # -- encode -----------------------------------------------------------------------------------------
     def encode(self, df: pd.DataFrame, *, dtype: Any = np.float32) -> np.ndarray:
         """Encode ``df`` (already validated against the schema) into an ``(n, width)`` matrix."""

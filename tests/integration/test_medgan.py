@@ -83,7 +83,8 @@ def test_dp_discovery_refuses_what_it_cannot_release(table: pd.DataFrame) -> Non
 def test_declared_schema_spends_nothing_on_domain(table: pd.DataFrame) -> None:
     schema = ehrsynth.Schema.infer(table)
     model = MedGAN(epsilon=2.0, random_state=0, **FAST).fit(table, schema=schema)
-    assert [m.name for m in model.privacy_.mechanisms] == ["autoencoder", "discriminator"]
+    assert [m.name for m in model.privacy_.mechanisms] == ["marginals:binary", "autoencoder", "discriminator"]
+    assert not any(m.name.startswith("domain") for m in model.privacy_.mechanisms)
 
 
 @pytest.mark.parametrize(
