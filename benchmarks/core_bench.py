@@ -65,6 +65,11 @@ def main() -> None:
     real_p = table[codes].mean().to_numpy(float)
     syn_p = synth[codes].mean().to_numpy(float)
     r = float(np.corrcoef(real_p, syn_p)[0, 1])
+    # the same generator without the marginal calibration (what the GAN alone learned)
+    calibration, model.calibration_ = model.calibration_, None
+    raw_p = model.sample(100_000, random_state=1)[codes].mean().to_numpy(float)
+    model.calibration_ = calibration
+    r_raw = float(np.corrcoef(real_p, raw_p)[0, 1])
     result = {
         "environment": environment(),
         "data": {
@@ -79,6 +84,7 @@ def main() -> None:
         "fit_seconds": fit_s,
         "sample_rows_per_second": 100_000 / sample_s,
         "prevalence_pearson_r": r,
+        "prevalence_pearson_r_uncalibrated": r_raw,
         "prevalence_rmse": float(np.sqrt(np.mean((real_p - syn_p) ** 2))),
     }
     path = save_json(f"core-e{args.epochs}", result)
@@ -94,7 +100,8 @@ def main() -> None:
         f"| AE pretraining s/epoch | {result['ae_seconds_per_epoch']:.2f} | — |\n"
         f"| GAN s/epoch | {result['gan_seconds_per_epoch']:.2f} | — |\n"
         f"| sampling rows/s (100k rows, no file write) | {result['sample_rows_per_second']:,.0f} | ≥ 500,000 |\n"
-        f"| per-code prevalence Pearson r | {r:.4f} | ≥ 0.98 (reference schedule) |\n"
+        f"| per-code prevalence Pearson r (calibrated, the default) | {r:.4f} | ≥ 0.98 (reference schedule) |\n"
+        f"| per-code prevalence Pearson r, GAN alone (no calibration) | {r_raw:.4f} | — |\n"
         f"| total fit time | {fit_s / 60:.1f} min | — |\n\n"
         f"JSON: `{path.relative_to(path.parents[1])}`\n"
     )

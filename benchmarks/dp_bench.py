@@ -124,6 +124,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--nondp-epochs", type=int, default=100)
     ap.add_argument("--rows", type=int, default=None, help="subsample the diabetes table to N patients")
+    ap.add_argument(
+        "--scale-only", action="store_true", help="only the generated 50k x 800 table (not diabetes)"
+    )
+    ap.add_argument(
+        "--epsilons", nargs="+", default=["1", "3", "10", "none"], help="utility runs ('none' = non-DP)"
+    )
     args = ap.parse_args()
     warnings.simplefilter("ignore", NoPrivacyWarning)
     diabetes = diabetes130_patient_table(SHARED_DATA / "diabetes130" / "diabetic_data_dev.csv.gz").drop(
@@ -133,11 +139,13 @@ def main() -> None:
         keep = np.sort(np.random.default_rng(args.seed).choice(len(diabetes), args.rows, replace=False))
         diabetes = diabetes.iloc[keep].reset_index(drop=True)
     tables = {"diabetes" if args.rows is None else f"diabetes{args.rows // 1000}k": diabetes}
+    if args.scale_only:
+        tables = {}
     if not args.quick:
         tables["scale50k_800"] = make_scale_table(diabetes, 50_000, 800, random_state=args.seed).drop(
             columns=["patient_nbr"], errors="ignore"
         )
-    epsilons: list[float | None] = [1.0, 3.0, 10.0, None]
+    epsilons: list[float | None] = [None if e.lower() == "none" else float(e) for e in args.epsilons]
     results: dict[str, Any] = {"environment": environment(), "tables": {}}
     for name, df in tables.items():
         train, test = split(df, args.seed)
@@ -147,6 +155,7 @@ def main() -> None:
         results["tables"][name] = entry
         print(name, entry)
     tag = ("-quick" if args.quick else "") + (f"-rows{args.rows}" if args.rows else "")
+    tag += "-scale" if args.scale_only else ""
     path = save_json("dp" + tag, results)
     lines = [
         "### DP vs non-DP (issue 3)\n",
