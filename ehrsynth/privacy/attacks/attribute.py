@@ -9,7 +9,10 @@ Two attackers, each run on training records (attack) and holdout records (contro
 Success is a correct guess (numeric attributes: the right quantile bin). Risk = (attack - control) / (1 -
 control): the share of the room above the control that the synthetic data gives away about training records
 specifically; what the synthetic data teach about everyone (population-level inference) is not a leak and is
-cancelled by the control. Duplicate quasi-identifier patterns are scored once, so the cost grows with the number
+cancelled by the control. The control rate is *standardised* to the members' distribution of the true value
+(the holdout's success rate within each true value, weighted by how often that value occurs among members):
+otherwise a chance difference in prevalence between the two groups (e.g. a code held by 40 % of 100 members
+but 20 % of 100 holdout records) makes an attacker who always guesses "1" look like a leak. Duplicate quasi-identifier patterns are scored once, so the cost grows with the number
 of distinct patterns, not the number of pairs of records.
 """
 
@@ -128,6 +131,21 @@ def _model_predictions(
     return pred
 
 
+def standardised_successes(correct: np.ndarray, truth: np.ndarray, member_truth: np.ndarray) -> int:
+    """Control successes re-weighted to the members' distribution of the true value (rounded to a count).
+
+    Per true value v: the control's success rate among records with value v, weighted by the share of members
+    with value v; a value no control record holds takes the control's overall rate.
+    """
+    overall = float(correct.mean()) if len(correct) else 0.0
+    values, counts = np.unique(member_truth, return_counts=True)
+    rate = 0.0
+    for v, c in zip(values, counts, strict=True):
+        held = truth == v
+        rate += (c / len(member_truth)) * (float(correct[held].mean()) if held.any() else overall)
+    return round(rate * len(correct))
+
+
 def run_attribute_inference(
     encoder: TableEncoder,
     members: pd.DataFrame,
@@ -169,8 +187,9 @@ def run_attribute_inference(
         per_attack: dict[str, Any] = {}
         for attack, pred in predictions.items():
             correct = pred[:, j] == truth[:, j]
-            k_a, k_c = int(correct[:n_m].sum()), int(correct[n_m:].sum())
+            k_a = int(correct[:n_m].sum())
             n_c = len(targets) - n_m
+            k_c = standardised_successes(correct[n_m:], truth[n_m:, j], truth[:n_m, j])
             est = excess_risk(
                 k_a,
                 n_m,
