@@ -40,6 +40,10 @@ class GANConfig:
     weight_decay: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)
     log_every: int = 10
+    # Fakes for D steps from the generator in training mode (BatchNorm batch statistics), like its G steps.
+    # False is the medGAN reference (running statistics during D steps): on short schedules the running
+    # averages lag the generator, so D learns to reject fakes G never optimises and sees no useful signal.
+    fake_batch_stats: bool = False
 
 
 class AdversarialTrainer:
@@ -115,7 +119,7 @@ class AdversarialTrainer:
         real = self.real[idx]
         real_labels = None if self.real_labels is None else self.real_labels[idx]
         with torch.no_grad():
-            fake, fake_labels = self._fake(train_mode=False)
+            fake, fake_labels = self._fake(train_mode=self.config.fake_batch_stats)
         if self._private is not None:
             parts = self._private
             parts.optimizer.zero_grad(set_to_none=True)

@@ -6,7 +6,10 @@ Non-private (medGAN reference): autoencoder 100 epochs of batch 100; GAN 1,000 e
 DP default: fewer, larger steps (DESIGN §4: the reference schedule is far too long under DP). The expected
 batch is ``DP_BATCH_FRACTION`` of the rows (capped to [``DP_MIN_BATCH``, ``DP_MAX_BATCH``]), i.e. sample rate
 q = batch / n; ``DP_AE_EPOCHS`` autoencoder epochs and ``DP_EPOCHS`` GAN epochs, where one epoch is
-``ceil(1/q)`` steps (iterations). Every D step draws a fresh Poisson batch.
+``ceil(1/q)`` steps (iterations). Every D step draws a fresh Poisson batch. On tables so small that the batch
+floor makes q exceed ``DP_BATCH_FRACTION``, the GAN epochs shrink by ``DP_BATCH_FRACTION / q``. 100 GAN epochs
+(not 30) because on short schedules the GAN learns no dependence: pairwise correlation r 0.15 at 30 epochs vs
+0.60 at 100 on a block-structured 5,000-row table at ε = 3.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ REFERENCE_AE_BATCH = 100
 REFERENCE_EPOCHS = 1000
 REFERENCE_BATCH = 1000
 DP_AE_EPOCHS = 10
-DP_EPOCHS = 30
+DP_EPOCHS = 100
 DP_BATCH_FRACTION = 0.1
 DP_MIN_BATCH = 64
 DP_MAX_BATCH = 2000
@@ -67,7 +70,12 @@ def resolve_schedule(
     q = bs / n
     per_epoch = math.ceil(1 / q)
     ae_ep = DP_AE_EPOCHS if ae_epochs is None else ae_epochs
-    ep = DP_EPOCHS if epochs is None else epochs
+    if epochs is not None:
+        ep = epochs
+    elif q <= DP_BATCH_FRACTION:
+        ep = DP_EPOCHS
+    else:  # small tables (the batch floor makes q large): fewer epochs, or no noise level meets the budget
+        ep = max(1, round(DP_EPOCHS * DP_BATCH_FRACTION / q))
     return Schedule(
         ae_steps=ae_ep * per_epoch,
         ae_batch_size=bs,
