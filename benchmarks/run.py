@@ -233,8 +233,23 @@ def bench_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
 def publish(result: dict[str, Any], args: argparse.Namespace) -> None:
     full = {"environment": environment(), "quick": args.quick} | result
     tag = f"{result['dataset']}{'-quick' if args.quick else ''}"
+    if args.merge:
+        full["runs"] = merged_runs(tag, result["runs"])
     path = save_json(tag, full)
     update_section(f"peers-{result['dataset']}", render_section(full, path, HERE / "results", tag))
+
+
+def merged_runs(tag: str, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Today's saved runs for ``tag`` with those of the same (method, ε) replaced by ``runs``, in run order."""
+    import datetime as dt
+
+    path = HERE / "results" / f"{tag}-{dt.date.today().isoformat()}.json"
+    if not path.exists():
+        return runs
+    fresh = {(r["method"], r["epsilon"]): r for r in runs}
+    old = json.loads(path.read_text()).get("runs", [])
+    out = [fresh.pop((r["method"], r["epsilon"]), r) for r in old]
+    return out + list(fresh.values())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -255,6 +270,11 @@ def main(argv: list[str] | None = None) -> int:
         "--dp-discovery", action="store_true", help="ehrsynth discovers domains with DP (default: declared)"
     )
     ap.add_argument("--methods", nargs="*", default=None, help="run only these methods (worker names)")
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep today's results of the methods not rerun (with --methods: rerun one after a code change)",
+    )
     args = ap.parse_args(argv)
     args.timeout = args.timeout or (300.0 if args.quick else 1800.0)
     args.rows = args.rows or (10_000 if args.quick else None)
