@@ -27,6 +27,7 @@ def environment() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "load_average_1min": os.getloadavg()[0],
     }
 
 

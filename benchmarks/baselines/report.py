@@ -93,7 +93,7 @@ def targets(result: dict[str, Any]) -> list[str]:
             lines.append(
                 f"- ε={eps:g} vs {base}: AUROC {ours['auroc_synthetic']:.3f} vs {theirs['auroc_synthetic']:.3f} "
                 f"(Δ {d_auc:+.3f}), pairwise MAE {ours['pairwise_correlation_mae']:.4f} vs "
-                f"{theirs['pairwise_correlation_mae']:.4f} (Δ {d_mae:+.4f} in our favour) → {verdict}"
+                f"{theirs['pairwise_correlation_mae']:.4f} (Δ {d_mae:+.4f}, > 0 = ours lower) → {verdict}"
             )
         dpctgan = ok.get(("smartnoise_dpctgan", eps))
         if dpctgan is not None:
@@ -111,9 +111,9 @@ def render_section(result: dict[str, Any], json_path: Path, out_dir: Path, tag: 
     lines = [
         f"### Peers at equal ε — {result['dataset']} (issue 6)\n",
         f"`python benchmarks/run.py{' --quick' if result['quick'] else ''} --dataset {result['dataset']}` "
-        f"({env['date']}, {env['cpus']} cores, torch {env['torch']}). **Timings were taken under load: the 2-core "
-        "machine was shared with other engineers' jobs**, so seconds are upper bounds and comparable only "
-        f"within this run. Data: {result['rows']} rows × {result['columns']} columns, one seeded 80/20 split "
+        f"({env['date']}, {env['cpus']} cores, torch {env['torch']}; 1-minute load average "
+        f"{env.get('load_average_1min', float('nan')):.1f} when this table was written: above {env['cpus']} means "
+        "other jobs shared the cores, so seconds are upper bounds, comparable only within this run). Data: {result['rows']} rows × {result['columns']} columns, one seeded 80/20 split "
         f"({result['train_rows']} train / {result['test_rows']} test); synthetic tables have as many rows as train. "
         f"δ = {cfg['delta']:.2e} for every DP method; each method ran in its own process with a "
         f"{cfg['timeout_s']:g} s limit. Utility: `ehrsynth.evaluation.evaluate` (AUROC = mean dimension-wise "
