@@ -369,20 +369,29 @@ class MedGAN:
         device = next(self.generator_.parameters()).device
         self.generator_.eval()
         self.autoencoder_.eval()
+        shift = self._logit_shift(device)
+        ae = self.autoencoder_
         parts = []
         with torch.inference_mode():  # no autograd graph: ~2x faster and far less memory
             for start in range(0, n, SAMPLE_BATCH):
                 m = min(SAMPLE_BATCH, n - start)
                 z = torch.randn(m, self.embedding_dim, generator=tgen).to(device)
-                parts.append(self.autoencoder_.decode(self.generator_(z)).float().cpu().numpy())
+                logits = ae.decoder(self.generator_(z))
+                if shift is not None:  # marginal calibration: sigmoid(logit + b) on the 0/1 units
+                    logits = logits + shift
+                parts.append(ae.head.activate(logits).float().cpu().numpy())
         matrix = np.concatenate(parts, axis=0)
-        calibration = getattr(self, "calibration_", None)
-        if calibration:
-            from ehrsynth.dp.marginals import apply_shifts
-
-            idx = self.transformer_.unit_index(calibration["columns"])
-            matrix[:, idx] = apply_shifts(matrix[:, idx], np.asarray(calibration["shift"]))
         return self.transformer_.decode(matrix, random_state=rng)
+
+    def _logit_shift(self, device: torch.device) -> torch.Tensor | None:
+        """The calibration's per-unit logit shifts as a full-width vector (zeros off the 0/1 units)."""
+        calibration = getattr(self, "calibration_", None)
+        if not calibration:
+            return None
+        shift = torch.zeros(self.transformer_.width)
+        idx = torch.as_tensor(self.transformer_.unit_index(calibration["columns"]))
+        shift[idx] = torch.as_tensor(calibration["shift"], dtype=shift.dtype)
+        return shift.to(device)
 
     # -- persistence ---------------------------------------------------------------------------------------
     def save(self, path: str) -> None:
