@@ -14,6 +14,7 @@ Data: Diabetes 130-US hospitals (Strack et al. 2014, CC BY 4.0), read from ../sh
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
 from typing import Any
@@ -159,7 +160,7 @@ def main() -> None:
     path = save_json("dp" + tag, results)
     lines = [
         "### DP vs non-DP (issue 3)\n",
-        f"`python benchmarks/dp_bench.py{' --quick' if args.quick else ''}{f' --rows {args.rows}' if args.rows else ''}` ({results['environment']['date']}, "
+        f"`python benchmarks/dp_bench.py {' '.join(sys.argv[1:])}` ({results['environment']['date']}, "
         f"{results['environment']['cpus']} cores). 80/20 split; utility on the train split vs synthetic of the same size; "
         f"non-DP uses {args.nondp_epochs} GAN epochs (the 1000-epoch reference is hours on 2 cores).\n",
     ]

@@ -103,9 +103,9 @@ def render(results: dict[str, Any], path: Any) -> str:
     lines = [
         "### Scale (issue 6) — MedGAN cost vs rows, 1,000 codes\n",
         f"`python benchmarks/scale_bench.py --sizes {' '.join(str(e['rows']) for e in results['sizes'])}` "
-        f"({env['date']}, {env['cpus']} cores, torch {env['torch']}). **Timings were taken under load on a "
-        "2-core machine shared with other engineers' jobs**: read them as upper bounds and for growth with "
-        "rows. Tables from `scale_data.make_scale_table` (resampled + perturbed diabetes130 patients; never "
+        f"({env['date']}, {env['cpus']} cores, torch {env['torch']}; 1-minute load average "
+        f"{env.get('load_average_1min', float('nan')):.1f} at the end: above {env['cpus']} means other jobs shared "
+        "the cores). Read the seconds for growth with rows. Tables from `scale_data.make_scale_table` (resampled + perturbed diabetes130 patients; never "
         "saved). 1 AE + 1 GAN epoch per fit; DP at ε = 3 (the per-epoch cost does not depend on ε); declared "
         f"schema; the audit is capped at {AUDIT_CAP:,} rows.\n",
         "| patients | cols | DP AE s/epoch (steps) | DP GAN s/epoch (steps) | non-DP AE s/epoch (steps) | "
