@@ -138,8 +138,8 @@ def markdown(results: list[dict[str, Any]], env: dict[str, Any], args: argparse.
         "",
         f"Measured {env['date']} with `.venv/bin/python {cmd}`: {env['cpus']} CPU cores, torch "
         f"{env['torch']} with {env['torch_threads']} thread(s), load average {env['load_before']} before and "
-        f"{env['load_after']} after (other jobs share the machine, so wall times are inflated; CPU seconds are "
-        "this process's). Data: Diabetes 130-US hospitals (Strack et al. 2014; UCI ML Repository id 296; "
+        f"{env['load_after']} after (above the core count, other jobs shared the machine and wall times are "
+        "inflated; CPU seconds are this process's). Data: Diabetes 130-US hospitals (Strack et al. 2014; UCI ML Repository id 296; "
         "CC BY 4.0), patient table with the 100 most common 3-digit ICD-9 codes + race, gender, age, "
         "readmission and the patient number (identifier).",
         "",
