@@ -257,6 +257,43 @@ def _magnitudes() -> np.ndarray:
 
 
 FALLBACK_BOUNDS = (0.0, 1.0)  # public: bounds of a column whose noisy histogram passed no bin
+GROUP_SIZES = (1, 2, 4)  # coarser histograms tried, by summing adjacent noisy bins (at most 4: wider bins
+# would give bounds so loose that the scaled values crowd into a corner of [0, 1])
+
+
+def _bounds_from_noisy(
+    noisy: np.ndarray, grid: BinGrid, sigma: float, k: int, q_lo: float, q_hi: float
+) -> tuple[float, float] | None:
+    """Quantile bounds from one column's noisy histogram (post-processing), or None when no bin passes.
+
+    Bins whose noisy count is below σ·Φ̄⁻¹(rate) are zeroed, with the false-bin rate Bonferroni-corrected over
+    every bin of every column and every grouping tried. When no single bin passes (a spread-out column: a lab
+    value over ten log bins), adjacent noisy bins are summed in groups of 2, 4, … — signal adds up g-fold, noise
+    only √g-fold — and the bounds are read from the finest grouping that keeps ≥ 80 % of the largest mass any grouping keeps.
+    """
+    n = len(noisy)
+    z = float(-ndtri(EMPTY_BIN_RATE / (n * k * len(GROUP_SIZES))))
+    levels: list[tuple[float, tuple[float, float]]] = []
+    for g in GROUP_SIZES:
+        if g > 1 and g >= n:
+            break
+        groups = -(-n // g)
+        padded = np.concatenate([noisy, np.zeros(groups * g - n)]).reshape(groups, g).sum(axis=1)
+        kept = np.where(padded > sigma * math.sqrt(g) * z, padded, 0.0)
+        total = float(kept.sum())
+        if total <= 0:
+            continue
+        cum = np.cumsum(kept)
+        i_lo = int(np.searchsorted(cum, q_lo * total, side="right"))
+        i_hi = int(np.searchsorted(cum, q_hi * total * (1 - 1e-12), side="left"))
+        i_lo, i_hi = min(i_lo, groups - 1), min(max(i_hi, i_lo), groups - 1)
+        levels.append((total, (float(grid.lower[i_lo * g]), float(grid.upper[min((i_hi + 1) * g, n) - 1]))))
+    if not levels:
+        return None
+    # the finest grouping that keeps most of the mass any grouping keeps: a finer one that passes only a
+    # few lucky bins would give bounds far inside the data
+    best = max(total for total, _ in levels)
+    return next(bounds for total, bounds in levels if total >= 0.8 * best)
 
 
 def default_grid() -> BinGrid:
@@ -314,11 +351,12 @@ def dp_bounds(
     Each column is histogrammed over a fixed grid (:func:`default_grid` unless ``grids`` names another, e.g.
     :func:`date_grid` for days since 1970); a row adds 1 to one bin per column (nothing when missing), so the
     joint L2 sensitivity is √k and σ = ``noise_multiplier``·√k. Post-processing: bins whose noisy count is below
-    σ·Φ̄⁻¹(0.01 / (bins·k)) are zeroed (so the noise of hundreds of empty bins does not swamp the quantiles; an
+    σ·Φ̄⁻¹(0.01 / (bins·k·6)) are zeroed (so the noise of hundreds of empty bins does not swamp the quantiles; an
     empty bin of any column survives with probability ≤ 1% per release, and then only matters if it holds more
-    than the quantile's tail mass), and the bounds are the lower edge of the bin holding the ``quantiles[0]`` quantile of the
-    remaining mass and the upper edge of the bin holding the ``quantiles[1]`` quantile. A column where no bin
-    passes carries no usable signal (its largest noisy bin is a random bin, e.g. (-1e6, -8e5)): on the default
+    than the quantile's tail mass), and the bounds are the lower edge of the bin holding the ``quantiles[0]``
+    quantile of the remaining mass and the upper edge of the bin holding the ``quantiles[1]`` quantile. When no
+    bin passes, adjacent noisy bins are summed in groups of 2 and 4 and the bounds read from the finest
+    grouping that keeps most of the mass (:func:`_bounds_from_noisy`). A column where no group passes carries no usable signal (its largest noisy bin is a random bin, e.g. (-1e6, -8e5)): on the default
     grid it gets the data-independent :data:`FALLBACK_BOUNDS` (0, 1), the range of a 0/1 code column, the
     usual case in wide code tables; on other grids the edges of its largest noisy bin. One warning names them.
     """
@@ -345,23 +383,15 @@ def dp_bounds(
         grid = grids.get(col, fallback)
         hist = np.bincount(grid.index(v[~np.isnan(v)]), minlength=len(grid)).astype(float)
         noisy = hist + rng.normal(0.0, sigma, size=len(grid))
-        # Bonferroni over every bin of every column: with hundreds of columns a per-column 1% rate would
-        # leave a few columns bounded by a pure-noise bin (e.g. (-1.6e6, -1.3e6) for a 0/1 code)
-        kept = np.where(noisy > sigma * float(-ndtri(EMPTY_BIN_RATE / (len(grid) * k))), noisy, 0.0)
-        total = kept.sum()
-        if total <= 0:
+        found = _bounds_from_noisy(noisy, grid, sigma, k, q_lo, q_hi)
+        if found is None:
             fallbacks.append(col)
             if grid.signed_log:  # the noise decides nothing: take the public guess, not a random bin
-                out[col] = FALLBACK_BOUNDS
+                found = FALLBACK_BOUNDS
             else:
                 j = int(np.argmax(noisy))
-                out[col] = (float(grid.lower[j]), float(grid.upper[j]))
-            continue
-        cum = np.cumsum(kept)
-        i_lo = int(np.searchsorted(cum, q_lo * total, side="right"))
-        i_hi = int(np.searchsorted(cum, q_hi * total * (1 - 1e-12), side="left"))
-        i_lo, i_hi = min(i_lo, len(grid) - 1), min(max(i_hi, i_lo), len(grid) - 1)
-        out[col] = (float(grid.lower[i_lo]), float(grid.upper[i_hi]))
+                found = (float(grid.lower[j]), float(grid.upper[j]))
+        out[col] = found
     if fallbacks:  # one message, not one per column: code tables have hundreds of numeric columns
         shown = ", ".join(repr(c) for c in fallbacks[:5]) + (", ..." if len(fallbacks) > 5 else "")
         logger.warning(

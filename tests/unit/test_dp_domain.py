@@ -290,3 +290,13 @@ def test_empty_inputs_charge_nothing() -> None:
     assert noisy_category_sets({}, noise_multiplier=1.0, threshold=None, rng=rng)[1].count == 0
     assert dp_bounds({}, noise_multiplier=1.0, rng=rng)[1].count == 0
     assert compute_epsilon([dp_bounds({}, noise_multiplier=1.0, rng=rng)[1]], 1e-6) == 0.0
+
+
+def test_spread_out_column_gets_bounds_from_grouped_bins_not_the_fallback() -> None:
+    # a lab value spread over ~10 log bins: no single bin clears the threshold, groups of adjacent bins do
+    rng = np.random.default_rng(3)
+    cols = {f"lab{i}": np.exp(rng.uniform(np.log(100), np.log(1000), 1500)) for i in range(20)}
+    bounds, _ = dp_bounds(cols, noise_multiplier=10.0, rng=np.random.default_rng(4))
+    for lo, hi in bounds.values():
+        assert (lo, hi) != (0.0, 1.0)
+        assert 50.0 <= lo <= 250.0 and 400.0 <= hi <= 2000.0  # around the bulk (100, 1000), never (0, 1)
