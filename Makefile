@@ -35,6 +35,9 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check ehrsynth tests benchmarks
 	$(PY) -m mypy
 
+notebooks: $(STAMP)
+	$(PY) -m pytest -q tests/integration/test_notebooks.py
+
 bench: $(STAMP)
 	$(PY) benchmarks/run.py --quick
 
