@@ -261,6 +261,21 @@ GROUP_SIZES = (1, 2, 4)  # coarser histograms tried, by summing adjacent noisy b
 # would give bounds so loose that the scaled values crowd into a corner of [0, 1])
 
 
+def _group_starts(grid: BinGrid, g: int) -> np.ndarray:
+    """First bin of each group of ``g`` adjacent bins; on a signed-log grid the bin holding exactly 0 stays
+    alone and groups never straddle it (a 0/1 column must not get a bound of -1 from a pair across 0)."""
+    n = len(grid)
+    if g == 1:
+        return np.arange(n)
+    zero = np.flatnonzero((grid.lower == 0) & (grid.upper == 0)) if grid.signed_log else np.array([], int)
+    if len(zero) == 0:
+        return np.arange(0, n, g)
+    z0 = int(zero[0])
+    below = np.arange(z0 - g, -g, -g)[::-1].clip(min=0)  # groups end at the zero bin, counted down from it
+    above = np.arange(z0 + 1, n, g)
+    return np.unique(np.concatenate([below, [z0], above]))
+
+
 def _bounds_from_noisy(
     noisy: np.ndarray, grid: BinGrid, sigma: float, k: int, q_lo: float, q_hi: float
 ) -> tuple[float, float] | None:
@@ -277,17 +292,20 @@ def _bounds_from_noisy(
     for g in GROUP_SIZES:
         if g > 1 and g >= n:
             break
-        groups = -(-n // g)
-        padded = np.concatenate([noisy, np.zeros(groups * g - n)]).reshape(groups, g).sum(axis=1)
-        kept = np.where(padded > sigma * math.sqrt(g) * z, padded, 0.0)
+        starts = _group_starts(grid, g)
+        sums = np.add.reduceat(noisy, starts)
+        sizes = np.diff(np.append(starts, n))
+        kept = np.where(sums > sigma * np.sqrt(sizes) * z, sums, 0.0)
         total = float(kept.sum())
         if total <= 0:
             continue
         cum = np.cumsum(kept)
+        groups = len(starts)
         i_lo = int(np.searchsorted(cum, q_lo * total, side="right"))
         i_hi = int(np.searchsorted(cum, q_hi * total * (1 - 1e-12), side="left"))
         i_lo, i_hi = min(i_lo, groups - 1), min(max(i_hi, i_lo), groups - 1)
-        levels.append((total, (float(grid.lower[i_lo * g]), float(grid.upper[min((i_hi + 1) * g, n) - 1]))))
+        last = (starts[i_hi + 1] if i_hi + 1 < groups else n) - 1
+        levels.append((total, (float(grid.lower[starts[i_lo]]), float(grid.upper[last]))))
     if not levels:
         return None
     # the finest grouping that keeps most of the mass any grouping keeps: a finer one that passes only a

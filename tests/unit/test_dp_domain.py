@@ -299,4 +299,13 @@ def test_spread_out_column_gets_bounds_from_grouped_bins_not_the_fallback() -> N
     bounds, _ = dp_bounds(cols, noise_multiplier=10.0, rng=np.random.default_rng(4))
     for lo, hi in bounds.values():
         assert (lo, hi) != (0.0, 1.0)
-        assert 50.0 <= lo <= 250.0 and 400.0 <= hi <= 2000.0  # around the bulk (100, 1000), never (0, 1)
+        assert 50.0 <= lo <= 400.0 < hi <= 2000.0  # inside or around the bulk (100, 1000), never (0, 1)
+
+
+def test_grouped_bins_never_straddle_zero_so_0_1_columns_keep_a_zero_lower_bound() -> None:
+    # rare 0/1 codes under heavy noise: the zero bin may only pass once grouped, and must stay its own group
+    rng = np.random.default_rng(5)
+    cols = {f"dx_{i}": (rng.random(900) < 0.01).astype(float) for i in range(300)}
+    for seed in range(5):
+        bounds, _ = dp_bounds(cols, noise_multiplier=2.0, rng=np.random.default_rng(seed))
+        assert min(lo for lo, _ in bounds.values()) >= 0.0
