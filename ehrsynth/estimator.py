@@ -7,7 +7,6 @@ See :mod:`ehrsynth.training.schedule` for the default schedules and :mod:`ehrsyn
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 import warnings
@@ -24,6 +23,7 @@ from ehrsynth.errors import InvalidParameterError, NotFittedError, PrivacyBudget
 from ehrsynth.inference import check_frame
 from ehrsynth.models.init import init_module
 from ehrsynth.models.medgan import Autoencoder, Discriminator, Generator
+from ehrsynth.params import ParamsMixin
 from ehrsynth.schema import Kind, Schema
 from ehrsynth.training.adversarial import AdversarialTrainer, GANConfig
 from ehrsynth.training.dp_phase import DPPhase
@@ -54,7 +54,7 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-class MedGAN:
+class MedGAN(ParamsMixin):
     """medGAN (Choi et al. 2017) for mixed EHR tables, trained with DP-SGD by default.
 
     Parameters (flat; ``None`` schedule values take the non-private reference or the DP default):
@@ -145,33 +145,7 @@ class MedGAN:
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
 
-    # -- scikit-learn plumbing ---------------------------------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: Any) -> MedGAN:
-        valid = set(self._param_names())
-        for key, value in params.items():
-            if key not in valid:
-                raise InvalidParameterError(f"unknown parameter {key!r}; valid: {sorted(valid)}")
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self) -> str:
-        defaults = {k: v.default for k, v in inspect.signature(type(self).__init__).parameters.items()}
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v]
-        return f"MedGAN({', '.join(changed)})"
-
-    # -- validation ----------------------------------------------------------------------------------------
-    @property
-    def private(self) -> bool:
-        return self.epsilon is not None
-
+    # -- validation (get_params / set_params / repr / private: ParamsMixin) ------------------------------
     def _validate_params(self, n: int) -> float | None:
         positive_ints = {
             "embedding_dim": self.embedding_dim,

@@ -18,7 +18,6 @@ the expected Poisson batch, default 5% of the images in [64, 512]), d_steps, lr,
 
 from __future__ import annotations
 
-import inspect
 import logging
 from typing import Any
 
@@ -30,6 +29,7 @@ from ehrsynth.errors import InvalidParameterError, NotFittedError
 from ehrsynth.imaging.accel import Accel
 from ehrsynth.imaging.layout import ImageLayout, to_user
 from ehrsynth.imaging.models import ConditionalGenerator
+from ehrsynth.params import ParamsMixin
 from ehrsynth.training.progress import ProgressCallback, TqdmProgress
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 SAMPLE_BATCH = 1024
 
 
-class ImageGAN:
+class ImageGAN(ParamsMixin):
     """Class-conditional image GAN (conditional DCGAN generator, projection discriminator with GroupNorm)."""
 
     classes_: np.ndarray
@@ -105,29 +105,6 @@ class ImageGAN:
         self.checkpoint_every = checkpoint_every
 
     # -- scikit-learn plumbing ---------------------------------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: Any) -> ImageGAN:
-        valid = set(self._param_names())
-        for key, value in params.items():
-            if key not in valid:
-                raise InvalidParameterError(f"unknown parameter {key!r}; valid: {sorted(valid)}")
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self) -> str:
-        defaults = {k: v.default for k, v in inspect.signature(type(self).__init__).parameters.items()}
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v]
-        return f"ImageGAN({', '.join(changed)})"
-
-    @property
-    def private(self) -> bool:
-        return self.epsilon is not None
 
     def _progress(self) -> ProgressCallback | None:
         if self.progress is not None:
