@@ -87,3 +87,16 @@ def warn_no_dp(args: argparse.Namespace) -> None:
 
 def err(message: str) -> None:
     print(message, file=sys.stderr)
+
+
+def report_privacy(model: Any) -> None:
+    """One stderr line: the ε/δ a fitted model spent, or that it has no DP guarantee."""
+    record = model.privacy_
+    if record.epsilon is None:
+        print("ehrsynth: trained without differential privacy (no guarantee)", file=sys.stderr)
+    else:
+        print(
+            f"ehrsynth: privacy spent: epsilon = {record.epsilon_spent:.4g} (budget {record.epsilon:g}), "
+            f"delta = {record.delta:.3g}, accountant = {record.accountant}",
+            file=sys.stderr,
+        )

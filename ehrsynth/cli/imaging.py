@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ehrsynth.cli._common import positive_int
+from ehrsynth.cli._common import positive_int, report_privacy
 
 
 def add_parser(sub: Any) -> None:
@@ -120,15 +120,7 @@ def run_fit(args: argparse.Namespace) -> int:
         f"(~{seen / max(seconds, 1e-9):.0f} real images/s); model written to {out}",
         file=sys.stderr,
     )
-    record = model.privacy_
-    if record.epsilon is None:
-        print("ehrsynth: trained without differential privacy (no guarantee)", file=sys.stderr)
-    else:
-        print(
-            f"ehrsynth: privacy spent: epsilon = {record.epsilon_spent:.4g} (budget {record.epsilon:g}), "
-            f"delta = {record.delta:.3g}, accountant = {record.accountant}",
-            file=sys.stderr,
-        )
+    report_privacy(model)
     return 0
 
 

@@ -6,7 +6,13 @@ import argparse
 import sys
 from typing import Any
 
-from ehrsynth.cli._common import add_training_options, model_kwargs, positive_int, warn_no_dp
+from ehrsynth.cli._common import (
+    add_training_options,
+    model_kwargs,
+    positive_int,
+    report_privacy,
+    warn_no_dp,
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -61,18 +67,6 @@ def _fit(args: argparse.Namespace) -> tuple[Any, Any]:
     return model, data
 
 
-def _report_privacy(model: Any) -> None:
-    record = model.privacy_
-    if record.epsilon is None:
-        print("ehrsynth: trained without differential privacy (no guarantee)", file=sys.stderr)
-    else:
-        print(
-            f"ehrsynth: privacy spent: epsilon = {record.epsilon_spent:.4g} (budget {record.epsilon:g}), "
-            f"delta = {record.delta:.3g}, accountant = {record.accountant}",
-            file=sys.stderr,
-        )
-
-
 def run_synthesize(args: argparse.Namespace) -> int:
     from ehrsynth.cli._pipeline import check_output, write_output
 
@@ -84,7 +78,7 @@ def run_synthesize(args: argparse.Namespace) -> int:
     side = write_output(out, args.output, model, data.long, args.wide)
     if args.save_model:
         _save(model, args.save_model, data.long)
-    _report_privacy(model)
+    report_privacy(model)
     print(f"ehrsynth: wrote {args.output} ({len(out)} synthetic rows) and {side}", file=sys.stderr)
     return 0
 
@@ -103,7 +97,7 @@ def _save(model: Any, path: str, long: dict[str, object] | None) -> None:
 def run_fit(args: argparse.Namespace) -> int:
     model, data = _fit(args)
     _save(model, args.output, data.long)
-    _report_privacy(model)
+    report_privacy(model)
     print(f"ehrsynth: saved model to {args.output}", file=sys.stderr)
     return 0
 
@@ -121,6 +115,6 @@ def run_sample(args: argparse.Namespace) -> int:
     long = json.loads(long_file.read_text(encoding="utf-8")) if long_file.is_file() else None
     out = model.sample(args.rows, random_state=args.seed)
     side = write_output(out, args.output, model, long, args.wide)
-    _report_privacy(model)
+    report_privacy(model)
     print(f"ehrsynth: wrote {args.output} ({len(out)} synthetic rows) and {side}", file=sys.stderr)
     return 0
