@@ -1,7 +1,12 @@
-"""``ehrsynth.synthesize``: one call from a real table to a synthetic one."""
+"""``ehrsynth.synthesize``: one call from a real table to a synthetic one.
+
+:func:`fit_sample` is the one synthesize code path: ``ehrsynth.synthesize`` and ``ehrsynth synthesize`` both
+call it, so the same seed gives the same rows from Python and from the command line.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -9,6 +14,32 @@ import pandas as pd
 
 from ehrsynth.estimator import MedGAN
 from ehrsynth.schema import Schema
+
+
+def spawn_seeds(random_state: int | None) -> tuple[int | None, int | None]:
+    """The (fit, sample) seeds derived from one ``random_state`` (both None when it is None)."""
+    if random_state is None:
+        return None, None
+    fit_seq, sample_seq = np.random.SeedSequence(random_state).spawn(2)
+    return int(fit_seq.generate_state(1)[0]), int(sample_seq.generate_state(1)[0])
+
+
+def fit_sample(
+    df: pd.DataFrame,
+    *,
+    epsilon: float | None = 3.0,
+    n_rows: int | None = None,
+    schema: Schema | None = None,
+    code_columns: Sequence[str] = (),
+    random_state: int | None = None,
+    **model_kwargs: Any,
+) -> tuple[MedGAN, pd.DataFrame]:
+    """Fit a :class:`~ehrsynth.MedGAN` on ``df`` and sample ``n_rows`` rows; returns (model, rows)."""
+    fit_seed, sample_seed = spawn_seeds(random_state)
+    model = MedGAN(epsilon=epsilon, random_state=fit_seed, **model_kwargs)
+    model.fit(df, schema=schema, code_columns=code_columns)
+    out = model.sample(len(df) if n_rows is None else n_rows, random_state=sample_seed)
+    return model, out
 
 
 def synthesize(
@@ -27,13 +58,10 @@ def synthesize(
     without DP and gives no guarantee. ``schema``: a declared schema (public; spends no budget). Identifier
     columns get fresh surrogate keys; free-text columns are refused. ``model_kwargs`` go to ``MedGAN``
     (e.g. ``epochs=``). The privacy record is attached as ``result.attrs["ehrsynth"]``.
+    ``ehrsynth synthesize --seed S`` gives the same rows as ``random_state=S`` here.
     """
-    fit_seed, sample_seed = (
-        int(s.generate_state(1)[0]) for s in np.random.SeedSequence(random_state).spawn(2)
+    model, out = fit_sample(
+        df, epsilon=epsilon, n_rows=n_rows, schema=schema, random_state=random_state, **model_kwargs
     )
-    if random_state is None:
-        fit_seed = sample_seed = None  # type: ignore[assignment]
-    model = MedGAN(epsilon=epsilon, random_state=fit_seed, **model_kwargs).fit(df, schema=schema)
-    out = model.sample(len(df) if n_rows is None else n_rows, random_state=sample_seed)
     out.attrs["ehrsynth"] = {"privacy": model.privacy_.to_dict(), "schema": model.schema_.to_dict()}
     return out

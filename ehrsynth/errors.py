@@ -48,3 +48,7 @@ class ModelDirError(EhrsynthError):
 
 class NotFittedError(EhrsynthError, AttributeError):
     """A method that needs a fitted estimator was called before ``fit``."""
+
+
+class NoPrivacyWarning(UserWarning):
+    """Emitted when a model is trained without differential privacy (no privacy guarantee holds)."""

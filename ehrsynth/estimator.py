@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ehrsynth.dp.accounting import ACCOUNTANTS, Mechanism, PrivacyRecord, compute_epsilon, default_delta
-from ehrsynth.errors import InvalidParameterError, NotFittedError, PrivacyBudgetError
+from ehrsynth.errors import InvalidParameterError, NoPrivacyWarning, NotFittedError, PrivacyBudgetError
 from ehrsynth.inference import check_frame
 from ehrsynth.models.init import init_module
 from ehrsynth.models.medgan import Autoencoder, Discriminator, Generator
@@ -36,10 +36,6 @@ logger = logging.getLogger(__name__)
 MIN_ROWS = 10
 MIN_DP_ROWS = 100
 SAMPLE_BATCH = 50_000
-
-
-class NoPrivacyWarning(UserWarning):
-    """Emitted when a model is trained without differential privacy."""
 
 
 def resolve_device(device: str) -> torch.device:
@@ -85,6 +81,7 @@ class MedGAN(ParamsMixin):
     schedule_: Schedule
     n_features_in_: int
     feature_names_in_: np.ndarray
+    long_input_: dict[str, Any] | None  # set by load: the long (patient, code) layout saved with the model
 
     def __init__(
         self,
@@ -235,9 +232,13 @@ class MedGAN(ParamsMixin):
             )
         from ehrsynth.training.medgan_fit import fit_medgan
 
+        work = type(self)(**self.get_params())  # a fit that raises leaves self exactly as it was
         fit_medgan(
-            self, df, schema=schema, code_columns=code_columns, delta=delta, rng=rng, tgen=tgen, device=device
+            work, df, schema=schema, code_columns=code_columns, delta=delta, rng=rng, tgen=tgen, device=device
         )
+        for key, value in vars(work).items():
+            if key.endswith("_"):
+                setattr(self, key, value)
         return self
 
     # -- building blocks used by fit/load -------------------------------------------------------------------
@@ -368,11 +369,13 @@ class MedGAN(ParamsMixin):
         return shift.to(device)
 
     # -- persistence ---------------------------------------------------------------------------------------
-    def save(self, path: str) -> None:
+    def save(self, path: str, *, long_input: dict[str, Any] | None = None) -> None:
+        """Write a model directory. ``long_input``: how a long (patient, code) input was laid out (the CLI's
+        ``--long`` options), saved as ``long_input.json`` inside the manifest; default: the loaded one."""
         from ehrsynth.io.model_dir import save_model
 
         self._check_fitted()
-        save_model(self, path)
+        save_model(self, path, long_input if long_input is not None else getattr(self, "long_input_", None))
 
 
 def record_for(

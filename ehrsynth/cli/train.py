@@ -43,9 +43,14 @@ def add_parser(sub: Any) -> None:
     s.set_defaults(handler=run_sample)
 
 
-def _fit(args: argparse.Namespace) -> tuple[Any, Any]:
+def _fit(args: argparse.Namespace, n_rows: int | None = None) -> tuple[Any, Any, Any]:
+    """Read the input and fit; with ``n_rows`` also sample, through the one synthesize code path
+    (:func:`ehrsynth.api.fit_sample`, the same seeds as ``ehrsynth.synthesize(random_state=--seed)``)."""
+    import warnings
+
+    from ehrsynth.api import fit_sample
     from ehrsynth.cli._pipeline import read_input
-    from ehrsynth.estimator import MedGAN
+    from ehrsynth.errors import NoPrivacyWarning
     from ehrsynth.schema import Schema
 
     warn_no_dp(args)
@@ -56,65 +61,54 @@ def _fit(args: argparse.Namespace) -> tuple[Any, Any]:
         from ehrsynth.training.progress import TqdmProgress
 
         progress = TqdmProgress()
-    model = MedGAN(progress=progress, **model_kwargs(args))
-    import warnings
-
     with warnings.catch_warnings():
-        from ehrsynth.estimator import NoPrivacyWarning
-
         warnings.simplefilter("ignore", NoPrivacyWarning)  # the CLI already said it, louder
-        model.fit(data.frame, schema=schema, code_columns=data.code_columns)
-    return model, data
+        if n_rows is None:
+            from ehrsynth.estimator import MedGAN
+
+            model = MedGAN(progress=progress, **model_kwargs(args))
+            model.fit(data.frame, schema=schema, code_columns=data.code_columns)
+            return model, data, None
+        model, out = fit_sample(
+            data.frame,
+            n_rows=n_rows or len(data.frame),
+            schema=schema,
+            code_columns=data.code_columns,
+            progress=progress,
+            **model_kwargs(args),
+        )
+    return model, data, out
 
 
 def run_synthesize(args: argparse.Namespace) -> int:
     from ehrsynth.cli._pipeline import check_output, write_output
 
     check_output(args.output)  # fail before hours of training, not after
-    model, data = _fit(args)
-    out = model.sample(
-        args.rows or len(data.frame), random_state=None if args.seed is None else args.seed + 1
-    )
+    model, data, out = _fit(args, n_rows=args.rows or 0)
     side = write_output(out, args.output, model, data.long, args.wide)
     if args.save_model:
-        _save(model, args.save_model, data.long)
+        model.save(args.save_model, long_input=data.long)
     report_privacy(model)
     print(f"ehrsynth: wrote {args.output} ({len(out)} synthetic rows) and {side}", file=sys.stderr)
     return 0
 
 
-def _save(model: Any, path: str, long: dict[str, object] | None) -> None:
-    import json
-    from pathlib import Path
-
-    model.save(path)
-    if long is not None:  # remember how to write long output at sample time
-        from ehrsynth.io.atomic import write_text_atomic
-
-        write_text_atomic(Path(path) / "long_input.json", json.dumps(long) + "\n")
-
-
 def run_fit(args: argparse.Namespace) -> int:
-    model, data = _fit(args)
-    _save(model, args.output, data.long)
+    model, data, _ = _fit(args)
+    model.save(args.output, long_input=data.long)
     report_privacy(model)
     print(f"ehrsynth: saved model to {args.output}", file=sys.stderr)
     return 0
 
 
 def run_sample(args: argparse.Namespace) -> int:
-    import json
-    from pathlib import Path
-
     from ehrsynth.cli._pipeline import check_output, write_output
     from ehrsynth.io.model_dir import load
 
     check_output(args.output)
     model = load(args.model_dir, device=args.device)
-    long_file = Path(args.model_dir) / "long_input.json"
-    long = json.loads(long_file.read_text(encoding="utf-8")) if long_file.is_file() else None
     out = model.sample(args.rows, random_state=args.seed)
-    side = write_output(out, args.output, model, long, args.wide)
+    side = write_output(out, args.output, model, model.long_input_, args.wide)
     report_privacy(model)
     print(f"ehrsynth: wrote {args.output} ({len(out)} synthetic rows) and {side}", file=sys.stderr)
     return 0

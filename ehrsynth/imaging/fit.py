@@ -52,6 +52,7 @@ from ehrsynth.imaging.models import (
 from ehrsynth.models.init import init_module
 from ehrsynth.training.adversarial import AdversarialTrainer, GANConfig
 from ehrsynth.training.checkpoint import (
+    array_sha256,
     checkpoint_hook,
     clear_checkpoint,
     fingerprint,
@@ -245,7 +246,9 @@ def fit_image_gan(model: ImageGAN, images: Any, labels: Any) -> None:
     layout = ImageLayout.of(imgs)
     size = model.image_size or choose_size(layout.size)
 
-    run = fingerprint(model.get_params(), n_images=n_given, layout=layout.to_dict())
+    run = fingerprint(
+        model.get_params(), n_images=n_given, layout=layout.to_dict(), data_sha256=array_sha256(imgs, labs)
+    )
     ckpt = open_checkpoint(model.checkpoint_dir, run)
     if ckpt is not None:
         classes = ckpt[1]["extra"]["classes"]

@@ -192,7 +192,29 @@ def read_privacy(d: Path) -> PrivacyRecord:
 
 
 # -- MedGAN -------------------------------------------------------------------------------------------------
-def save_model(model: MedGAN, path: str | os.PathLike[str]) -> None:
+LONG_INPUT = "long_input.json"
+
+
+def check_long_input(raw: Any) -> dict[str, Any]:
+    """Validate ``long_input.json``: how a long (patient, code) input was laid out, to write long output."""
+    from ehrsynth.codes import GROUPINGS
+
+    keys = {"patient", "code", "counts", "grouping"}
+    if not isinstance(raw, dict) or set(raw) != keys:
+        raise ModelDirError(f"{LONG_INPUT} must be an object with exactly the keys {sorted(keys)}")
+    if not all(isinstance(raw[k], str) and raw[k] for k in ("patient", "code")):
+        raise ModelDirError(f"{LONG_INPUT}: 'patient' and 'code' must be non-empty column names")
+    if not isinstance(raw["counts"], bool) or raw["grouping"] not in (None, *GROUPINGS):
+        raise ModelDirError(
+            f"{LONG_INPUT}: 'counts' must be true/false, 'grouping' null or one of {GROUPINGS}"
+        )
+    return dict(raw)
+
+
+def save_model(model: MedGAN, path: str | os.PathLike[str], long_input: Mapping[str, Any] | None) -> None:
+    extra: dict[str, Any] = {"schema.json": model.schema_.to_dict()}
+    if long_input is not None:
+        extra[LONG_INPUT] = check_long_input(dict(long_input))
     write_model_dir(
         path,
         estimator=type(model).__name__,
@@ -206,7 +228,7 @@ def save_model(model: MedGAN, path: str | os.PathLike[str]) -> None:
         history=model.history_,
         modules=model._modules(),
         privacy=model.privacy_,
-        extra_json={"schema.json": model.schema_.to_dict()},
+        extra_json=extra,
     )
 
 
@@ -256,4 +278,6 @@ def load(path: str | os.PathLike[str], *, device: str = "cpu") -> MedGAN:
     model.schedule_ = Schedule(**fitted["schedule"])
     model.calibration_ = _calibration(fitted.get("calibration"), schema)
     model.history_ = config.get("history", {})
+    listed = read_json(d, "manifest.json")["files"]
+    model.long_input_ = check_long_input(read_json(d, LONG_INPUT)) if LONG_INPUT in listed else None
     return model

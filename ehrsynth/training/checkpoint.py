@@ -13,6 +13,7 @@ and the imaging GANs use these.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -78,9 +80,32 @@ def clear_checkpoint(directory: str | Path) -> None:
 RUNTIME_PARAMS = ("progress", "verbose", "checkpoint_dir")
 
 
+def table_sha256(df: pd.DataFrame, *parts: Any) -> str:
+    """sha256 of a table's content (column names, dtypes and every value, in order) and of ``parts``
+    (JSON values, e.g. a declared schema): two tables of the same size but other values differ."""
+    digest = hashlib.sha256()
+    header = [[str(c), str(t)] for c, t in zip(df.columns, df.dtypes, strict=True)]
+    digest.update(json.dumps([header, *parts], sort_keys=True, default=str).encode("utf-8"))
+    digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    for column in df.columns:  # per-column hashes too: the row hash alone combines columns lossily
+        digest.update(pd.util.hash_pandas_object(df[column], index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def array_sha256(*arrays: np.ndarray) -> str:
+    """sha256 of arrays' shapes, dtypes and bytes (e.g. training images and their labels)."""
+    digest = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        digest.update(f"{a.shape}{a.dtype}".encode())
+        digest.update(a.tobytes() if a.dtype != object else json.dumps(a.tolist(), default=str).encode())
+    return digest.hexdigest()
+
+
 def fingerprint(params: Mapping[str, Any], **facts: Any) -> dict[str, Any]:
     """What a checkpoint must have been made with to be resumed: the estimator parameters (without the
-    run-time-only ones) and ``facts`` about the data (e.g. its number of rows), as JSON values."""
+    run-time-only ones) and ``facts`` about the data (its size and a content hash, e.g. :func:`table_sha256`),
+    as JSON values."""
     kept = {k: list(v) if isinstance(v, tuple) else v for k, v in params.items() if k not in RUNTIME_PARAMS}
     return {**facts, "params": kept}
 

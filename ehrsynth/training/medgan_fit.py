@@ -26,6 +26,7 @@ from ehrsynth.training.checkpoint import (
     open_checkpoint,
     restore_trainer,
     save_trainer_checkpoint,
+    table_sha256,
 )
 from ehrsynth.training.dp_phase import DPPhase
 
@@ -76,7 +77,10 @@ def fit_medgan(
     from ehrsynth.estimator import record_for
 
     n = len(df)
-    run = fingerprint(model.get_params(), n_rows=n)
+    declared = None if schema is None else schema.to_dict()
+    run = fingerprint(
+        model.get_params(), n_rows=n, data_sha256=table_sha256(df, declared, list(code_columns))
+    )
     ckpt = open_checkpoint(model.checkpoint_dir, run)
     if ckpt is not None:
         extra = ckpt[1]["extra"]

@@ -151,3 +151,46 @@ def test_altered_model_dir_exit_2(tmp_path: Path, capsys) -> None:
     (model_dir / "schema.json").write_text("{}")
     assert main(["sample", str(model_dir), "-n", "5", "-o", str(tmp_path / "s.csv")]) == 2
     assert "does not match its sha256" in capsys.readouterr().err
+
+
+def test_cli_synthesize_and_api_give_the_same_rows(tmp_path: Path) -> None:
+    import warnings
+
+    from ehrsynth.errors import NoPrivacyWarning
+    from ehrsynth.io.tables import read_table
+
+    real = _table(tmp_path, n=300)
+    out = tmp_path / "cli.csv"
+    args = ["synthesize", str(real), "-o", str(out), "--no-dp", "--device", "cpu", *FAST]
+    assert main([*args, "--rows", "40"]) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoPrivacyWarning)
+        api = ehrsynth.synthesize(
+            read_table(real), epsilon=None, n_rows=40, random_state=0, epochs=1, ae_epochs=1, device="cpu"
+        )
+    api.to_csv(tmp_path / "api.csv", index=False)
+    pd.testing.assert_frame_equal(pd.read_csv(out), pd.read_csv(tmp_path / "api.csv"))
+
+
+def _long_table(tmp_path: Path, n: int = 300) -> Path:
+    rng = np.random.default_rng(1)
+    rows = [(f"P{i}", code) for i in range(n) for code in ("250", "401", "428") if rng.random() < 0.5]
+    path = tmp_path / "long.csv"
+    pd.DataFrame(rows, columns=["pid", "icd"]).to_csv(path, index=False)
+    return path
+
+
+def test_long_input_is_in_the_manifest_and_validated(tmp_path: Path, capsys) -> None:
+    model_dir = tmp_path / "m"
+    long = ["--long", "--patient", "pid", "--code", "icd"]
+    assert main(["fit", str(_long_table(tmp_path)), "-o", str(model_dir), "--no-dp", *long, *FAST]) == 0
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    assert "long_input.json" in manifest["files"]
+    out = tmp_path / "s.csv"
+    assert main(["sample", str(model_dir), "-n", "20", "-o", str(out), "--seed", "1"]) == 0
+    assert list(pd.read_csv(out).columns) == ["pid", "icd"]  # written back in the long layout
+    layout = json.loads((model_dir / "long_input.json").read_text())
+    (model_dir / "long_input.json").write_text(json.dumps({**layout, "counts": "yes"}))
+    capsys.readouterr()
+    assert main(["sample", str(model_dir), "-n", "5", "-o", str(tmp_path / "t.csv")]) == 2
+    assert "long_input.json" in capsys.readouterr().err
