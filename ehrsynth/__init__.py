@@ -24,14 +24,13 @@ _LAZY = {
     "synthesize": ("ehrsynth.api", "synthesize"),
     "MedGAN": ("ehrsynth.estimator", "MedGAN"),
     "Schema": ("ehrsynth.schema", "Schema"),
-    "load": ("ehrsynth.io.model_dir", "load"),
+    "load": ("ehrsynth.estimator", "load"),
     "read_synthetic": ("ehrsynth.io.synthetic", "read_synthetic"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from ehrsynth.api import synthesize
-    from ehrsynth.estimator import MedGAN
-    from ehrsynth.io.model_dir import load
+    from ehrsynth.estimator import MedGAN, load
     from ehrsynth.io.synthetic import read_synthetic
     from ehrsynth.schema import Schema
 

@@ -1,35 +1,65 @@
-"""MedGAN: the scikit-learn style estimator (fit a table, sample synthetic rows).
+"""MedGAN: the scikit-learn style estimator (fit a table, sample synthetic rows, save/load a model directory).
 
 DP is on by default (ε = 3). ``epsilon=None`` trains without differential privacy: no guarantee holds then.
-See :mod:`ehrsynth.training.schedule` for the default schedules and :mod:`ehrsynth.dp.budget` for how one
-(ε, δ) budget covers every phase.
+See :mod:`ehrsynth.training.schedule` for the default schedules, :mod:`ehrsynth.dp.budget` for how one
+(ε, δ) budget covers every phase, and :mod:`ehrsynth.training.medgan_fit` for the fit procedure.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
+import os
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
-from ehrsynth.dp.accounting import ACCOUNTANTS, Mechanism, PrivacyRecord, compute_epsilon, default_delta
-from ehrsynth.errors import InvalidParameterError, NoPrivacyWarning, NotFittedError, PrivacyBudgetError
+from ehrsynth.dp.accounting import ACCOUNTANTS, PrivacyRecord
+from ehrsynth.errors import (
+    EhrsynthError,
+    InvalidParameterError,
+    ModelDirError,
+    NoPrivacyWarning,
+    NotFittedError,
+)
 from ehrsynth.inference import check_frame
-from ehrsynth.models.init import init_module
+from ehrsynth.io.model_dir import fitted_fields, write_model_dir
 from ehrsynth.models.medgan import Autoencoder, Discriminator, Generator
-from ehrsynth.params import ParamsMixin
-from ehrsynth.schema import Kind, Schema
-from ehrsynth.training.adversarial import AdversarialTrainer, GANConfig
-from ehrsynth.training.dp_phase import DPPhase
+from ehrsynth.params import (
+    CALLBACK,
+    DELTA,
+    DEVICE,
+    EPSILON,
+    PATH,
+    RUNTIME_PARAMS,
+    SEED,
+    Boolean,
+    Constraint,
+    Estimator,
+    Integer,
+    Options,
+    Real,
+    Sizes,
+    validate,
+)
+from ehrsynth.schema import Schema
+from ehrsynth.training.device import resolve_device
+from ehrsynth.training.medgan_parts import Architecture, MedGANConfig, MedGANState
 from ehrsynth.training.progress import ProgressCallback, TqdmProgress
-from ehrsynth.training.schedule import Schedule, resolve_schedule
+from ehrsynth.training.schedule import Schedule
 from ehrsynth.transforms import TableTransformer
+
+__all__ = [
+    "MedGAN",
+    "NoPrivacyWarning",
+    "load",
+    "resolve_device",
+]  # the last two re-exported for compatibility
 
 logger = logging.getLogger(__name__)
 
@@ -38,19 +68,7 @@ MIN_DP_ROWS = 100
 SAMPLE_BATCH = 50_000
 
 
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InvalidParameterError(
-            f"device {device!r} was requested but CUDA is not available; use 'cpu' or 'auto'"
-        )
-    if device != "cpu" and not device.startswith("cuda"):
-        raise InvalidParameterError(f"device must be 'auto', 'cpu' or 'cuda[:N]', found {device!r}")
-    return torch.device(device)
-
-
-class MedGAN(ParamsMixin):
+class MedGAN(Estimator):
     """medGAN (Choi et al. 2017) for mixed EHR tables, trained with DP-SGD by default.
 
     Parameters (flat; ``None`` schedule values take the non-private reference or the DP default):
@@ -59,15 +77,51 @@ class MedGAN(ParamsMixin):
     discovery when no schema is declared. calibrate_marginals, marginal_share, max_codes_per_row: after
     training, shift each plain 0/1 column's logit so its synthetic prevalence matches the real one — under DP
     a Gaussian release spending ``marginal_share`` of ε with each row bounded to ``max_codes_per_row`` ones
-    (:mod:`ehrsynth.dp.marginals`); without DP the exact prevalences. max_grad_norm: DP-SGD clipping norm. data_type: 'binary' (tanh
-    hidden units) or 'count' (ReLU); 'auto' picks 'count' when every modelled column is a count.
-    embedding_dim, generator_dims, discriminator_dims: architecture (reference: 128, (128, 128), (256, 128)).
-    ae_epochs, ae_batch_size, epochs, batch_size, d_steps, lr, weight_decay: schedule and optimiser.
-    minibatch_averaging: None = on without DP, off with DP (on with DP is an error).
-    device: 'auto' | 'cpu' | 'cuda'. random_state: int or None. verbose: tqdm progress on stderr.
-    progress: a callback receiving :class:`~ehrsynth.training.progress.ProgressEvent` s.
-    checkpoint_dir, checkpoint_every: save training state every N GAN iterations and resume from it.
+    (:mod:`ehrsynth.dp.marginals`); without DP the exact prevalences. max_grad_norm: DP-SGD clipping norm.
+    data_type: 'binary' (tanh hidden units) or 'count' (ReLU); 'auto' picks 'count' when every modelled column
+    is a count. embedding_dim, generator_dims (each equal to embedding_dim: residual blocks),
+    discriminator_dims: architecture (reference: 128, (128, 128), (256, 128)). ae_epochs, ae_batch_size,
+    epochs, batch_size, d_steps, lr, weight_decay: schedule and optimiser. minibatch_averaging: None = on
+    without DP, off with DP (on with DP is an error). device: 'auto' | 'cpu' | 'cuda'. random_state: int or
+    None. verbose: tqdm progress on stderr. progress: a callback receiving
+    :class:`~ehrsynth.training.progress.ProgressEvent` s. checkpoint_dir, checkpoint_every: save training
+    state every N GAN iterations and resume from it.
+
+    Fitted attributes: ``schema_`` (the released schema under DP), ``feature_names_in_`` / ``n_features_in_``
+    (the schema's column names — under DP only released columns, so no unreleased code name is kept),
+    ``privacy_``, ``history_`` (under DP: step counts and generator losses only, see README), ``schedule_``,
+    ``calibration_``, the modules and ``transformer_``.
     """
+
+    _constraints: ClassVar[dict[str, Constraint]] = {
+        "epsilon": EPSILON,
+        "delta": DELTA,
+        "accountant": Options(ACCOUNTANTS),
+        "domain_share": Real(0, 1, closed="left"),
+        "calibrate_marginals": Boolean(),
+        "marginal_share": Real(0, 1),
+        "max_codes_per_row": Integer(1),
+        "max_grad_norm": Real(0),
+        "data_type": Options(("auto", "binary", "count")),
+        "embedding_dim": Integer(1),
+        "generator_dims": Sizes(),
+        "discriminator_dims": Sizes(),
+        "ae_epochs": Integer(0, optional=True),
+        "ae_batch_size": Integer(1, optional=True),
+        "epochs": Integer(0, optional=True),
+        "batch_size": Integer(1, optional=True),
+        "d_steps": Integer(1),
+        "lr": Real(0),
+        "weight_decay": Real(0, closed="left"),
+        "minibatch_averaging": Boolean(optional=True),
+        "bn_burn_in_batches": Integer(0),
+        "device": DEVICE,
+        "random_state": SEED,
+        "verbose": Boolean(),
+        "progress": CALLBACK,
+        "checkpoint_dir": PATH,
+        "checkpoint_every": Integer(1),
+    }
 
     # fitted attributes (set by fit or load)
     schema_: Schema
@@ -142,70 +196,78 @@ class MedGAN(ParamsMixin):
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
 
-    # -- validation (get_params / set_params / repr / private: ParamsMixin) ------------------------------
-    def _validate_params(self, n: int) -> float | None:
-        positive_ints = {
-            "embedding_dim": self.embedding_dim,
-            "d_steps": self.d_steps,
-            "max_codes_per_row": self.max_codes_per_row,
-        }
-        for name, value in {**positive_ints, "checkpoint_every": self.checkpoint_every}.items():
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise InvalidParameterError(f"{name} must be a positive integer, found {value!r}")
-        for name in ("ae_epochs", "epochs", "ae_batch_size", "batch_size"):
-            value = getattr(self, name)
-            minimum = 0 if "epochs" in name else 1
-            if value is not None and (not isinstance(value, (int, np.integer)) or value < minimum):
-                raise InvalidParameterError(
-                    f"{name} must be an integer >= {minimum} or None, found {value!r}"
-                )
-        for name in ("lr", "max_grad_norm"):
-            if not (isinstance(getattr(self, name), (int, float)) and getattr(self, name) > 0):
-                raise InvalidParameterError(
-                    f"{name} must be a positive number, found {getattr(self, name)!r}"
-                )
-        if self.data_type not in ("auto", "binary", "count"):
+    # -- validation ----------------------------------------------------------------------------------------
+    def _check_all_params(self) -> torch.device:
+        """Every parameter, alone (``_constraints``) and together; before any data is read."""
+        self._check_params()
+        if any(d != self.embedding_dim for d in self.generator_dims):
             raise InvalidParameterError(
-                f"data_type must be 'auto', 'binary' or 'count', found {self.data_type!r}"
+                f"generator_dims must all equal embedding_dim = {self.embedding_dim} (the generator is made of "
+                f"residual blocks), found {tuple(self.generator_dims)!r}"
             )
-        if self.accountant not in ACCOUNTANTS:
-            raise InvalidParameterError(f"accountant must be one of {ACCOUNTANTS}, found {self.accountant!r}")
-        if not self.private:
-            return None
-        if self.minibatch_averaging:
+        if self.private and self.minibatch_averaging:
             raise InvalidParameterError(
                 "minibatch averaging is incompatible with DP-SGD (each row's discriminator output depends on "
                 "the whole batch, so per-sample clipping does not bound one record's influence); set "
                 "minibatch_averaging=False, or epsilon=None to train without DP"
             )
-        eps = self.epsilon
-        if not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps <= 0:
-            raise PrivacyBudgetError(
-                f"epsilon must be a positive number, found {eps!r}; use epsilon=None for no DP"
-            )
-        if n < MIN_DP_ROWS:
-            raise PrivacyBudgetError(
-                f"the table has {n} rows; DP training needs at least {MIN_DP_ROWS} (with fewer, the noise "
-                "drowns the signal); use more rows or train without DP (epsilon=None) on non-sensitive data"
-            )
-        delta = default_delta(n) if self.delta is None else self.delta
-        if not isinstance(delta, (int, float)) or not 0 < delta < 1.0 / n:
-            raise PrivacyBudgetError(
-                f"delta must be in (0, 1/n) = (0, {1.0 / n:.3g}) for n = {n} rows, found {delta!r}; the default "
-                f"is {default_delta(n):.3g}"
-            )
-        if not 0 <= self.domain_share < 1:
-            raise InvalidParameterError(f"domain_share must be in [0, 1), found {self.domain_share!r}")
-        if self.calibrate_marginals and not 0 < self.marginal_share < 1 - self.domain_share:
+        if self.private and self.calibrate_marginals and not self.marginal_share < 1 - self.domain_share:
             raise InvalidParameterError(
                 f"marginal_share must be in (0, 1 - domain_share) = (0, {1 - self.domain_share:g}), found "
                 f"{self.marginal_share!r}; or pass calibrate_marginals=False"
             )
-        return float(delta)
+        return resolve_device(self.device)
+
+    def _architecture(self) -> Architecture:
+        mba = (not self.private) if self.minibatch_averaging is None else bool(self.minibatch_averaging)
+        return Architecture(
+            self.data_type,
+            int(self.embedding_dim),
+            tuple(self.generator_dims),
+            tuple(self.discriminator_dims),
+            mba,
+        )
+
+    def _config(self, n: int) -> MedGANConfig:
+        from ehrsynth.dp.budget import DPConfig
+
+        dp = None
+        if self.epsilon is not None:
+            dp = DPConfig.resolve(
+                epsilon=self.epsilon,
+                delta=self.delta,
+                accountant=self.accountant,
+                n=n,
+                min_rows=MIN_DP_ROWS,
+                domain_share=float(self.domain_share),
+                marginal_share=float(self.marginal_share),
+                max_grad_norm=float(self.max_grad_norm),
+            )
+        return MedGANConfig(
+            architecture=self._architecture(),
+            ae_epochs=self.ae_epochs,
+            ae_batch_size=self.ae_batch_size,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            d_steps=int(self.d_steps),
+            lr=float(self.lr),
+            weight_decay=float(self.weight_decay),
+            bn_burn_in_batches=int(self.bn_burn_in_batches),
+            calibrate_marginals=bool(self.calibrate_marginals),
+            max_codes_per_row=int(self.max_codes_per_row),
+            dp=dp,
+            checkpoint_dir=self.checkpoint_dir,
+            checkpoint_every=int(self.checkpoint_every),
+        )
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "generator_"):
             raise NotFittedError("this MedGAN is not fitted yet; call fit(df) first or load a saved model")
+
+    def _progress(self) -> ProgressCallback | None:
+        if self.progress is not None:
+            return self.progress
+        return TqdmProgress() if self.verbose else None
 
     # -- fit -----------------------------------------------------------------------------------------------
     def fit(
@@ -218,12 +280,11 @@ class MedGAN(ParamsMixin):
     ) -> MedGAN:
         """Fit on a table. ``schema``: a declared (public) schema, validated against the data and charged
         nothing; without one it is inferred (no DP) or discovered with DP mechanisms (DP). ``code_columns``:
-        wide columns that came from a long (patient, code) table, whose vocabulary is itself data."""
+        wide columns that came from a long (patient, code) table, whose vocabulary is itself data.
+        A fit that raises leaves the estimator as it was."""
+        device = self._check_all_params()
         df = check_frame(X, min_rows=MIN_ROWS, what="training table")
-        delta = self._validate_params(len(df))
-        rng = np.random.default_rng(self.random_state)
-        tgen = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        device = resolve_device(self.device)
+        config = self._config(len(df))
         if not self.private:
             warnings.warn(
                 "training WITHOUT differential privacy: no privacy guarantee holds for this model or its output",
@@ -232,112 +293,41 @@ class MedGAN(ParamsMixin):
             )
         from ehrsynth.training.medgan_fit import fit_medgan
 
-        work = type(self)(**self.get_params())  # a fit that raises leaves self exactly as it was
-        fit_medgan(
-            work, df, schema=schema, code_columns=code_columns, delta=delta, rng=rng, tgen=tgen, device=device
-        )
-        for key, value in vars(work).items():
-            if key.endswith("_"):
-                setattr(self, key, value)
-        return self
-
-    # -- building blocks used by fit/load -------------------------------------------------------------------
-    def _hidden_activation(self, schema: Schema) -> str:
-        data_type = self.data_type
-        if data_type == "auto":
-            modelled = schema.modelled
-            data_type = "count" if modelled and all(c.kind is Kind.COUNT for c in modelled) else "binary"
-        return "relu" if data_type == "count" else "tanh"
-
-    def _build_modules(self, schema: Schema, tgen: torch.Generator | None = None) -> None:
-        transformer = TableTransformer(schema)
-        act = self._hidden_activation(schema)
-        mba = (not self.private) if self.minibatch_averaging is None else bool(self.minibatch_averaging)
-        self.schema_ = schema
-        self.transformer_ = transformer
-        self.autoencoder_ = Autoencoder(transformer.layout, self.embedding_dim, act)
-        self.generator_ = Generator(self.embedding_dim, tuple(self.generator_dims), act)
-        self.discriminator_ = Discriminator(transformer.width, tuple(self.discriminator_dims), mba)
-        if tgen is not None:
-            for module in (self.autoencoder_, self.generator_, self.discriminator_):
-                init_module(module, tgen)
-
-    def _modules(self) -> dict[str, nn.Module]:
-        return {
-            "autoencoder": self.autoencoder_,
-            "generator": self.generator_,
-            "discriminator": self.discriminator_,
-        }
-
-    def _progress(self) -> ProgressCallback | None:
-        if self.progress is not None:
-            return self.progress
-        return TqdmProgress() if self.verbose else None
-
-    def _schedule(self, n: int) -> Schedule:
-        return resolve_schedule(
-            n,
-            dp=self.private,
-            ae_epochs=self.ae_epochs,
-            ae_batch_size=self.ae_batch_size,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            d_steps=self.d_steps,
-        )
-
-    def _gan_config(self, schedule: Schedule) -> GANConfig:
-        return GANConfig(
-            iterations=schedule.gan_iterations,
-            d_steps=schedule.d_steps,
-            batch_size=schedule.batch_size,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            fake_batch_stats=True,  # see GANConfig: 0.17 -> 0.85 correlation r on a block-structured table
-        )
-
-    def _make_trainer(
-        self, data: torch.Tensor, schedule: Schedule, tgen: torch.Generator, dp: DPPhase | None
-    ) -> AdversarialTrainer:
-        ae, gen = self.autoencoder_, self.generator_
-        latent = self.embedding_dim
-
-        def generate(n: int, labels: torch.Tensor | None) -> torch.Tensor:
-            z = torch.randn(n, latent, generator=tgen).to(data.device)
-            return ae.decode(gen(z))
-
-        return AdversarialTrainer(
-            generator_module=nn.ModuleList([gen, ae.decoder]),
-            generate=generate,
-            discriminator=self.discriminator_,
-            real=data,
-            config=self._gan_config(schedule),
-            torch_generator=tgen,
-            dp=dp,
+        state = fit_medgan(
+            config,
+            df,
+            schema=schema,
+            code_columns=code_columns,
+            random_state=self.random_state,
+            device=device,
             progress=self._progress(),
         )
+        self._set_state(state)
+        return self
 
-    @torch.no_grad()
-    def _burn_in(self, tgen: torch.Generator, device: torch.device) -> None:
-        """Refresh the generator's BatchNorm running statistics with batch statistics, then freeze them."""
-        gen = self.generator_
-        bns = [m for m in gen.modules() if isinstance(m, nn.BatchNorm1d)]
-        momenta = [bn.momentum for bn in bns]
-        for bn in bns:
-            bn.reset_running_stats()
-            bn.momentum = None  # cumulative average over the burn-in batches
-        gen.train()
-        for _ in range(self.bn_burn_in_batches):
-            gen(torch.randn(1000, self.embedding_dim, generator=tgen).to(device))
-        for bn, momentum in zip(bns, momenta, strict=True):
-            bn.momentum = momentum
-        gen.eval()
+    def _set_state(self, state: MedGANState) -> None:
+        """Assign every fitted attribute from ``state`` (the last step of fit and load)."""
+        modules = state.modules
+        self.schema_ = state.schema
+        self.transformer_ = modules.transformer
+        self.autoencoder_ = modules.autoencoder
+        self.generator_ = modules.generator
+        self.discriminator_ = modules.discriminator
+        self.privacy_ = state.privacy
+        self.calibration_ = state.calibration
+        self.history_ = state.history
+        self.schedule_ = state.schedule
+        names = [c.name for c in state.schema.columns]  # released/declared columns only (issue 13.1)
+        self.feature_names_in_ = np.asarray(names, dtype=object)
+        self.n_features_in_ = len(names)
+        self.long_input_ = getattr(self, "long_input_", None)
 
     # -- sample --------------------------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, n: int, random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
         """Draw ``n`` synthetic rows (post-processing: spends no privacy budget)."""
         self._check_fitted()
-        if not isinstance(n, (int, np.integer)) or n < 1:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise InvalidParameterError(f"n must be a positive integer, found {n!r}")
         rng = np.random.default_rng(random_state)
         tgen = torch.Generator().manual_seed(int(rng.integers(2**62)))
@@ -346,11 +336,12 @@ class MedGAN(ParamsMixin):
         self.autoencoder_.eval()
         shift = self._logit_shift(device)
         ae = self.autoencoder_
+        latent = int(self.embedding_dim)
         parts = []
         with torch.inference_mode():  # no autograd graph: ~2x faster and far less memory
             for start in range(0, n, SAMPLE_BATCH):
                 m = min(SAMPLE_BATCH, n - start)
-                z = torch.randn(m, self.embedding_dim, generator=tgen).to(device)
+                z = torch.randn(m, latent, generator=tgen).to(device)
                 logits = ae.decoder(self.generator_(z))
                 if shift is not None:  # marginal calibration: sigmoid(logit + b) on the 0/1 units
                     logits = logits + shift
@@ -369,21 +360,140 @@ class MedGAN(ParamsMixin):
         return shift.to(device)
 
     # -- persistence ---------------------------------------------------------------------------------------
-    def save(self, path: str, *, long_input: dict[str, Any] | None = None) -> None:
-        """Write a model directory. ``long_input``: how a long (patient, code) input was laid out (the CLI's
-        ``--long`` options), saved as ``long_input.json`` inside the manifest; default: the loaded one."""
-        from ehrsynth.io.model_dir import save_model
-
+    def save(self, path: str | os.PathLike[str], *, long_input: dict[str, Any] | None = None) -> None:
+        """Write a model directory (:mod:`ehrsynth.io.model_dir`: config.json, privacy.json, schema.json,
+        weights, manifest). ``long_input``: how a long (patient, code) input was laid out (the CLI's ``--long``
+        options), saved as ``long_input.json`` inside the manifest; default: the loaded one."""
         self._check_fitted()
-        save_model(self, path, long_input if long_input is not None else getattr(self, "long_input_", None))
+        layout = long_input if long_input is not None else getattr(self, "long_input_", None)
+        extra: dict[str, Any] = {SCHEMA_FILE: self.schema_.to_dict()}
+        if layout is not None:
+            extra[LONG_INPUT] = check_long_input(dict(layout))
+        write_model_dir(
+            path,
+            estimator=type(self).__name__,
+            params=self._saved_params(),
+            fitted={
+                "n_features_in": int(self.n_features_in_),
+                "feature_names_in": [str(c) for c in self.feature_names_in_],
+                "schedule": dataclasses.asdict(self.schedule_),
+                "calibration": getattr(self, "calibration_", None),
+            },
+            history=self.history_,
+            modules={
+                "autoencoder": self.autoencoder_,
+                "generator": self.generator_,
+                "discriminator": self.discriminator_,
+            },
+            privacy=self.privacy_,
+            extra_json=extra,
+        )
 
 
-def record_for(
-    epsilon: float | None, delta: float | None, accountant: str, mechanisms: list[Mechanism]
-) -> PrivacyRecord:
-    if epsilon is None:
-        return PrivacyRecord.non_private()
-    spent = compute_epsilon(mechanisms, float(delta or 0.0), accountant=accountant)
-    return PrivacyRecord(
-        epsilon=float(epsilon), delta=delta, epsilon_spent=spent, accountant=accountant, mechanisms=mechanisms
+# -- model directories ---------------------------------------------------------------------------------------
+SCHEMA_FILE = "schema.json"
+LONG_INPUT = "long_input.json"
+FITTED_KEYS = ("n_features_in", "feature_names_in", "schedule", "calibration")
+
+
+def load(path: str | os.PathLike[str], *, device: str = "cpu") -> MedGAN:
+    """Load a model directory saved with :meth:`MedGAN.save`: the manifest is verified first, then every
+    file is validated (a tampered or malformed file is a :class:`~ehrsynth.errors.ModelDirError`)."""
+    from ehrsynth.io.model_dir import listed_files, load_weights, read_config, read_json, read_privacy
+    from ehrsynth.io.model_dir import verify_model_dir as verify
+    from ehrsynth.training.medgan_parts import build_modules
+
+    d = verify(path)
+    where = f"config.json in {str(d)!r}"
+    names = [k for k in MedGAN._constraints if k not in RUNTIME_PARAMS]
+    config = read_config(d, "MedGAN", names, hint=" (image models load with ehrsynth.imaging.load)")
+    listed = listed_files(d)
+    if SCHEMA_FILE not in listed:
+        raise ModelDirError(f"manifest.json in {str(d)!r} does not list {SCHEMA_FILE}")
+    model = MedGAN(**_checked_params(config["params"], where))
+    model.device = device
+    try:
+        schema = Schema.from_dict(read_json(d, SCHEMA_FILE))
+        modules = build_modules(schema, model._architecture())
+    except (EhrsynthError, ValueError, TypeError, KeyError) as exc:
+        raise ModelDirError(f"{SCHEMA_FILE} in {str(d)!r} is malformed: {exc}") from exc
+    load_weights(d, modules.as_dict(), resolve_device(device))
+    fitted = config["fitted"]
+    fitted_fields(fitted, FITTED_KEYS, where)
+    state = MedGANState(
+        schema=schema,
+        modules=modules,
+        privacy=read_privacy(d),
+        calibration=_checked_calibration(fitted["calibration"], schema, where),
+        history=config["history"],
+        schedule=_checked_schedule(fitted["schedule"], where),
     )
+    columns = [c.name for c in schema.columns]
+    if fitted["feature_names_in"] != columns or fitted["n_features_in"] != len(columns):
+        raise ModelDirError(f"{where}: 'feature_names_in'/'n_features_in' do not match {SCHEMA_FILE}")
+    model._set_state(state)
+    model.long_input_ = check_long_input(read_json(d, LONG_INPUT)) if LONG_INPUT in listed else None
+    return model
+
+
+def _checked_params(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    params = dict(raw)
+    for key in ("generator_dims", "discriminator_dims"):
+        if isinstance(params[key], list):
+            params[key] = tuple(params[key])
+    try:
+        validate(params, MedGAN._constraints)
+    except EhrsynthError as exc:
+        raise ModelDirError(f"{where}: {exc}; re-save the model") from exc
+    return params
+
+
+def _checked_schedule(raw: Any, where: str) -> Schedule:
+    fields = {f.name: f.type for f in dataclasses.fields(Schedule)}
+    if not isinstance(raw, dict) or set(raw) != set(fields):
+        raise ModelDirError(f"{where}: 'schedule' must have exactly the keys {sorted(fields)}")
+    ints = [k for k in fields if k != "sample_rate"]
+    rate = raw["sample_rate"]
+    if not all(
+        isinstance(raw[k], int) and not isinstance(raw[k], bool) and raw[k] >= 0 for k in ints
+    ) or not (
+        rate is None or (isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 < rate <= 1)
+    ):
+        raise ModelDirError(f"{where}: 'schedule' holds a value of the wrong type or range")
+    return Schedule(**raw)
+
+
+def _checked_calibration(raw: Any, schema: Schema, where: str) -> dict[str, list[Any]] | None:
+    """Validate the stored marginal calibration (the directory may come from someone else)."""
+    if raw is None:
+        return None
+    try:
+        columns = [str(c) for c in raw["columns"]]
+        shift = [float(x) for x in raw["shift"]]
+        prevalence = [float(x) for x in raw["prevalence"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelDirError(f"{where}: malformed 'calibration' ({exc}); re-save the model") from exc
+    binary = {c.name for c in schema.columns if c.kind.value == "binary" and not c.nullable}
+    if len(shift) != len(columns) or len(prevalence) != len(columns) or not set(columns) <= binary:
+        raise ModelDirError(
+            f"{where}: 'calibration' does not match the schema's 0/1 columns; re-save the model"
+        )
+    if not all(math.isfinite(x) for x in (*shift, *prevalence)):
+        raise ModelDirError(f"{where}: 'calibration' holds non-finite values; re-save the model")
+    return {"columns": columns, "prevalence": prevalence, "shift": shift}
+
+
+def check_long_input(raw: Any) -> dict[str, Any]:
+    """Validate ``long_input.json``: how a long (patient, code) input was laid out, to write long output."""
+    from ehrsynth.codes import GROUPINGS
+
+    keys = {"patient", "code", "counts", "grouping"}
+    if not isinstance(raw, dict) or set(raw) != keys:
+        raise ModelDirError(f"{LONG_INPUT} must be an object with exactly the keys {sorted(keys)}")
+    if not all(isinstance(raw[k], str) and raw[k] for k in ("patient", "code")):
+        raise ModelDirError(f"{LONG_INPUT}: 'patient' and 'code' must be non-empty column names")
+    if not isinstance(raw["counts"], bool) or raw["grouping"] not in (None, *GROUPINGS):
+        raise ModelDirError(
+            f"{LONG_INPUT}: 'counts' must be true/false, 'grouping' null or one of {GROUPINGS}"
+        )
+    return dict(raw)

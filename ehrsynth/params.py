@@ -1,39 +1,194 @@
-"""scikit-learn style parameter handling shared by the estimators (MedGAN, ImageGAN)."""
+"""The estimators' base: scikit-learn's ``BaseEstimator`` (get_params/set_params/repr/clone) plus declarative
+parameter constraints, checked at the start of ``fit`` before any data is read or budget is spent.
+
+Each estimator declares ``_constraints``: parameter name → :class:`Constraint`. :meth:`Estimator._check_params`
+validates every parameter against it and raises :class:`~ehrsynth.errors.InvalidParameterError` naming the
+parameter, the value found and what is allowed. ``True``/``False`` never pass as numbers, and reals must be
+finite.
+"""
 
 from __future__ import annotations
 
-import inspect
-from typing import Any, TypeVar
+import math
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
-from ehrsynth.errors import InvalidParameterError
+import numpy as np
+from sklearn.base import BaseEstimator
 
-T = TypeVar("T", bound="ParamsMixin")
+from ehrsynth.errors import EhrsynthError, InvalidParameterError, PrivacyBudgetError
+
+T = TypeVar("T", bound="Estimator")
 
 
-class ParamsMixin:
-    """``get_params`` / ``set_params`` / ``repr`` from the ``__init__`` signature; ``private`` from ``epsilon``."""
+class Constraint:
+    """One parameter's allowed values; ``check`` returns None when ``value`` is allowed, else what is."""
 
+    def check(self, value: Any) -> str | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))
+
+
+@dataclass(frozen=True)
+class Integer(Constraint):
+    low: int
+    high: int | None = None
+    optional: bool = False  # None allowed
+
+    def check(self, value: Any) -> str | None:
+        if value is None and self.optional:
+            return None
+        if _is_int(value) and value >= self.low and (self.high is None or value <= self.high):
+            return None
+        bound = f">= {self.low}" if self.high is None else f"in [{self.low}, {self.high}]"
+        return f"an integer {bound}" + (" or None" if self.optional else "")
+
+
+@dataclass(frozen=True)
+class Real(Constraint):
+    """A finite real in (low, high) with closed ends where ``closed`` says ('left', 'right', 'both', '')."""
+
+    low: float
+    high: float = math.inf
+    closed: str = ""
+    optional: bool = False
+
+    def check(self, value: Any) -> str | None:
+        if value is None and self.optional:
+            return None
+        if _is_real(value):
+            v = float(value)
+            above = v >= self.low if self.closed in ("left", "both") else v > self.low
+            below = v <= self.high if self.closed in ("right", "both") else v < self.high
+            if above and below:
+                return None
+        left = "[" if self.closed in ("left", "both") else "("
+        right = "]" if self.closed in ("right", "both") else ")"
+        interval = f"{left}{self.low:g}, {self.high:g}{right}"
+        return f"a finite number in {interval}" + (" or None" if self.optional else "")
+
+
+@dataclass(frozen=True)
+class Options(Constraint):
+    values: tuple[Any, ...]
+
+    def check(self, value: Any) -> str | None:
+        ok = any(value is v or (type(value) is type(v) and value == v) for v in self.values)
+        return None if ok else "one of " + ", ".join(repr(v) for v in self.values)
+
+
+@dataclass(frozen=True)
+class Boolean(Constraint):
+    optional: bool = False
+
+    def check(self, value: Any) -> str | None:
+        if isinstance(value, bool) or (value is None and self.optional):
+            return None
+        return "True or False" + (" or None" if self.optional else "")
+
+
+@dataclass(frozen=True)
+class Sizes(Constraint):
+    """A non-empty sequence of positive integers (layer widths)."""
+
+    def check(self, value: Any) -> str | None:
+        if (
+            isinstance(value, Sequence)
+            and not isinstance(value, str)
+            and len(value) > 0
+            and all(_is_int(v) and v >= 1 for v in value)
+        ):
+            return None
+        return "a non-empty sequence of positive integers, e.g. (128, 128)"
+
+
+@dataclass(frozen=True)
+class Check(Constraint):
+    """Any rule: ``accept(value)`` says whether it holds; ``allowed`` says what is allowed."""
+
+    accept: Callable[[Any], bool]
+    allowed: str
+    error: type[EhrsynthError] = InvalidParameterError
+
+    def check(self, value: Any) -> str | None:
+        return None if self.accept(value) else self.allowed
+
+
+SEED = Integer(0, optional=True)
+EPSILON = Check(
+    lambda v: v is None or (_is_real(v) and v > 0),
+    "a positive finite number (the privacy budget), or None to train without DP",
+    PrivacyBudgetError,
+)
+DELTA = Check(
+    lambda v: v is None or (_is_real(v) and 0 < v < 1),
+    "in (0, 1/n) for n training records, or None for the default (below 1/n)",
+    PrivacyBudgetError,
+)
+DEVICE = Check(
+    lambda v: isinstance(v, str) and (v in ("auto", "cpu") or v.startswith("cuda")),
+    "'auto', 'cpu' or 'cuda[:N]'",
+)
+RUNTIME_PARAMS = ("progress", "verbose", "checkpoint_dir")  # how a fit runs, not what it learns: never saved
+CALLBACK = Check(lambda v: v is None or callable(v), "None or a callable")
+PATH = Check(lambda v: v is None or (isinstance(v, str) and bool(v)), "None or a directory path")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def validate(params: Mapping[str, Any], constraints: Mapping[str, Constraint]) -> None:
+    """Check every parameter in ``params`` that ``constraints`` names (all of them must be named)."""
+    for name, value in params.items():
+        if name not in constraints:
+            raise InvalidParameterError(f"internal: parameter {name!r} has no declared constraint")
+        constraint = constraints[name]
+        allowed = constraint.check(value)
+        if allowed is not None:
+            error = getattr(constraint, "error", InvalidParameterError)
+            raise error(f"{name} must be {allowed}, found {value!r}")
+
+
+class Estimator(BaseEstimator):
+    """scikit-learn ``BaseEstimator`` with ``_constraints`` validated by :meth:`_check_params`."""
+
+    _constraints: ClassVar[dict[str, Constraint]] = {}
     epsilon: float | None
 
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._param_names()}
+    def _check_params(self) -> None:
+        validate(self.get_params(deep=False), self._constraints)
 
     def set_params(self: T, **params: Any) -> T:
-        valid = set(self._param_names())
+        valid = set(self.get_params(deep=False))
+        unknown = sorted(set(params) - valid)
+        if unknown:
+            raise InvalidParameterError(f"unknown parameter {unknown[0]!r}; valid: {sorted(valid)}")
         for key, value in params.items():
-            if key not in valid:
-                raise InvalidParameterError(f"unknown parameter {key!r}; valid: {sorted(valid)}")
             setattr(self, key, value)
         return self
 
-    def __repr__(self) -> str:
-        defaults = {k: v.default for k, v in inspect.signature(type(self).__init__).parameters.items()}
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v]
-        return f"{type(self).__name__}({', '.join(changed)})"
+    def _saved_params(self) -> dict[str, Any]:
+        """The parameters as JSON values (tuples → lists, numpy scalars → Python), without the run-time-only
+        ones: what config.json stores and what a checkpoint is fingerprinted with."""
+        out: dict[str, Any] = {}
+        for key, value in self.get_params(deep=False).items():
+            if key not in RUNTIME_PARAMS:
+                out[key] = _plain(value)
+        return out
 
     @property
     def private(self) -> bool:

@@ -1,4 +1,7 @@
-"""`ehrsynth privacy MODEL_DIR`: the privacy budget breakdown per mechanism, recomputed from privacy.json."""
+"""`ehrsynth privacy MODEL_DIR`: the privacy budget breakdown per mechanism, recomputed from privacy.json.
+
+The ε printed is the one recomputed from the recorded mechanisms; a privacy.json whose recorded
+``epsilon_spent`` disagrees with it is refused (exit 2)."""
 
 from __future__ import annotations
 
@@ -16,22 +19,21 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from ehrsynth.dp.accounting import PrivacyRecord
-    from ehrsynth.io.model_dir import read_json, verify_model_dir
+    from ehrsynth.io.model_dir import read_privacy, verify_model_dir
 
     d = verify_model_dir(args.model_dir)
-    record = PrivacyRecord.from_dict(read_json(d, "privacy.json"))
+    record = read_privacy(d)  # epsilon_spent recomputed from the mechanisms (a mismatch is refused)
     if record.epsilon is None:
         print("This model was trained WITHOUT differential privacy: no privacy guarantee holds.")
         return 0
-    recomputed = record.recompute()
+    recomputed = float(record.epsilon_spent or 0.0)
     if args.json:
         print(json.dumps({**record.to_dict(), "epsilon_recomputed": recomputed}, indent=2))
         return 0
     print(
         f"budget: epsilon = {record.epsilon:g}, delta = {record.delta:.3g}, accountant = {record.accountant}"
     )
-    print(f"spent:  epsilon = {record.epsilon_spent:.4f} (recomputed from privacy.json: {recomputed:.4f})")
+    print(f"spent:  epsilon = {recomputed:.4f} (recomputed from the mechanisms in privacy.json)")
     print(
         f"{'mechanism':<22} {'type':<17} {'noise mult.':>11} {'sample rate':>11} {'steps/count':>11} {'eps alone':>9}"
     )

@@ -103,7 +103,7 @@ def run_fit(args: argparse.Namespace) -> int:
 
 def run_sample(args: argparse.Namespace) -> int:
     from ehrsynth.cli._pipeline import check_output, write_output
-    from ehrsynth.io.model_dir import load
+    from ehrsynth.estimator import load
 
     check_output(args.output)
     model = load(args.model_dir, device=args.device)

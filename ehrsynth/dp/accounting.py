@@ -478,6 +478,23 @@ class PrivacyRecord:
     def non_private(cls) -> PrivacyRecord:
         return cls(epsilon=None, delta=None, epsilon_spent=None, accountant=None, mechanisms=[])
 
+    @classmethod
+    def composed(
+        cls, epsilon: float | None, delta: float | None, accountant: str, mechanisms: Sequence[Mechanism]
+    ) -> PrivacyRecord:
+        """The record of a fit that ran ``mechanisms``: ε spent is their composition at ``delta``
+        (``epsilon=None``: a non-private record)."""
+        if epsilon is None:
+            return cls.non_private()
+        spent = compute_epsilon(list(mechanisms), float(delta or 0.0), accountant=accountant)
+        return cls(
+            epsilon=float(epsilon),
+            delta=delta,
+            epsilon_spent=spent,
+            accountant=accountant,
+            mechanisms=list(mechanisms),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {key: getattr(self, key) for key in _RECORD_KEYS[:-1]}
         return {**out, "mechanisms": [mechanism_to_dict(m) for m in self.mechanisms]}

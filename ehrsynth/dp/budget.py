@@ -1,19 +1,20 @@
-"""One budget for every phase: split (ε, δ) between DP domain discovery and DP-SGD, calibrated jointly.
+"""One budget for every phase: the frozen :class:`DPConfig` passed down a fit, and how its (ε, δ) is split
+between the fixed-noise releases (DP schema discovery, 1-way marginals) and DP-SGD.
 
-Domain discovery (when no schema is declared) gets ``domain_share`` of ε *measured alone*; the autoencoder and
-discriminator noise multipliers are then calibrated together (equal multipliers) so that the composition of
-everything — domain mechanisms included — equals the target ε under the chosen accountant.
+Each fixed release gets its share of ε *measured alone* (:meth:`DPConfig.release_noise`); the DP-SGD phases'
+noise multipliers are then calibrated together (equal multipliers, :func:`plan_sgd_noise`) so that the
+composition of everything equals the target ε under the chosen accountant.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ehrsynth.dp.accounting import Mechanism, PoissonGaussian, compute_epsilon
+from ehrsynth.dp.accounting import Mechanism, PoissonGaussian, compute_epsilon, default_delta
 from ehrsynth.dp.calibration import Phase, calibrate_noise
 from ehrsynth.errors import PrivacyBudgetError
-from ehrsynth.training.schedule import Schedule
 
 DEFAULT_DOMAIN_SHARE = 0.1
 
@@ -31,32 +32,71 @@ def domain_noise_multiplier(
 
 
 @dataclass(frozen=True)
+class DPConfig:
+    """The privacy settings of one fit, resolved and checked: ε, δ (already below 1/n), the accountant, the
+    shares of ε measured alone for DP schema discovery (``domain_share``) and the 1-way marginal release
+    (``marginal_share``), and the DP-SGD clipping norm."""
+
+    epsilon: float
+    delta: float
+    accountant: str
+    domain_share: float = DEFAULT_DOMAIN_SHARE
+    marginal_share: float = 0.0
+    max_grad_norm: float = 1.0
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        epsilon: float,
+        delta: float | None,
+        accountant: str,
+        n: int,
+        min_rows: int,
+        unit: str = "rows",
+        domain_share: float = DEFAULT_DOMAIN_SHARE,
+        marginal_share: float = 0.0,
+        max_grad_norm: float = 1.0,
+    ) -> DPConfig:
+        """Check ε and the table size, and default δ to :func:`default_delta` (always below 1/n)."""
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not 0 < epsilon < math.inf:
+            raise PrivacyBudgetError(
+                f"epsilon must be a positive number, found {epsilon!r}; use epsilon=None for no DP"
+            )
+        if n < min_rows:
+            raise PrivacyBudgetError(
+                f"the table has {n} {unit}; DP training needs at least {min_rows} (with fewer, the noise "
+                f"drowns the signal); use more {unit} or train without DP (epsilon=None) on non-sensitive data"
+            )
+        d = default_delta(n) if delta is None else delta
+        if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 < d < 1.0 / n:
+            raise PrivacyBudgetError(
+                f"delta must be in (0, 1/n) = (0, {1.0 / n:.3g}) for n = {n} {unit}, found {d!r}; the default "
+                f"is {default_delta(n):.3g}"
+            )
+        return cls(float(epsilon), float(d), accountant, domain_share, marginal_share, max_grad_norm)
+
+    def release_noise(self, releases: int, share: float) -> float:
+        """Noise multiplier for ``releases`` Gaussian releases spending ``share`` of ε measured alone."""
+        return domain_noise_multiplier(
+            releases, epsilon=self.epsilon, delta=self.delta, share=share, accountant=self.accountant
+        )
+
+
+@dataclass(frozen=True)
 class BudgetPlan:
-    autoencoder: PoissonGaussian
-    discriminator: PoissonGaussian
-    mechanisms: list[Mechanism]  # everything, in order: domain..., autoencoder, discriminator
+    phases: dict[str, PoissonGaussian]  # by phase name; a phase with no steps is absent
+    mechanisms: list[Mechanism]  # everything, in order: fixed..., then the phases
     epsilon_spent: float
 
 
-def plan_sgd_noise(
-    schedule: Schedule,
-    *,
-    epsilon: float,
-    delta: float,
-    accountant: str,
-    fixed: Sequence[Mechanism] = (),
-) -> BudgetPlan:
-    q = schedule.sample_rate
-    if q is None:
-        raise PrivacyBudgetError("internal: a DP plan needs a DP schedule (sample_rate)")
-    phases = [Phase("autoencoder", q, schedule.ae_steps), Phase("discriminator", q, schedule.d_total_steps)]
-    phases = [p for p in phases if p.steps > 0]
+def plan_sgd_noise(phases: Sequence[Phase], dp: DPConfig, *, fixed: Sequence[Mechanism] = ()) -> BudgetPlan:
+    """Calibrate one noise multiplier for the DP-SGD ``phases`` (name, sample rate, steps) so that they and
+    the ``fixed`` mechanisms together spend ``dp.epsilon`` at ``dp.delta``."""
+    active = [p for p in phases if p.steps > 0]
     calibrated = calibrate_noise(
-        phases, epsilon=epsilon, delta=delta, fixed=list(fixed), accountant=accountant
+        active, epsilon=dp.epsilon, delta=dp.delta, fixed=list(fixed), accountant=dp.accountant
     )
-    by_name = {m.name: m for m in calibrated}
-    ae = by_name.get("autoencoder", PoissonGaussian("autoencoder", 1.0, q, 0))
-    disc = by_name.get("discriminator", PoissonGaussian("discriminator", 1.0, q, 0))
     mechanisms: list[Mechanism] = [*fixed, *calibrated]
-    spent = compute_epsilon(mechanisms, delta, accountant=accountant)
-    return BudgetPlan(ae, disc, mechanisms, spent)
+    spent = compute_epsilon(mechanisms, dp.delta, accountant=dp.accountant)
+    return BudgetPlan({m.name: m for m in calibrated}, mechanisms, spent)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 _LAZY = {
     "ImageGAN": ("ehrsynth.imaging.estimator", "ImageGAN"),
-    "load": ("ehrsynth.imaging.persist", "load"),
+    "load": ("ehrsynth.imaging.estimator", "load"),
     "ImageSet": ("ehrsynth.imaging.loaders", "ImageSet"),
     "load_images": ("ehrsynth.imaging.loaders", "load_images"),
     "load_npz": ("ehrsynth.imaging.loaders", "load_npz"),
@@ -24,10 +24,9 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ehrsynth.imaging.estimator import ImageGAN
+    from ehrsynth.imaging.estimator import ImageGAN, load
     from ehrsynth.imaging.evaluation import evaluate
     from ehrsynth.imaging.loaders import ImageSet, load_folder, load_images, load_npz
-    from ehrsynth.imaging.persist import load
 
 
 def __getattr__(name: str) -> Any:

@@ -119,7 +119,7 @@ def evaluate(
     """TSTR/TRTR AUC, Fréchet distance and memorisation of ``synthetic`` against ``real`` (see module doc).
     Returns a JSON-able dict with keys ``tstr_auc``, ``trtr_auc``, ``frechet_distance``, ``memorisation`` and
     details."""
-    from ehrsynth.estimator import resolve_device
+    from ehrsynth.training.device import resolve_device
 
     splits = real_splits(real)
     train, test = splits["train"], splits["test"]

@@ -21,30 +21,29 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
 from ehrsynth.dp.accounting import (
-    ACCOUNTANTS,
     Mechanism,
     PoissonGaussian,
-    default_delta,
+    PrivacyRecord,
     mechanism_from_dict,
     mechanism_to_dict,
 )
-from ehrsynth.errors import InvalidDataError, InvalidParameterError, PrivacyBudgetError
+from ehrsynth.dp.budget import DPConfig
+from ehrsynth.errors import InvalidDataError, InvalidParameterError
 from ehrsynth.imaging.accel import Accel, Autocast
-from ehrsynth.imaging.augment import AugmentedDiscriminator, GeneratorEMA, check_policy
+from ehrsynth.imaging.augment import AugmentedDiscriminator, GeneratorEMA
 from ehrsynth.imaging.layout import ImageLayout, to_model
-from ehrsynth.imaging.loaders import check_images, check_labels
 from ehrsynth.imaging.models import (
-    SUPPORTED_SIZES,
     ConditionalDiscriminator,
+    ConditionalGenerator,
     add_spectral_norm,
     choose_size,
     refresh_batchnorm,
@@ -61,9 +60,7 @@ from ehrsynth.training.checkpoint import (
     save_trainer_checkpoint,
 )
 from ehrsynth.training.dp_phase import DPPhase
-
-if TYPE_CHECKING:
-    from ehrsynth.imaging.estimator import ImageGAN
+from ehrsynth.training.progress import ProgressCallback
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +71,52 @@ DEFAULT_EPOCHS = 40
 DP_DEFAULT_EPOCHS = 20
 DP_BATCH_FRACTION = 0.05
 DP_MIN_BATCH, DP_MAX_BATCH = 64, 512
+
+
+@dataclass(frozen=True)
+class ImageGANConfig:
+    """Everything an image fit needs besides the data and the random generators, validated and frozen."""
+
+    classes: tuple[Any, ...] | None
+    image_size: int | None
+    latent_dim: int
+    width: int
+    spectral_norm: bool
+    augment: str
+    ema_decay: float | None
+    epochs: int | None
+    batch_size: int | None
+    d_steps: int
+    lr: float
+    beta1: float
+    weight_decay: float
+    accelerate: str
+    dp: DPConfig | None
+    checkpoint_dir: str | None = None
+    checkpoint_every: int = 200
+
+    @property
+    def private(self) -> bool:
+        return self.dp is not None
+
+    def fingerprint(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("checkpoint_dir")
+        return out
+
+
+@dataclass(frozen=True)
+class ImageGANState:
+    """What an image fit produced; the estimator assigns its fitted attributes from it, at the very end."""
+
+    classes: list[Any]
+    layout: ImageLayout
+    image_size: int
+    generator: ConditionalGenerator
+    privacy: PrivacyRecord
+    history: dict[str, list[dict[str, float]]]
+    schedule: dict[str, Any]
+    n_samples_seen: int
 
 
 @dataclass(frozen=True)
@@ -89,81 +132,22 @@ class ImageSchedule:
         return self.iterations * self.d_steps
 
 
-def image_schedule(model: ImageGAN, n: int) -> ImageSchedule:
-    if model.private:
+def image_schedule(config: ImageGANConfig, n: int) -> ImageSchedule:
+    if config.private:
         default = min(DP_MAX_BATCH, max(DP_MIN_BATCH, round(DP_BATCH_FRACTION * n)))
-        bs = min(model.batch_size or default, n)
+        bs = min(config.batch_size or default, n)
         q: float | None = bs / n
-        per_epoch = math.ceil(n / bs)
-        epochs = DP_DEFAULT_EPOCHS if model.epochs is None else model.epochs
+        epochs = DP_DEFAULT_EPOCHS if config.epochs is None else config.epochs
     else:
-        bs = min(model.batch_size or DEFAULT_BATCH, n)
+        bs = min(config.batch_size or DEFAULT_BATCH, n)
         q = None
-        per_epoch = math.ceil(n / bs)
-        epochs = DEFAULT_EPOCHS if model.epochs is None else model.epochs
-    iterations = math.ceil(epochs * per_epoch / model.d_steps)
-    return ImageSchedule(epochs, bs, model.d_steps, iterations, q)
+        epochs = DEFAULT_EPOCHS if config.epochs is None else config.epochs
+    per_epoch = math.ceil(n / bs)
+    iterations = math.ceil(epochs * per_epoch / config.d_steps)
+    return ImageSchedule(epochs, bs, config.d_steps, iterations, q)
 
 
-def _validate(model: ImageGAN, n: int) -> float | None:
-    ints = {"latent_dim": 1, "width": 1, "d_steps": 1, "checkpoint_every": 1}
-    for name, low in ints.items():
-        v = getattr(model, name)
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-            raise InvalidParameterError(f"{name} must be an integer >= {low}, found {v!r}")
-    for name, low in (("epochs", 0), ("batch_size", 1)):
-        v = getattr(model, name)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low):
-            raise InvalidParameterError(f"{name} must be an integer >= {low} or None, found {v!r}")
-    for name in ("lr", "max_grad_norm"):
-        v = getattr(model, name)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
-            raise InvalidParameterError(f"{name} must be a positive number, found {v!r}")
-    if not isinstance(model.beta1, (int, float)) or not 0 <= model.beta1 < 1:
-        raise InvalidParameterError(f"beta1 must be in [0, 1), found {model.beta1!r}")
-    if not isinstance(model.weight_decay, (int, float)) or model.weight_decay < 0:
-        raise InvalidParameterError(f"weight_decay must be >= 0, found {model.weight_decay!r}")
-    if model.image_size is not None and model.image_size not in SUPPORTED_SIZES:
-        raise InvalidParameterError(
-            f"image_size must be None or one of {list(SUPPORTED_SIZES)}, found {model.image_size!r}"
-        )
-    check_policy(model.augment)
-    decay = model.ema_decay
-    if decay is not None and (
-        isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 <= decay < 1
-    ):
-        raise InvalidParameterError(f"ema_decay must be in [0, 1) or None, found {decay!r}")
-    if model.accountant not in ACCOUNTANTS:
-        raise InvalidParameterError(f"accountant must be one of {ACCOUNTANTS}, found {model.accountant!r}")
-    if not model.private:
-        return None
-    if model.spectral_norm:
-        raise InvalidParameterError(
-            "spectral_norm is not supported under DP (Opacus computes no per-sample gradients for "
-            "parametrised weights); set spectral_norm=False, or epsilon=None to train without DP"
-        )
-    eps = model.epsilon
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < math.inf:
-        raise PrivacyBudgetError(
-            f"epsilon must be a positive number, found {eps!r}; use epsilon=None for no DP"
-        )
-    if n < MIN_DP_IMAGES:
-        raise PrivacyBudgetError(
-            f"{n} training images; DP training needs at least {MIN_DP_IMAGES} (with fewer, the noise drowns the "
-            "signal); use more images or train without DP (epsilon=None) on non-sensitive data"
-        )
-    delta = default_delta(n) if model.delta is None else model.delta
-    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 < delta < 1.0 / n:
-        raise PrivacyBudgetError(
-            f"delta must be in (0, 1/n) = (0, {1.0 / n:.3g}) for n = {n} images, found {delta!r}; the default "
-            f"is {default_delta(n):.3g}"
-        )
-    if not 0 <= model.domain_share < 1:
-        raise InvalidParameterError(f"domain_share must be in [0, 1), found {model.domain_share!r}")
-    return float(delta)
-
-
-def _plain_classes(values: Any) -> list[Any]:
+def plain_classes(values: Any) -> list[Any]:
     out = [v.item() if isinstance(v, np.generic) else v for v in values]
     for v in out:
         if isinstance(v, bool) or not isinstance(v, (int, str)):
@@ -172,11 +156,11 @@ def _plain_classes(values: Any) -> list[Any]:
 
 
 def resolve_classes(
-    model: ImageGAN, labels: np.ndarray, delta: float | None, rng: np.random.Generator
+    config: ImageGANConfig, labels: np.ndarray, rng: np.random.Generator
 ) -> tuple[list[Any], list[Mechanism]]:
     """The label set and the DP mechanisms that released it (none when declared or without DP)."""
-    if model.classes is not None:
-        classes = _plain_classes(model.classes)
+    if config.classes is not None:
+        classes = plain_classes(config.classes)
         unknown = sorted({str(v) for v in pd.unique(labels)} - {str(c) for c in classes})
         if unknown:
             raise InvalidDataError(
@@ -185,27 +169,15 @@ def resolve_classes(
                 column="labels",
             )
         return classes, []
-    if not model.private:
-        return _plain_classes(pd.unique(labels)), []
-    from ehrsynth.dp.budget import domain_noise_multiplier
+    if config.dp is None:
+        return plain_classes(pd.unique(labels)), []
     from ehrsynth.dp.domain import noisy_category_sets
 
-    if model.domain_share <= 0:
-        raise PrivacyBudgetError(
-            "under DP the label set must be declared (classes=[...]) or released with part of the budget "
-            "(domain_share > 0)"
-        )
-    sigma = domain_noise_multiplier(
-        1,
-        epsilon=float(model.epsilon),  # type: ignore[arg-type]
-        delta=float(delta),  # type: ignore[arg-type]
-        share=model.domain_share,
-        accountant=model.accountant,
-    )
+    sigma = config.dp.release_noise(1, config.dp.domain_share)
     released, mech = noisy_category_sets(
         {"labels": pd.Series(labels)}, noise_multiplier=sigma, threshold=None, rng=rng, name="domain:classes"
     )
-    classes = _plain_classes(released["labels"])
+    classes = plain_classes(released["labels"])
     if not classes:
         raise InvalidDataError(
             "under differential privacy no class was held by enough images to be released; declare the classes "
@@ -222,81 +194,155 @@ def _label_index(labels: np.ndarray, classes: list[Any]) -> tuple[np.ndarray, np
     return idx, idx >= 0
 
 
-def fit_image_gan(model: ImageGAN, images: Any, labels: Any) -> None:
-    from ehrsynth.estimator import NoPrivacyWarning, record_for, resolve_device
-
-    imgs = check_images(images)
-    labs = check_labels(labels, imgs.shape[0])
-    n_given = imgs.shape[0]
-    if n_given < MIN_IMAGES:
-        raise InvalidDataError(
-            f"{n_given} training images; at least {MIN_IMAGES} are needed", column="images"
-        )
-    delta = _validate(model, n_given)
-    if not model.private:
-        warnings.warn(
-            "training WITHOUT differential privacy: no privacy guarantee holds for this model or its output",
-            NoPrivacyWarning,
-            stacklevel=3,
-        )
-    rng = np.random.default_rng(model.random_state)
-    tgen = torch.Generator().manual_seed(int(rng.integers(2**62)))
-    device = resolve_device(model.device)
-    accel = Accel.resolve(model.accelerate, device, private=model.private)
-    layout = ImageLayout.of(imgs)
-    size = model.image_size or choose_size(layout.size)
-
-    run = fingerprint(
-        model.get_params(), n_images=n_given, layout=layout.to_dict(), data_sha256=array_sha256(imgs, labs)
+def build_generator(config: ImageGANConfig, n_classes: int, channels: int, size: int) -> ConditionalGenerator:
+    return ConditionalGenerator(
+        n_classes=n_classes,
+        channels=channels,
+        image_size=size,
+        latent_dim=config.latent_dim,
+        width=config.width,
     )
-    ckpt = open_checkpoint(model.checkpoint_dir, run)
+
+
+def _build(
+    config: ImageGANConfig, k: int, layout: ImageLayout, size: int, tgen: torch.Generator, accel: Accel
+) -> tuple[ConditionalGenerator, ConditionalDiscriminator]:
+    gen = build_generator(config, k, layout.channels, size)
+    disc = ConditionalDiscriminator(
+        n_classes=k, channels=layout.channels, image_size=size, width=config.width
+    )
+    init_module(gen, tgen)
+    init_module(disc, tgen)
+    with torch.no_grad():
+        disc.embed.weight.zero_()  # the projection starts neutral: no class is favoured before training
+    if config.spectral_norm:
+        add_spectral_norm(disc, tgen)
+    accel.module(gen.to(accel.device))
+    accel.module(disc.to(accel.device))
+    return gen, disc
+
+
+def _noise(config: ImageGANConfig, schedule: ImageSchedule, fixed: list[Mechanism]) -> DPPhase | None:
+    if config.dp is None:
+        return None
+    from ehrsynth.dp.budget import plan_sgd_noise
+    from ehrsynth.dp.calibration import Phase
+
+    q = float(schedule.sample_rate or 0.0)
+    plan = plan_sgd_noise([Phase("discriminator", q, schedule.d_total_steps)], config.dp, fixed=fixed)
+    return DPPhase(plan.phases["discriminator"].noise_multiplier, q, config.dp.max_grad_norm)
+
+
+def fit_image_gan(
+    config: ImageGANConfig,
+    imgs: np.ndarray,
+    labs: np.ndarray,
+    *,
+    random_state: int | None,
+    device: torch.device,
+    progress: ProgressCallback | None = None,
+) -> ImageGANState:
+    """Fit on checked images and labels with ``config``; returns the state (touches no estimator)."""
+    rng = np.random.default_rng(random_state)
+    tgen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    accel = Accel.resolve(config.accelerate, device, private=config.private)
+    layout = ImageLayout.of(imgs)
+    size = config.image_size or choose_size(layout.size)
+    run = fingerprint(
+        config.fingerprint(),
+        random_state=random_state,
+        n_images=imgs.shape[0],
+        layout=layout.to_dict(),
+        data_sha256=array_sha256(imgs, labs),
+    )
+    ckpt = open_checkpoint(config.checkpoint_dir, run)
     if ckpt is not None:
         classes = ckpt[1]["extra"]["classes"]
         domain_mechs = [mechanism_from_dict(m) for m in ckpt[1]["extra"]["domain_mechanisms"]]
     else:
-        classes, domain_mechs = resolve_classes(model, labs, delta, rng)
+        classes, domain_mechs = resolve_classes(config, labs, rng)
     index, keep = _label_index(labs, classes)
     if not keep.all():
         logger.info("%d images with unreleased labels are left out", int((~keep).sum()))
     n = int(keep.sum())
     real = accel.memory(to_model(imgs[keep], size).to(device))
     real_labels = torch.from_numpy(index[keep]).to(device)
-
-    gen = model._build_generator(len(classes), layout.channels, size)
-    disc = ConditionalDiscriminator(
-        n_classes=len(classes),
-        channels=layout.channels,
-        image_size=size,
-        width=model.width,
+    gen, disc = _build(config, len(classes), layout, size, tgen, accel)
+    schedule = image_schedule(config, n)
+    dp = _noise(config, schedule, domain_mechs)
+    ema = None if config.ema_decay is None else GeneratorEMA(gen, float(config.ema_decay))
+    trainer = _trainer(
+        config, gen, disc, real, real_labels, len(classes), schedule, tgen, accel, dp, progress
     )
-    init_module(gen, tgen)
-    init_module(disc, tgen)
-    with torch.no_grad():
-        disc.embed.weight.zero_()  # the projection starts neutral: no class is favoured before training
-    if model.spectral_norm:
-        add_spectral_norm(disc, tgen)
-    accel.module(gen.to(device))
-    accel.module(disc.to(device))
+    modules: dict[str, torch.nn.Module] = {"generator": gen, "discriminator": disc}
+    if ema is not None:
+        modules["generator_ema"] = ema.average
+    if ckpt is not None:
+        restore_trainer(ckpt, modules=modules, trainer=trainer, tgen=tgen, rng=rng)
 
-    schedule = image_schedule(model, n)
-    dp = None
-    if model.private:
-        from ehrsynth.dp.calibration import Phase, calibrate_noise
-
-        q = float(schedule.sample_rate)  # type: ignore[arg-type]
-        (mech,) = calibrate_noise(
-            [Phase("discriminator", q, schedule.d_total_steps)],
-            epsilon=float(model.epsilon),  # type: ignore[arg-type]
-            delta=float(delta),  # type: ignore[arg-type]
-            fixed=domain_mechs,
-            accountant=model.accountant,
+    def save() -> None:
+        extra = {"classes": classes, "domain_mechanisms": [mechanism_to_dict(m) for m in domain_mechs]}
+        save_trainer_checkpoint(
+            str(config.checkpoint_dir),
+            modules=modules,
+            trainer=trainer,
+            tgen=tgen,
+            rng=rng,
+            fingerprint=run,
+            extra=extra,
         )
-        dp = DPPhase(mech.noise_multiplier, q, model.max_grad_norm)
 
-    k, latent = len(classes), model.latent_dim
+    checkpoint = checkpoint_hook(config.checkpoint_dir, config.checkpoint_every, schedule.iterations, save)
+    try:
+        history = trainer.run(on_iteration=_on_iteration(ema, checkpoint))
+    finally:
+        trainer.close()
+    final = gen if ema is None else ema.average
+    refresh_batchnorm(final, len(classes), tgen)  # type: ignore[arg-type]
+    mechanisms: list[Mechanism] = list(domain_mechs)
+    if dp is not None:
+        mechanisms.append(
+            PoissonGaussian("discriminator", dp.noise_multiplier, dp.sample_rate, trainer.d_steps_done)
+        )
+    privacy = (
+        PrivacyRecord.non_private()
+        if config.dp is None
+        else PrivacyRecord.composed(config.dp.epsilon, config.dp.delta, config.dp.accountant, mechanisms)
+    )
+    if config.checkpoint_dir:
+        clear_checkpoint(config.checkpoint_dir)
+    return ImageGANState(classes, layout, size, final, privacy, {"gan": history}, asdict(schedule), n)  # type: ignore[arg-type]
+
+
+def _on_iteration(
+    ema: GeneratorEMA | None, checkpoint: Callable[[int], None] | None
+) -> Callable[[int], None]:
+    def on_iteration(iteration: int) -> None:
+        if ema is not None:
+            ema.update(iteration)
+        if checkpoint is not None:
+            checkpoint(iteration)
+
+    return on_iteration
+
+
+def _trainer(
+    config: ImageGANConfig,
+    gen: ConditionalGenerator,
+    disc: ConditionalDiscriminator,
+    real: torch.Tensor,
+    real_labels: torch.Tensor,
+    k: int,
+    schedule: ImageSchedule,
+    tgen: torch.Generator,
+    accel: Accel,
+    dp: DPPhase | None,
+    progress: ProgressCallback | None,
+) -> AdversarialTrainer:
+    latent, device = config.latent_dim, real.device
 
     def generate(m: int, y: torch.Tensor | None) -> torch.Tensor:
-        gen.train()  # batch statistics in D and G steps alike (DCGAN practice); refreshed for sampling below
+        gen.train()  # batch statistics in D and G steps alike (DCGAN practice); refreshed for sampling later
         z = torch.randn(m, latent, generator=tgen).to(device)
         with accel.context():
             out = gen(z, y)
@@ -305,9 +351,8 @@ def fit_image_gan(model: ImageGAN, images: Any, labels: Any) -> None:
     def fake_labels(m: int) -> torch.Tensor:
         return torch.randint(k, (m,), generator=tgen).to(device)
 
-    augmented = AugmentedDiscriminator(disc, model.augment, tgen)
-    ema = None if model.ema_decay is None else GeneratorEMA(gen, float(model.ema_decay))
-    trainer = AdversarialTrainer(
+    augmented = AugmentedDiscriminator(disc, config.augment, tgen)
+    return AdversarialTrainer(
         generator_module=gen,
         generate=generate,
         discriminator=Autocast(augmented, accel) if accel.autocast else augmented,
@@ -318,59 +363,12 @@ def fit_image_gan(model: ImageGAN, images: Any, labels: Any) -> None:
             iterations=schedule.iterations,
             d_steps=schedule.d_steps,
             batch_size=schedule.batch_size,
-            lr=float(model.lr),
-            weight_decay=float(model.weight_decay),
-            betas=(float(model.beta1), 0.999),
+            lr=float(config.lr),
+            weight_decay=float(config.weight_decay),
+            betas=(float(config.beta1), 0.999),
             log_every=max(1, min(50, schedule.iterations // 20)),
         ),
         torch_generator=tgen,
         dp=dp,
-        progress=model._progress(),
+        progress=progress,
     )
-    modules: dict[str, torch.nn.Module] = {"generator": gen, "discriminator": disc}
-    if ema is not None:
-        modules["generator_ema"] = ema.average
-    if ckpt is not None:
-        restore_trainer(ckpt, modules=modules, trainer=trainer, tgen=tgen, rng=rng)
-
-    def save() -> None:
-        save_trainer_checkpoint(
-            model.checkpoint_dir,  # type: ignore[arg-type]
-            modules=modules,
-            trainer=trainer,
-            tgen=tgen,
-            rng=rng,
-            fingerprint=run,
-            extra={"classes": classes, "domain_mechanisms": [mechanism_to_dict(m) for m in domain_mechs]},
-        )
-
-    checkpoint = checkpoint_hook(model.checkpoint_dir, model.checkpoint_every, schedule.iterations, save)
-
-    def on_iteration(iteration: int) -> None:
-        if ema is not None:
-            ema.update(iteration)
-        if checkpoint is not None:
-            checkpoint(iteration)
-
-    try:
-        history = trainer.run(on_iteration=on_iteration)
-    finally:
-        trainer.close()
-
-    final = gen if ema is None else ema.average
-    refresh_batchnorm(final, k, tgen)  # type: ignore[arg-type]
-    mechanisms: list[Mechanism] = list(domain_mechs)
-    if dp is not None:
-        mechanisms.append(
-            PoissonGaussian("discriminator", dp.noise_multiplier, dp.sample_rate, trainer.d_steps_done)
-        )
-    model.privacy_ = record_for(model.epsilon, delta, model.accountant, mechanisms)
-    model.classes_ = np.asarray(classes)
-    model.layout_ = layout
-    model.image_size_ = size
-    model.generator_ = final  # type: ignore[assignment]
-    model.history_ = {"gan": history}
-    model.schedule_ = asdict(schedule)
-    model.n_samples_seen_ = n
-    if model.checkpoint_dir:
-        clear_checkpoint(model.checkpoint_dir)

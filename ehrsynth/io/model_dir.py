@@ -1,33 +1,38 @@
-"""Model directories: everything needed to sample, in safe formats only (JSON + safetensors, no pickle).
+"""Model directories, generic part: everything needed to sample, in safe formats only (JSON + safetensors).
 
 Layout (every estimator)::
 
     MODEL_DIR/
-      config.json          format, estimator class, parameters, library version, fitted scalars, history
+      config.json          format, estimator class, parameters, library version, fitted values, history
       privacy.json         the privacy record (ε, δ, accountant, every mechanism) — recompute ε from it
       weights.safetensors  one prefix per module: generator.*, discriminator.*, ...
-      <extra>.json         estimator-specific JSON files (MedGAN: schema.json)
+      <extra>.json         estimator-specific JSON files (MedGAN: schema.json, long_input.json)
       manifest.json        sha256 of every file above, checked on load
 
-The generic part (:func:`write_model_dir`, :func:`verify_model_dir`, :func:`read_config`,
-:func:`load_weights`, :func:`read_privacy`) is shared by the tabular :class:`~ehrsynth.estimator.MedGAN` and the
-imaging ``ImageGAN``; :func:`save_model` / :func:`load` are the MedGAN-specific part.
+The estimators own their persistence (``MedGAN.save``/``ehrsynth.load``, ``ImageGAN.save``/
+``ehrsynth.imaging.load``) on top of :func:`write_model_dir`, :func:`verify_model_dir`, :func:`read_config`,
+:func:`load_weights` and :func:`read_privacy`.
 
-A directory written by someone else is safe to load: nothing is executed or unpickled, the parameters are
-validated, and a missing or altered file raises :class:`~ehrsynth.errors.ModelDirError`.
+A directory written by someone else is safe to load: nothing is executed or unpickled, symbolic links are
+refused (never followed), the parameters are validated, ε is recomputed from the recorded mechanisms, and a
+missing, altered or malformed file raises :class:`~ehrsynth.errors.ModelDirError`. The manifest detects
+corruption and accidental edits, not a malicious author (who can rehash it): a model directory is as
+trustworthy as whoever wrote it, except for ε, which is always recomputed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
+import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ehrsynth._version import __version__
-from ehrsynth.errors import ModelDirError
+from ehrsynth.errors import EhrsynthError, ModelDirError
 from ehrsynth.io.atomic import sha256_file, write_text_atomic
 from ehrsynth.io.tensors import load_tensors, prefixed, save_tensors, unprefixed
 
@@ -36,29 +41,22 @@ if TYPE_CHECKING:
     from torch import nn
 
     from ehrsynth.dp.accounting import PrivacyRecord
-    from ehrsynth.estimator import MedGAN
 
 FORMAT = "ehrsynth-model"
 FORMAT_VERSION = 1
 WEIGHTS = "weights.safetensors"
 COMMON_FILES = ("config.json", "privacy.json", WEIGHTS)
-FILES = ("config.json", "schema.json", "privacy.json", WEIGHTS)  # a MedGAN directory
-UNSAVED_PARAMS = ("progress", "verbose", "checkpoint_dir")
+CONFIG_KEYS = ("format", "format_version", "library_version", "estimator", "params", "fitted", "history")
+EPSILON_TOLERANCE = (
+    0.01  # relative: a recorded epsilon_spent further than this from the recomputed one is refused
+)
 
 
 def _json(data: Any) -> str:
     return json.dumps(data, indent=2, allow_nan=False) + "\n"
 
 
-def saved_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Estimator parameters as JSON values (tuples → lists), without the run-time-only ones."""
-    out = {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
-    for key in UNSAVED_PARAMS:
-        out.pop(key, None)
-    return out
-
-
-# -- generic: any estimator ---------------------------------------------------------------------------------
+# -- writing ------------------------------------------------------------------------------------------------
 def write_model_dir(
     path: str | os.PathLike[str],
     *,
@@ -73,7 +71,7 @@ def write_model_dir(
     """Write config.json, privacy.json, weights.safetensors (``modules`` under their names), ``extra_json``
     (file name → JSON value) and, last, manifest.json with the sha256 of every other file."""
     d = Path(path)
-    if d.exists() and not d.is_dir():
+    if d.is_symlink() or (d.exists() and not d.is_dir()):
         raise ModelDirError(f"{str(d)!r} exists and is not a directory")
     if not d.resolve().parent.is_dir():
         raise ModelDirError(f"parent directory of {str(d)!r} does not exist; create it first")
@@ -109,22 +107,30 @@ def _plain_name(name: object) -> bool:
     return isinstance(name, str) and bool(name) and name == Path(name).name and name not in (".", "..")
 
 
+# -- verifying ----------------------------------------------------------------------------------------------
+def _refuse_links(d: Path) -> None:
+    """Symbolic links anywhere in the directory (or the directory itself) are refused, never followed."""
+    if d.is_symlink():
+        raise ModelDirError(f"model directory {str(d)!r} is a symbolic link; pass the real directory")
+    with os.scandir(d) as entries:
+        for entry in entries:
+            if entry.is_symlink():
+                raise ModelDirError(
+                    f"model directory {str(d)!r} holds a symbolic link ({entry.name}); model directories hold "
+                    "plain files only — replace the link by the file"
+                )
+
+
 def verify_model_dir(path: str | os.PathLike[str], required: Sequence[str] = COMMON_FILES) -> Path:
-    """Check that ``path`` is a model directory whose manifest lists ``required`` and whose every listed file
-    is present with its recorded sha256. Returns the directory."""
+    """Check that ``path`` is a model directory of plain files whose manifest lists ``required`` and whose
+    every listed file is present with its recorded sha256. Returns the directory."""
     d = Path(path)
     if not d.is_dir():
         raise ModelDirError(f"model directory {str(d)!r} does not exist")
-    manifest_path = d / "manifest.json"
-    if not manifest_path.is_file():
+    _refuse_links(d)
+    if not (d / "manifest.json").is_file():
         raise ModelDirError(f"{str(d)!r} has no manifest.json; it is not an ehrsynth model directory")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        listed = manifest["files"]
-        if not isinstance(listed, dict):
-            raise TypeError("'files' is not an object")
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ModelDirError(f"manifest.json in {str(d)!r} is unreadable: {exc}") from exc
+    listed = listed_files(d)
     for name in required:
         if name not in listed:
             raise ModelDirError(f"manifest.json in {str(d)!r} does not list {name}")
@@ -132,8 +138,14 @@ def verify_model_dir(path: str | os.PathLike[str], required: Sequence[str] = COM
         if not _plain_name(name):
             raise ModelDirError(f"manifest.json in {str(d)!r} lists {name!r}, which is not a plain file name")
         file = d / name
-        if not file.is_file():
-            raise ModelDirError(f"model directory {str(d)!r} is missing {name}; re-save or re-fit the model")
+        try:
+            mode = os.lstat(file).st_mode
+        except FileNotFoundError:
+            raise ModelDirError(
+                f"model directory {str(d)!r} is missing {name}; re-save or re-fit the model"
+            ) from None
+        if not stat.S_ISREG(mode):
+            raise ModelDirError(f"{name} in {str(d)!r} is not a plain file")
         if sha256_file(file) != digest:
             raise ModelDirError(
                 f"{name} in {str(d)!r} does not match its sha256 in manifest.json: the file was altered or "
@@ -142,39 +154,86 @@ def verify_model_dir(path: str | os.PathLike[str], required: Sequence[str] = COM
     return d
 
 
-def require_files(d: Path, names: Sequence[str]) -> None:
-    """Check that the (verified) manifest of ``d`` lists ``names`` — files only some estimators write."""
-    listed = read_json(d, "manifest.json").get("files", {})
-    for name in names:
-        if name not in listed:
-            raise ModelDirError(f"manifest.json in {str(d)!r} does not list {name}")
+def listed_files(d: Path) -> dict[str, str]:
+    """The manifest's file name → sha256 map."""
+    manifest = read_json(d, "manifest.json")
+    listed = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(listed, dict) or not all(isinstance(v, str) for v in listed.values()):
+        raise ModelDirError(f"manifest.json in {str(d)!r} is unreadable: no 'files' object of sha256 strings")
+    return listed
 
 
 def read_json(d: Path, name: str) -> Any:
     try:
-        return json.loads((d / name).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+        with open(d / name, "rb", opener=_no_follow) as fh:
+            return json.loads(fh.read().decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelDirError(f"{name} in {str(d)!r} is not valid JSON: {exc}") from exc
+    except OSError as exc:
+        raise ModelDirError(f"cannot read {name} in {str(d)!r}: {exc}") from exc
 
 
-def read_config(d: Path, estimator: str, *, hint: str = "") -> dict[str, Any]:
-    """config.json of a verified directory, checked to hold ``estimator`` in a supported format version."""
+def _no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0))
+
+
+# -- reading (the estimators validate the values) -----------------------------------------------------------
+def read_config(d: Path, estimator: str, param_names: Sequence[str], *, hint: str = "") -> dict[str, Any]:
+    """config.json of a verified directory, checked to hold ``estimator`` in a supported format version with
+    exactly the keys it writes and exactly the parameters ``param_names``."""
     config = read_json(d, "config.json")
+    where = f"config.json in {str(d)!r}"
     if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ModelDirError(f"config.json in {str(d)!r} is not an ehrsynth model config")
+        raise ModelDirError(f"{where} is not an ehrsynth model config")
     if config.get("estimator") != estimator:
         raise ModelDirError(f"{str(d)!r} holds {config.get('estimator')!r}, not a {estimator} model{hint}")
     if config.get("format_version") != FORMAT_VERSION:
         raise ModelDirError(f"model format version {config.get('format_version')!r} is not supported")
+    _exact_keys(config, CONFIG_KEYS, where)
     for key in ("params", "fitted"):
-        if not isinstance(config.get(key), dict):
-            raise ModelDirError(f"config.json in {str(d)!r} has no {key!r} object")
+        if not isinstance(config[key], dict):
+            raise ModelDirError(f"{where} has no {key!r} object")
+    _exact_keys(config["params"], param_names, f"{where}, 'params'")
+    check_history(config["history"], where)
     return config
+
+
+def _exact_keys(obj: Mapping[str, Any], keys: Sequence[str], where: str) -> None:
+    missing = sorted(set(keys) - set(obj))
+    unknown = sorted(set(obj) - set(keys))
+    if missing or unknown:
+        raise ModelDirError(f"{where}: missing keys {missing}, unknown keys {unknown}; re-save the model")
+
+
+def fitted_fields(fitted: Mapping[str, Any], keys: Sequence[str], where: str) -> None:
+    """Check that ``fitted`` has exactly ``keys``."""
+    _exact_keys(fitted, keys, f"{where}, 'fitted'")
+
+
+def check_history(history: Any, where: str) -> None:
+    """history: {phase: [{name: number}, ...]}."""
+    ok = isinstance(history, dict) and all(
+        isinstance(v, list)
+        and all(
+            isinstance(e, dict)
+            and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+                for x in e.values()
+            )
+            for e in v
+        )
+        for v in history.values()
+    )
+    if not ok:
+        raise ModelDirError(f"{where}: 'history' must map phases to lists of {{name: number}} entries")
 
 
 def load_weights(d: Path, modules: Mapping[str, nn.Module], device: torch.device | str = "cpu") -> None:
     """Load weights.safetensors into ``modules`` (by name), move them to ``device`` and set eval mode."""
-    tensors = load_tensors(d / WEIGHTS)
+    try:
+        tensors = load_tensors(d / WEIGHTS)
+    except Exception as exc:  # safetensors raises its own error types on a truncated or foreign file
+        raise ModelDirError(f"{WEIGHTS} in {str(d)!r} is not a readable safetensors file: {exc}") from exc
     for name, module in modules.items():
         try:
             module.load_state_dict(unprefixed(name, tensors))
@@ -186,98 +245,23 @@ def load_weights(d: Path, modules: Mapping[str, nn.Module], device: torch.device
 
 
 def read_privacy(d: Path) -> PrivacyRecord:
+    """privacy.json, validated, with ``epsilon_spent`` recomputed from its mechanisms: a recorded value that
+    disagrees with the recomputation is refused (the printed/written ε is always the recomputed one)."""
     from ehrsynth.dp.accounting import PrivacyRecord
 
-    return PrivacyRecord.from_dict(read_json(d, "privacy.json"))
-
-
-# -- MedGAN -------------------------------------------------------------------------------------------------
-LONG_INPUT = "long_input.json"
-
-
-def check_long_input(raw: Any) -> dict[str, Any]:
-    """Validate ``long_input.json``: how a long (patient, code) input was laid out, to write long output."""
-    from ehrsynth.codes import GROUPINGS
-
-    keys = {"patient", "code", "counts", "grouping"}
-    if not isinstance(raw, dict) or set(raw) != keys:
-        raise ModelDirError(f"{LONG_INPUT} must be an object with exactly the keys {sorted(keys)}")
-    if not all(isinstance(raw[k], str) and raw[k] for k in ("patient", "code")):
-        raise ModelDirError(f"{LONG_INPUT}: 'patient' and 'code' must be non-empty column names")
-    if not isinstance(raw["counts"], bool) or raw["grouping"] not in (None, *GROUPINGS):
-        raise ModelDirError(
-            f"{LONG_INPUT}: 'counts' must be true/false, 'grouping' null or one of {GROUPINGS}"
-        )
-    return dict(raw)
-
-
-def save_model(model: MedGAN, path: str | os.PathLike[str], long_input: Mapping[str, Any] | None) -> None:
-    extra: dict[str, Any] = {"schema.json": model.schema_.to_dict()}
-    if long_input is not None:
-        extra[LONG_INPUT] = check_long_input(dict(long_input))
-    write_model_dir(
-        path,
-        estimator=type(model).__name__,
-        params=saved_params(model.get_params()),
-        fitted={
-            "n_features_in": int(model.n_features_in_),
-            "feature_names_in": [str(c) for c in model.feature_names_in_],
-            "schedule": vars(model.schedule_),
-            "calibration": getattr(model, "calibration_", None),
-        },
-        history=model.history_,
-        modules=model._modules(),
-        privacy=model.privacy_,
-        extra_json=extra,
-    )
-
-
-def _calibration(raw: Any, schema: Any) -> dict[str, list[Any]] | None:
-    """Validate the stored marginal calibration (the directory may come from someone else)."""
-    if raw is None:
-        return None
     try:
-        columns = [str(c) for c in raw["columns"]]
-        shift = [float(x) for x in raw["shift"]]
-        prevalence = [float(x) for x in raw["prevalence"]]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelDirError(f"config.json: malformed 'calibration' ({exc}); re-save the model") from exc
-    binary = {c.name for c in schema.columns if c.kind.value == "binary" and not c.nullable}
-    if len(shift) != len(columns) or len(prevalence) != len(columns) or not set(columns) <= binary:
+        record = PrivacyRecord.from_dict(read_json(d, "privacy.json"))
+        if not record.private:
+            return record
+        recomputed = record.recompute()
+    except (EhrsynthError, ValueError, TypeError, KeyError) as exc:
+        if isinstance(exc, ModelDirError):
+            raise
+        raise ModelDirError(f"privacy.json in {str(d)!r} is malformed: {exc}") from exc
+    recorded = float(record.epsilon_spent or 0.0)
+    if not math.isfinite(recomputed) or abs(recorded - recomputed) > EPSILON_TOLERANCE * max(recomputed, 0.1):
         raise ModelDirError(
-            "config.json: 'calibration' does not match the schema's 0/1 columns; re-save the model"
+            f"privacy.json in {str(d)!r} records epsilon_spent = {recorded:.4g}, but its mechanisms compose to "
+            f"{recomputed:.4g}: the privacy claim does not match what was run; do not use this model"
         )
-    if not all(math.isfinite(x) for x in shift):
-        raise ModelDirError("config.json: 'calibration' holds non-finite shifts; re-save the model")
-    return {"columns": columns, "prevalence": prevalence, "shift": shift}
-
-
-def load(path: str | os.PathLike[str], *, device: str = "cpu") -> MedGAN:
-    """Load a model directory saved with :meth:`MedGAN.save` (verifies the manifest first)."""
-    import numpy as np
-
-    from ehrsynth.estimator import MedGAN, resolve_device
-    from ehrsynth.schema import Schema
-    from ehrsynth.training.schedule import Schedule
-
-    d = verify_model_dir(path)
-    config = read_config(d, "MedGAN", hint=" (image models load with ehrsynth.imaging.load)")
-    require_files(d, FILES)
-    params = dict(config["params"])
-    for key in ("generator_dims", "discriminator_dims"):
-        params[key] = tuple(params[key])
-    model = MedGAN(**params)
-    model.device = device
-    schema = Schema.from_dict(read_json(d, "schema.json"))
-    model._build_modules(schema)
-    load_weights(d, model._modules(), resolve_device(device))
-    model.privacy_ = read_privacy(d)
-    fitted = config["fitted"]
-    model.n_features_in_ = int(fitted["n_features_in"])
-    model.feature_names_in_ = np.asarray(fitted["feature_names_in"], dtype=object)
-    model.schedule_ = Schedule(**fitted["schedule"])
-    model.calibration_ = _calibration(fitted.get("calibration"), schema)
-    model.history_ = config.get("history", {})
-    listed = read_json(d, "manifest.json")["files"]
-    model.long_input_ = check_long_input(read_json(d, LONG_INPUT)) if LONG_INPUT in listed else None
-    return model
+    return dataclasses.replace(record, epsilon_spent=recomputed)

@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 TENSORS = "checkpoint.safetensors"
 META = "checkpoint.json"
-CHECKPOINT_VERSION = 2
+CHECKPOINT_VERSION = 3  # 3: the fingerprint holds a content hash of the data
 
 
 def save_checkpoint(directory: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
@@ -77,9 +77,6 @@ def clear_checkpoint(directory: str | Path) -> None:
 
 
 # -- a whole adversarial run --------------------------------------------------------------------------------
-RUNTIME_PARAMS = ("progress", "verbose", "checkpoint_dir")
-
-
 def table_sha256(df: pd.DataFrame, *parts: Any) -> str:
     """sha256 of a table's content (column names, dtypes and every value, in order) and of ``parts``
     (JSON values, e.g. a declared schema): two tables of the same size but other values differ."""
@@ -102,12 +99,11 @@ def array_sha256(*arrays: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def fingerprint(params: Mapping[str, Any], **facts: Any) -> dict[str, Any]:
-    """What a checkpoint must have been made with to be resumed: the estimator parameters (without the
-    run-time-only ones) and ``facts`` about the data (its size and a content hash, e.g. :func:`table_sha256`),
-    as JSON values."""
-    kept = {k: list(v) if isinstance(v, tuple) else v for k, v in params.items() if k not in RUNTIME_PARAMS}
-    return {**facts, "params": kept}
+def fingerprint(settings: Mapping[str, Any], **facts: Any) -> dict[str, Any]:
+    """What a checkpoint must have been made with to be resumed: the fit's settings (its frozen config, no
+    run-time-only values) and ``facts`` about the data (its size and a content hash, e.g.
+    :func:`table_sha256`), as JSON values."""
+    return dict(json.loads(json.dumps({**facts, "params": dict(settings)}, default=list)))
 
 
 def open_checkpoint(

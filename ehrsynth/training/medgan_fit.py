@@ -1,23 +1,36 @@
-"""The medGAN fitting procedure: schema → encode → budget → AE pretraining → GAN → BN burn-in.
+"""The medGAN fitting procedure, a pure function of a frozen config and the data:
+resolve schema → encode → 1-way marginal release → build modules → train phases → calibrate → assemble state.
 
-Checkpoints (when ``checkpoint_dir`` is set) are written during the GAN phase; a later ``fit`` with the same
-settings and data size resumes from the last one with the accountant state (steps done per phase, noise
-multipliers, sample rate, the DP schema and its mechanisms) restored, so the final ε equals that of an
-uninterrupted run with the same steps, and no budget is spent twice.
+:func:`fit_medgan` dispatches on ``config.engine`` (only ``"dpsgd"``: DP-SGD medGAN) and returns a
+:class:`~ehrsynth.training.medgan_parts.MedGANState`; it never touches an estimator, so a fit that raises
+changes nothing.
+
+Checkpoints (when ``checkpoint_dir`` is set) are written during the GAN phase; a later fit with the same
+settings and the same data (a sha256 of the table's content, the declared schema and the code columns)
+resumes from the last one with the accountant state (steps done per phase, noise multipliers, sample rate, the
+DP schema, the marginal release and their mechanisms) restored, so the final ε equals that of an uninterrupted
+run with the same steps, and no budget is spent twice.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ehrsynth.dp.accounting import Mechanism, PoissonGaussian, mechanism_from_dict, mechanism_to_dict
-from ehrsynth.errors import InvalidDataError
+from ehrsynth.dp.accounting import (
+    Mechanism,
+    PoissonGaussian,
+    PrivacyRecord,
+    mechanism_from_dict,
+    mechanism_to_dict,
+)
+from ehrsynth.errors import InvalidDataError, InvalidParameterError
 from ehrsynth.schema import Kind, Schema
 from ehrsynth.training.checkpoint import (
     checkpoint_hook,
@@ -29,215 +42,275 @@ from ehrsynth.training.checkpoint import (
     table_sha256,
 )
 from ehrsynth.training.dp_phase import DPPhase
-
-if TYPE_CHECKING:
-    from ehrsynth.estimator import MedGAN
+from ehrsynth.training.medgan_parts import (
+    MedGANConfig,
+    MedGANModules,
+    MedGANState,
+    build_modules,
+    burn_in,
+    make_trainer,
+)
+from ehrsynth.training.progress import ProgressCallback
+from ehrsynth.training.schedule import Schedule, resolve_schedule
 
 logger = logging.getLogger(__name__)
 
+CALIBRATION_ROWS = 20_000
 
-def _resolve_schema(
-    model: MedGAN,
-    df: pd.DataFrame,
-    schema: Schema | None,
-    code_columns: Sequence[str],
-    delta: float | None,
-    rng: np.random.Generator,
-) -> tuple[Schema, list[Mechanism]]:
-    if schema is not None:
-        schema.validate(df, strict=True)  # declared: public, charged nothing
-        return schema, []
-    if not model.private:
-        return Schema.infer(df), []
-    from ehrsynth.dp.budget import domain_noise_multiplier
-    from ehrsynth.dp.discovery import discover_schema, plan_discovery
 
-    releases = plan_discovery(df, code_columns).releases
-    sigma = domain_noise_multiplier(
-        releases,
-        epsilon=float(model.epsilon),  # type: ignore[arg-type]
-        delta=float(delta),  # type: ignore[arg-type]
-        share=model.domain_share,
-        accountant=model.accountant,
-    )
-    return discover_schema(df, noise_multiplier=sigma, rng=rng, code_columns=code_columns)
+@dataclass
+class _Run:
+    """The state of one fit shared by its steps (what a checkpoint saves and a resume restores)."""
+
+    schema: Schema
+    fixed: list[Mechanism]  # fixed-noise mechanisms already run (DP discovery, marginal release)
+    target: dict[str, list[Any]] | None = None  # the 1-way marginals the 0/1 columns are calibrated to
+    history: dict[str, list[dict[str, float]]] = field(default_factory=lambda: {"autoencoder": [], "gan": []})
+    resumed: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
+
+    def extra(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema.to_dict(),
+            "domain_mechanisms": [mechanism_to_dict(m) for m in self.fixed],
+            "autoencoder_history": self.history["autoencoder"],
+            "marginal_target": self.target,
+        }
 
 
 def fit_medgan(
-    model: MedGAN,
+    config: MedGANConfig,
     df: pd.DataFrame,
     *,
     schema: Schema | None,
     code_columns: Sequence[str],
-    delta: float | None,
-    rng: np.random.Generator,
-    tgen: torch.Generator,
+    random_state: int | None,
     device: torch.device,
-) -> None:
-    from ehrsynth.estimator import record_for
-
-    n = len(df)
+    progress: ProgressCallback | None = None,
+) -> MedGANState:
+    """Fit medGAN on ``df`` with ``config``; ``schema``: a declared (public) schema or None."""
+    if config.engine != "dpsgd":
+        raise InvalidParameterError(f"engine must be one of ('dpsgd',), found {config.engine!r}")
+    rng = np.random.default_rng(random_state)
+    tgen = torch.Generator().manual_seed(int(rng.integers(2**62)))
     declared = None if schema is None else schema.to_dict()
-    run = fingerprint(
-        model.get_params(), n_rows=n, data_sha256=table_sha256(df, declared, list(code_columns))
+    run_id = fingerprint(
+        config.fingerprint(),
+        random_state=random_state,
+        n_rows=len(df),
+        data_sha256=table_sha256(df, declared, list(code_columns)),
     )
-    ckpt = open_checkpoint(model.checkpoint_dir, run)
+    run = _resolve_schema(config, df, schema, code_columns, rng, run_id)
+    df = _clamped(config, df, run.schema, declared=schema is not None)
+    modules = build_modules(run.schema, config.architecture, tgen)
+    if run.resumed is None:
+        run.target, marginal = _marginal_target(config, modules, df, rng)
+        run.fixed += [marginal] if marginal is not None else []  # fixed mechanisms: charged before SGD
+    data = torch.as_tensor(modules.transformer.encode(df)).to(device)
+    for module in modules.as_dict().values():
+        module.to(device)
+    schedule = _schedule(config, len(df))
+    sgd = _train(config, modules, data, schedule, run, rng, tgen, run_id, progress)
+    burn_in(modules.generator, config.architecture.embedding_dim, config.bn_burn_in_batches, tgen, device)
+    calibration = _calibration(config, modules, run.target, tgen, device)
+    dp = config.dp
+    privacy = (
+        PrivacyRecord.non_private()
+        if dp is None
+        else PrivacyRecord.composed(dp.epsilon, dp.delta, dp.accountant, [*run.fixed, *sgd])
+    )
+    if config.checkpoint_dir:
+        clear_checkpoint(config.checkpoint_dir)
+    return MedGANState(run.schema, modules, privacy, calibration, run.history, schedule)
+
+
+def _schedule(config: MedGANConfig, n: int) -> Schedule:
+    return resolve_schedule(
+        n,
+        dp=config.private,
+        ae_epochs=config.ae_epochs,
+        ae_batch_size=config.ae_batch_size,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        d_steps=config.d_steps,
+    )
+
+
+def _resolve_schema(
+    config: MedGANConfig,
+    df: pd.DataFrame,
+    schema: Schema | None,
+    code_columns: Sequence[str],
+    rng: np.random.Generator,
+    run_id: dict[str, Any],
+) -> _Run:
+    """The schema (declared, inferred without DP, DP-discovered, or restored from a checkpoint)."""
+    ckpt = open_checkpoint(config.checkpoint_dir, run_id)
     if ckpt is not None:
         extra = ckpt[1]["extra"]
-        schema_used = Schema.from_dict(extra["schema"])
-        domain_mechs = [mechanism_from_dict(m) for m in extra["domain_mechanisms"]]
+        run = _Run(
+            Schema.from_dict(extra["schema"]), [mechanism_from_dict(m) for m in extra["domain_mechanisms"]]
+        )
+        run.target, run.resumed = extra.get("marginal_target"), ckpt
+        run.history["autoencoder"] = list(extra["autoencoder_history"])
+    elif schema is not None:
+        schema.validate(df, strict=True)  # declared: public, charged nothing
+        run = _Run(schema, [])
+    elif config.dp is None:
+        run = _Run(Schema.infer(df), [])
     else:
-        schema_used, domain_mechs = _resolve_schema(model, df, schema, code_columns, delta, rng)
-    if not schema_used.modelled or all(c.kind is Kind.IDENTIFIER for c in schema_used.columns):
+        from ehrsynth.dp.discovery import discover_schema, plan_discovery
+
+        sigma = config.dp.release_noise(plan_discovery(df, code_columns).releases, config.dp.domain_share)
+        discovered, mechanisms = discover_schema(
+            df, noise_multiplier=sigma, rng=rng, code_columns=code_columns
+        )
+        run = _Run(discovered, list(mechanisms))
+    if not run.schema.modelled or all(c.kind is Kind.IDENTIFIER for c in run.schema.columns):
+        dp_discovered = config.private and schema is None
         raise InvalidDataError(
             "no column is left to model"
             + (
                 ": under differential privacy no code or value was held by enough rows to be released; use "
                 "more rows, a larger epsilon, or declare a schema"
-                if model.private and schema is None
+                if dp_discovered
                 else "; every column is an identifier"
             )
         )
-    if model.private and schema is None:
-        from ehrsynth.dp.discovery import clamp_to_released_ranges
+    return run
 
-        df = clamp_to_released_ranges(df, schema_used)
-    model._build_modules(schema_used, tgen)
-    if ckpt is not None:
-        target = ckpt[1]["extra"].get("marginal_target")
-    else:
-        target, marginal_mech = _marginal_target(model, df, delta, rng)
-        if marginal_mech is not None:
-            domain_mechs = [*domain_mechs, marginal_mech]  # fixed mechanisms: charged before SGD noise
-    data = torch.as_tensor(model.transformer_.encode(df)).to(device)
-    for module in model._modules().values():
-        module.to(device)
 
-    schedule = model._schedule(n)
+def _clamped(config: MedGANConfig, df: pd.DataFrame, schema: Schema, *, declared: bool) -> pd.DataFrame:
+    """Under DP discovery: values clamped to the released ranges (the model sees only released domains)."""
+    if not config.private or declared:
+        return df
+    from ehrsynth.dp.discovery import clamp_to_released_ranges
+
+    return clamp_to_released_ranges(df, schema)
+
+
+def _train(
+    config: MedGANConfig,
+    modules: MedGANModules,
+    data: torch.Tensor,
+    schedule: Schedule,
+    run: _Run,
+    rng: np.random.Generator,
+    tgen: torch.Generator,
+    run_id: dict[str, Any],
+    progress: ProgressCallback | None,
+) -> list[Mechanism]:
+    """Autoencoder pretraining then the GAN (DP-SGD under DP); returns the DP-SGD mechanisms run."""
     ae_dp = d_dp = None
-    if model.private:
+    if config.dp is not None:
         from ehrsynth.dp.budget import plan_sgd_noise
+        from ehrsynth.dp.calibration import Phase
 
-        plan = plan_sgd_noise(
-            schedule,
-            epsilon=float(model.epsilon),  # type: ignore[arg-type]
-            delta=float(delta),  # type: ignore[arg-type]
-            accountant=model.accountant,
-            fixed=domain_mechs,
+        q = float(schedule.sample_rate or 0.0)
+        phases = [
+            Phase("autoencoder", q, schedule.ae_steps),
+            Phase("discriminator", q, schedule.d_total_steps),
+        ]
+        plan = plan_sgd_noise(phases, config.dp, fixed=run.fixed)
+        sigma = {name: m.noise_multiplier for name, m in plan.phases.items()}
+        ae_dp = DPPhase(sigma.get("autoencoder", 1.0), q, config.dp.max_grad_norm)
+        d_dp = DPPhase(sigma.get("discriminator", 1.0), q, config.dp.max_grad_norm)
+    if run.resumed is None:
+        run.history["autoencoder"] = _train_autoencoder(
+            config, modules, data, schedule, tgen, ae_dp, progress
         )
-        q = float(schedule.sample_rate)  # type: ignore[arg-type]
-        ae_dp = DPPhase(plan.autoencoder.noise_multiplier, q, model.max_grad_norm)
-        d_dp = DPPhase(plan.discriminator.noise_multiplier, q, model.max_grad_norm)
-
-    history: dict[str, list[dict[str, float]]] = {"autoencoder": [], "gan": []}
-    if ckpt is None:
-        history["autoencoder"] = train_autoencoder_phase(model, data, schedule, tgen, ae_dp)
-    trainer = model._make_trainer(data, schedule, tgen, d_dp)
-    if ckpt is not None:
-        extra = restore_trainer(ckpt, modules=model._modules(), trainer=trainer, tgen=tgen, rng=rng)
-        history["autoencoder"] = list(extra["autoencoder_history"])
+    trainer = make_trainer(modules, data, config, schedule, tgen, d_dp, progress)
+    if run.resumed is not None:
+        restore_trainer(run.resumed, modules=modules.as_dict(), trainer=trainer, tgen=tgen, rng=rng)
 
     def save() -> None:
         save_trainer_checkpoint(
-            model.checkpoint_dir,  # type: ignore[arg-type]
-            modules=model._modules(),
+            str(config.checkpoint_dir),
+            modules=modules.as_dict(),
             trainer=trainer,
             tgen=tgen,
             rng=rng,
-            fingerprint=run,
-            extra={
-                "schema": schema_used.to_dict(),
-                "domain_mechanisms": [mechanism_to_dict(m) for m in domain_mechs],
-                "autoencoder_history": history["autoencoder"],
-                "marginal_target": target,
-            },
+            fingerprint=run_id,
+            extra=run.extra(),
         )
 
-    on_iteration = checkpoint_hook(
-        model.checkpoint_dir, model.checkpoint_every, trainer.config.iterations, save
+    hook: Callable[[int], None] | None = checkpoint_hook(
+        config.checkpoint_dir, config.checkpoint_every, trainer.config.iterations, save
     )
     try:
-        history["gan"] = trainer.run(on_iteration=on_iteration)
+        run.history["gan"] = trainer.run(on_iteration=hook)
     finally:
         trainer.close()
-    model._burn_in(tgen, device)
-    model.calibration_ = _calibration(model, target, tgen, device)
-
-    mechanisms: list[Mechanism] = list(domain_mechs)
-    if ae_dp is not None and d_dp is not None:
-        mechanisms += [
-            PoissonGaussian("autoencoder", ae_dp.noise_multiplier, ae_dp.sample_rate, schedule.ae_steps),
-            PoissonGaussian("discriminator", d_dp.noise_multiplier, d_dp.sample_rate, trainer.d_steps_done),
-        ]
-    model.privacy_ = record_for(model.epsilon, delta, model.accountant, mechanisms)
-    model.history_ = history
-    model.schedule_ = schedule
-    model.n_features_in_ = df.shape[1]
-    model.feature_names_in_ = np.asarray(df.columns, dtype=object)
-    if model.checkpoint_dir:
-        clear_checkpoint(model.checkpoint_dir)
+    if ae_dp is None or d_dp is None:
+        return []
+    return [
+        PoissonGaussian("autoencoder", ae_dp.noise_multiplier, ae_dp.sample_rate, schedule.ae_steps),
+        PoissonGaussian("discriminator", d_dp.noise_multiplier, d_dp.sample_rate, trainer.d_steps_done),
+    ]
 
 
-CALIBRATION_ROWS = 20_000
-
-
-def _marginal_target(
-    model: MedGAN, df: pd.DataFrame, delta: float | None, rng: np.random.Generator
-) -> tuple[dict[str, list[Any]] | None, Mechanism | None]:
-    """The prevalences the plain 0/1 columns are calibrated to: a DP release under DP, exact otherwise."""
-    columns = model.transformer_.plain_binary_columns()
-    if not model.calibrate_marginals or not columns:
-        return None, None
-    bits = df[columns].to_numpy() != 0
-    if not model.private:
-        return {"columns": columns, "prevalence": bits.mean(axis=0).tolist()}, None
-    from ehrsynth.dp.budget import domain_noise_multiplier
-    from ehrsynth.dp.marginals import noisy_prevalences
-
-    sigma = domain_noise_multiplier(
-        1,
-        epsilon=float(model.epsilon),  # type: ignore[arg-type]
-        delta=float(delta),  # type: ignore[arg-type]
-        share=model.marginal_share,
-        accountant=model.accountant,
-    )
-    prevalence, mech = noisy_prevalences(
-        bits, noise_multiplier=sigma, max_ones=int(model.max_codes_per_row), rng=rng
-    )
-    return {"columns": columns, "prevalence": prevalence.tolist()}, mech
-
-
-def _calibration(
-    model: MedGAN, target: dict[str, list[Any]] | None, tgen: torch.Generator, device: torch.device
-) -> dict[str, list[Any]] | None:
-    """Logit shifts that make the generator's expected prevalences equal ``target`` (post-processing)."""
-    if target is None:
-        return None
-    from ehrsynth.dp.marginals import logit_shifts
-
-    idx = torch.as_tensor(model.transformer_.unit_index(target["columns"]), device=device)
-    with torch.inference_mode():
-        z = torch.randn(CALIBRATION_ROWS, model.embedding_dim, generator=tgen).to(device)
-        probs = model.autoencoder_.decode(model.generator_(z)).index_select(1, idx).float().cpu().numpy()
-    shift = logit_shifts(probs, np.asarray(target["prevalence"]))
-    return {"columns": list(target["columns"]), "prevalence": target["prevalence"], "shift": shift.tolist()}
-
-
-def train_autoencoder_phase(
-    model: MedGAN, data: torch.Tensor, schedule: Any, tgen: torch.Generator, dp: DPPhase | None
+def _train_autoencoder(
+    config: MedGANConfig,
+    modules: MedGANModules,
+    data: torch.Tensor,
+    schedule: Schedule,
+    tgen: torch.Generator,
+    dp: DPPhase | None,
+    progress: ProgressCallback | None,
 ) -> list[dict[str, float]]:
     from ehrsynth.training.autoencoder import train_autoencoder
 
     if schedule.ae_steps == 0:
         return []
     return train_autoencoder(
-        model.autoencoder_,
+        modules.autoencoder,
         data,
         steps=schedule.ae_steps,
         batch_size=schedule.ae_batch_size,
-        lr=model.lr,
-        weight_decay=model.weight_decay,
+        lr=config.lr,
+        weight_decay=config.weight_decay,
         generator=tgen,
         dp=dp,
-        progress=model._progress(),
+        progress=progress,
     )
+
+
+def _marginal_target(
+    config: MedGANConfig, modules: MedGANModules, df: pd.DataFrame, rng: np.random.Generator
+) -> tuple[dict[str, list[Any]] | None, Mechanism | None]:
+    """The 1-way marginal release: the prevalences the plain 0/1 columns are calibrated to (a DP release
+    under DP, exact otherwise)."""
+    columns = modules.transformer.plain_binary_columns()
+    if not config.calibrate_marginals or not columns:
+        return None, None
+    bits = df[columns].to_numpy() != 0
+    if config.dp is None:
+        return {"columns": columns, "prevalence": bits.mean(axis=0).tolist()}, None
+    from ehrsynth.dp.marginals import noisy_prevalences
+
+    sigma = config.dp.release_noise(1, config.dp.marginal_share)
+    prevalence, mech = noisy_prevalences(
+        bits, noise_multiplier=sigma, max_ones=config.max_codes_per_row, rng=rng
+    )
+    return {"columns": columns, "prevalence": prevalence.tolist()}, mech
+
+
+def _calibration(
+    config: MedGANConfig,
+    modules: MedGANModules,
+    target: dict[str, list[Any]] | None,
+    tgen: torch.Generator,
+    device: torch.device,
+) -> dict[str, list[Any]] | None:
+    """Logit shifts that make the generator's expected prevalences equal ``target`` (post-processing)."""
+    if target is None:
+        return None
+    from ehrsynth.dp.marginals import logit_shifts
+
+    idx = torch.as_tensor(modules.transformer.unit_index(target["columns"]), device=device)
+    latent = config.architecture.embedding_dim
+    with torch.inference_mode():
+        z = torch.randn(CALIBRATION_ROWS, latent, generator=tgen).to(device)
+        decoded = modules.autoencoder.decode(modules.generator(z))
+        probs = decoded.index_select(1, idx).float().cpu().numpy()
+    shift = logit_shifts(probs, np.asarray(target["prevalence"]))
+    return {"columns": list(target["columns"]), "prevalence": target["prevalence"], "shift": shift.tolist()}
