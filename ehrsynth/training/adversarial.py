@@ -8,6 +8,10 @@ Under DP (DESIGN §4): the discriminator is wrapped for ghost clipping; the real
 go through one forward on the concatenated batch, one backward and one clipped, noised step; the generator
 step runs with the discriminator's hooks disabled and its gradients discarded (they never reach a D update).
 The generator's BatchNorm uses running statistics during D steps and batch statistics during G steps.
+
+What a run reports (history, progress): without DP the mean D and G losses per ``log_every`` iterations; under
+DP only the iteration count and the G loss — the D loss is computed on real batches and no mechanism accounts
+for it, while the G loss is computed on generated data through the (DP) discriminator: post-processing.
 """
 
 from __future__ import annotations
@@ -129,7 +133,7 @@ class AdversarialTrainer:
             loss = parts.criterion(self._disc(parts.module, x, labels), y)
             loss.backward()
             parts.optimizer.step()
-            value = float(loss.item())
+            value = 0.0  # under DP the loss on real data is never read out
         else:
             self.d_optimizer.zero_grad(set_to_none=True)
             logit_real = self._disc(self.discriminator, real, real_labels)
@@ -180,11 +184,13 @@ class AdversarialTrainer:
             self.iteration += 1
             d_sum, g_sum, count = d_sum + d_loss, g_sum + g_loss, count + 1
             if self.iteration % cfg.log_every == 0 or self.iteration == cfg.iterations:
-                entry = {"iteration": float(self.iteration), "d_loss": d_sum / count, "g_loss": g_sum / count}
-                self.history.append(entry)
+                losses = {"g_loss": g_sum / count}
+                if self.dp is None:  # under DP the D loss is computed on real batches: never kept or shown
+                    losses = {"d_loss": d_sum / count, **losses}
+                self.history.append({"iteration": float(self.iteration), **losses})
                 d_sum = g_sum = 0.0
                 count = 0
-                report(self.iteration, {"d_loss": entry["d_loss"], "g_loss": entry["g_loss"]})
+                report(self.iteration, losses)
             if on_iteration is not None:
                 on_iteration(self.iteration)
         return self.history

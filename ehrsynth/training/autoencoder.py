@@ -30,7 +30,8 @@ def train_autoencoder(
     progress: ProgressCallback | None = None,
     log_every: int = 50,
 ) -> list[dict[str, float]]:
-    """Train ``ae`` for ``steps`` optimizer steps; returns the loss history.
+    """Train ``ae`` for ``steps`` optimizer steps; returns the history: the step counts, and without DP the
+    mean reconstruction loss (under DP that loss is computed on real batches, so it is neither kept nor shown).
 
     Non-private: shuffled epochs of ``batch_size`` (the last batch kept). DP: a fresh Poisson batch per step
     with ``dp.sample_rate``; the encoder and decoder are wrapped for ghost clipping and unwrapped afterwards.
@@ -71,13 +72,15 @@ def train_autoencoder(
                     loss.backward()
                     opt.step()
                     opt.zero_grad(set_to_none=True)
-                    running += float(loss.item())
+                    if dp is None:
+                        running += float(loss.item())
                     count += 1
                 if step % log_every == 0 or step == steps:
-                    mean = running / max(count, 1)
-                    history.append({"step": float(step), "loss": mean})
+                    # under DP the reconstruction loss is computed on real batches: never kept or shown
+                    losses = {} if dp is not None else {"loss": running / max(count, 1)}
+                    history.append({"step": float(step), **losses})
                     running, count = 0.0, 0
-                    report(step, {"loss": mean})
+                    report(step, losses)
     finally:
         if parts is not None:
             parts.close()
