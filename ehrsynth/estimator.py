@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import os
 import warnings
 from collections.abc import Sequence
@@ -29,6 +28,14 @@ from ehrsynth.errors import (
 )
 from ehrsynth.inference import check_frame
 from ehrsynth.io.model_dir import fitted_fields, write_model_dir
+from ehrsynth.medgan_files import (
+    FITTED_KEYS,
+    LONG_INPUT,
+    SCHEMA_FILE,
+    check_long_input,
+    checked_calibration,
+    checked_schedule,
+)
 from ehrsynth.models.medgan import Autoencoder, Discriminator, Generator
 from ehrsynth.params import (
     CALLBACK,
@@ -391,11 +398,6 @@ class MedGAN(Estimator):
 
 
 # -- model directories ---------------------------------------------------------------------------------------
-SCHEMA_FILE = "schema.json"
-LONG_INPUT = "long_input.json"
-FITTED_KEYS = ("n_features_in", "feature_names_in", "schedule", "calibration")
-
-
 def load(path: str | os.PathLike[str], *, device: str = "cpu") -> MedGAN:
     """Load a model directory saved with :meth:`MedGAN.save`: the manifest is verified first, then every
     file is validated (a tampered or malformed file is a :class:`~ehrsynth.errors.ModelDirError`)."""
@@ -424,9 +426,9 @@ def load(path: str | os.PathLike[str], *, device: str = "cpu") -> MedGAN:
         schema=schema,
         modules=modules,
         privacy=read_privacy(d),
-        calibration=_checked_calibration(fitted["calibration"], schema, where),
+        calibration=checked_calibration(fitted["calibration"], schema, where),
         history=config["history"],
-        schedule=_checked_schedule(fitted["schedule"], where),
+        schedule=checked_schedule(fitted["schedule"], where),
     )
     columns = [c.name for c in schema.columns]
     if fitted["feature_names_in"] != columns or fitted["n_features_in"] != len(columns):
@@ -437,6 +439,7 @@ def load(path: str | os.PathLike[str], *, device: str = "cpu") -> MedGAN:
 
 
 def _checked_params(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    """The saved parameters, validated against the same constraints as fit's."""
     params = dict(raw)
     for key in ("generator_dims", "discriminator_dims"):
         if isinstance(params[key], list):
@@ -446,54 +449,3 @@ def _checked_params(raw: dict[str, Any], where: str) -> dict[str, Any]:
     except EhrsynthError as exc:
         raise ModelDirError(f"{where}: {exc}; re-save the model") from exc
     return params
-
-
-def _checked_schedule(raw: Any, where: str) -> Schedule:
-    fields = {f.name: f.type for f in dataclasses.fields(Schedule)}
-    if not isinstance(raw, dict) or set(raw) != set(fields):
-        raise ModelDirError(f"{where}: 'schedule' must have exactly the keys {sorted(fields)}")
-    ints = [k for k in fields if k != "sample_rate"]
-    rate = raw["sample_rate"]
-    if not all(
-        isinstance(raw[k], int) and not isinstance(raw[k], bool) and raw[k] >= 0 for k in ints
-    ) or not (
-        rate is None or (isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 < rate <= 1)
-    ):
-        raise ModelDirError(f"{where}: 'schedule' holds a value of the wrong type or range")
-    return Schedule(**raw)
-
-
-def _checked_calibration(raw: Any, schema: Schema, where: str) -> dict[str, list[Any]] | None:
-    """Validate the stored marginal calibration (the directory may come from someone else)."""
-    if raw is None:
-        return None
-    try:
-        columns = [str(c) for c in raw["columns"]]
-        shift = [float(x) for x in raw["shift"]]
-        prevalence = [float(x) for x in raw["prevalence"]]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelDirError(f"{where}: malformed 'calibration' ({exc}); re-save the model") from exc
-    binary = {c.name for c in schema.columns if c.kind.value == "binary" and not c.nullable}
-    if len(shift) != len(columns) or len(prevalence) != len(columns) or not set(columns) <= binary:
-        raise ModelDirError(
-            f"{where}: 'calibration' does not match the schema's 0/1 columns; re-save the model"
-        )
-    if not all(math.isfinite(x) for x in (*shift, *prevalence)):
-        raise ModelDirError(f"{where}: 'calibration' holds non-finite values; re-save the model")
-    return {"columns": columns, "prevalence": prevalence, "shift": shift}
-
-
-def check_long_input(raw: Any) -> dict[str, Any]:
-    """Validate ``long_input.json``: how a long (patient, code) input was laid out, to write long output."""
-    from ehrsynth.codes import GROUPINGS
-
-    keys = {"patient", "code", "counts", "grouping"}
-    if not isinstance(raw, dict) or set(raw) != keys:
-        raise ModelDirError(f"{LONG_INPUT} must be an object with exactly the keys {sorted(keys)}")
-    if not all(isinstance(raw[k], str) and raw[k] for k in ("patient", "code")):
-        raise ModelDirError(f"{LONG_INPUT}: 'patient' and 'code' must be non-empty column names")
-    if not isinstance(raw["counts"], bool) or raw["grouping"] not in (None, *GROUPINGS):
-        raise ModelDirError(
-            f"{LONG_INPUT}: 'counts' must be true/false, 'grouping' null or one of {GROUPINGS}"
-        )
-    return dict(raw)

@@ -169,6 +169,11 @@ class Estimator(BaseEstimator):
     _constraints: ClassVar[dict[str, Constraint]] = {}
     epsilon: float | None
 
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        """The ``__init__`` parameter names (scikit-learn's ``_get_param_names``)."""
+        return list(cls._get_param_names())
+
     def _check_params(self) -> None:
         validate(self.get_params(deep=False), self._constraints)
 

@@ -201,7 +201,7 @@ def _fit_run(
 
     def progress(event: ProgressEvent) -> None:
         if event.phase == "autoencoder" and event.step >= event.total and "ae" not in snapshot:
-            snapshot["ae"] = copy.deepcopy(model.autoencoder_.state_dict())
+            snapshot["ae"] = copy.deepcopy(event.module.state_dict())
         if user_progress is not None:
             user_progress(event)
 

@@ -172,7 +172,7 @@ class AdversarialTrainer:
         """Run from ``self.iteration`` to ``config.iterations``. ``on_iteration`` (e.g. checkpointing) is
         called after each completed iteration."""
         cfg = self.config
-        report = Throttle(self.progress, "gan", cfg.iterations)
+        report = Throttle(self.progress, "gan", cfg.iterations, module=self.generator_module)
         self.discriminator.train()
         d_sum = g_sum = 0.0
         count = 0

@@ -58,7 +58,7 @@ def train_autoencoder(
         sampler = EpochSampler(n, batch_size, generator)
         model, opt, crit = core, optimizer, criterion
     history: list[dict[str, float]] = []
-    report = Throttle(progress, "autoencoder", steps)
+    report = Throttle(progress, "autoencoder", steps, module=ae)
     core.train()
     running, count = 0.0, 0
     report(0, {})

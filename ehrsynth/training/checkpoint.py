@@ -59,8 +59,17 @@ def load_checkpoint(directory: str | Path) -> tuple[dict[str, torch.Tensor], dic
     d = Path(directory)
     if not (d / META).is_file():
         return None
-    meta = json.loads((d / META).read_text(encoding="utf-8"))
-    if not (d / TENSORS).is_file() or sha256_file(d / TENSORS) != meta.get("tensors_sha256"):
+    try:
+        meta = json.loads((d / META).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelDirError(
+            f"checkpoint in {str(d)!r} is unreadable ({exc}); delete it to start over"
+        ) from exc
+    if (
+        not isinstance(meta, dict)
+        or not (d / TENSORS).is_file()
+        or sha256_file(d / TENSORS) != meta.get("tensors_sha256")
+    ):
         raise ModelDirError(f"checkpoint in {str(d)!r} is incomplete or altered; delete it to start over")
     return load_tensors(d / TENSORS), meta
 

@@ -16,6 +16,9 @@ class ProgressEvent:
     total: int
     losses: dict[str, float] = field(default_factory=dict)
     elapsed: float = 0.0
+    # the module this phase trains (autoencoder phase: the autoencoder), for callers that snapshot it, e.g.
+    # the DP audit at the end of the autoencoder phase; the estimator's fitted attributes exist only after fit
+    module: Any = None
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
@@ -49,7 +52,15 @@ class TqdmProgress:
 class Throttle:
     """Call a progress callback at most every ``interval`` seconds (and always on the last step)."""
 
-    def __init__(self, callback: ProgressCallback | None, phase: str, total: int, interval: float = 0.25):
+    def __init__(
+        self,
+        callback: ProgressCallback | None,
+        phase: str,
+        total: int,
+        interval: float = 0.25,
+        module: Any = None,
+    ) -> None:
+        self.module = module
         self.callback = callback
         self.phase = phase
         self.total = total
@@ -63,4 +74,4 @@ class Throttle:
         now = time.perf_counter()
         if step >= self.total or now - self._last >= self.interval:
             self._last = now
-            self.callback(ProgressEvent(self.phase, step, self.total, losses, now - self.start))
+            self.callback(ProgressEvent(self.phase, step, self.total, losses, now - self.start, self.module))

@@ -1,0 +1,68 @@
+"""The MedGAN-specific files of a model directory, validated on load (the directory may come from someone
+else): the fitted fields of config.json, the marginal calibration and ``long_input.json``. Each check raises
+:class:`~ehrsynth.errors.ModelDirError`, never ``TypeError``/``KeyError``."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from ehrsynth.errors import ModelDirError
+from ehrsynth.schema import Schema
+from ehrsynth.training.schedule import Schedule
+
+SCHEMA_FILE = "schema.json"
+LONG_INPUT = "long_input.json"
+FITTED_KEYS = ("n_features_in", "feature_names_in", "schedule", "calibration")
+
+
+def checked_schedule(raw: Any, where: str) -> Schedule:
+    fields = {f.name: f.type for f in dataclasses.fields(Schedule)}
+    if not isinstance(raw, dict) or set(raw) != set(fields):
+        raise ModelDirError(f"{where}: 'schedule' must have exactly the keys {sorted(fields)}")
+    ints = [k for k in fields if k != "sample_rate"]
+    rate = raw["sample_rate"]
+    if not all(
+        isinstance(raw[k], int) and not isinstance(raw[k], bool) and raw[k] >= 0 for k in ints
+    ) or not (
+        rate is None or (isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 < rate <= 1)
+    ):
+        raise ModelDirError(f"{where}: 'schedule' holds a value of the wrong type or range")
+    return Schedule(**raw)
+
+
+def checked_calibration(raw: Any, schema: Schema, where: str) -> dict[str, list[Any]] | None:
+    """Validate the stored marginal calibration (the directory may come from someone else)."""
+    if raw is None:
+        return None
+    try:
+        columns = [str(c) for c in raw["columns"]]
+        shift = [float(x) for x in raw["shift"]]
+        prevalence = [float(x) for x in raw["prevalence"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelDirError(f"{where}: malformed 'calibration' ({exc}); re-save the model") from exc
+    binary = {c.name for c in schema.columns if c.kind.value == "binary" and not c.nullable}
+    if len(shift) != len(columns) or len(prevalence) != len(columns) or not set(columns) <= binary:
+        raise ModelDirError(
+            f"{where}: 'calibration' does not match the schema's 0/1 columns; re-save the model"
+        )
+    if not all(math.isfinite(x) for x in (*shift, *prevalence)):
+        raise ModelDirError(f"{where}: 'calibration' holds non-finite values; re-save the model")
+    return {"columns": columns, "prevalence": prevalence, "shift": shift}
+
+
+def check_long_input(raw: Any) -> dict[str, Any]:
+    """Validate ``long_input.json``: how a long (patient, code) input was laid out, to write long output."""
+    from ehrsynth.codes import GROUPINGS
+
+    keys = {"patient", "code", "counts", "grouping"}
+    if not isinstance(raw, dict) or set(raw) != keys:
+        raise ModelDirError(f"{LONG_INPUT} must be an object with exactly the keys {sorted(keys)}")
+    if not all(isinstance(raw[k], str) and raw[k] for k in ("patient", "code")):
+        raise ModelDirError(f"{LONG_INPUT}: 'patient' and 'code' must be non-empty column names")
+    if not isinstance(raw["counts"], bool) or raw["grouping"] not in (None, *GROUPINGS):
+        raise ModelDirError(
+            f"{LONG_INPUT}: 'counts' must be true/false, 'grouping' null or one of {GROUPINGS}"
+        )
+    return dict(raw)
