@@ -67,6 +67,21 @@ def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else "n/a"
 
 
+def headline_lines(m: dict[str, Any]) -> list[str]:
+    """The answer first: per area, the score between the floor (0) and the real data (1) and the verdict."""
+    from ehrsynth.evaluation.headline import headline
+
+    lines = []
+    for area in headline(m):
+        score = "" if area["score"] is None else f"score {area['score']:.2f}, "
+        worst = [r["metric"] for r in area["metrics"] if r["worse_than_floor"]]
+        detail = f" ({'; '.join(worst)})" if worst else ""
+        lines.append(
+            f"{area['area']}: {score}{area['verdict'].upper() if worst else area['verdict']}{detail}"
+        )
+    return lines
+
+
 def summary_lines(m: dict[str, Any]) -> list[str]:
     """A few human-readable lines with the headline numbers."""
     floor = (m.get("baselines") or {}).get("independent_marginals") or {}
@@ -123,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         baselines=not args.no_baselines,
     )
     stream = sys.stderr if args.json == "-" else sys.stdout
-    for line in summary_lines(report.to_dict()):
+    for line in headline_lines(report.to_dict()) + summary_lines(report.to_dict()):
         print(f"ehrsynth evaluate: {line}", file=stream)
     if args.json == "-":
         print(report.to_json())

@@ -139,10 +139,8 @@ def run_sample(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    import json
-
     from ehrsynth.imaging.evaluation import evaluate, load_synthetic, real_splits
-    from ehrsynth.io.atomic import write_text_atomic
+    from ehrsynth.imaging.report import ImageEvaluationReport
 
     real = real_splits(args.real)
     synthetic = load_synthetic(args.synthetic)
@@ -153,12 +151,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
         random_state=args.seed,
         device=args.device,
     )
+    report = ImageEvaluationReport.build(result, real["train"], synthetic)
     if args.json:
-        write_text_atomic(args.json, json.dumps(result, indent=2, allow_nan=False) + "\n")
+        report.save_json(args.json)
     if args.html:
-        from ehrsynth.imaging.report import render_html
-
-        write_text_atomic(args.html, render_html(result, real["train"], synthetic))
+        report.save_html(args.html)
     mem = result["memorisation"]
 
     def fmt(v: Any) -> str:
