@@ -22,32 +22,76 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def marginal_summary(real: Any, synth: Any, schema: Any) -> list[dict[str, Any]]:
-    """Per modelled column: real vs synthetic mean (numbers, flags) or total variation distance (categories)."""
-    import numpy as np
+def _round(v: Any) -> Any:
+    import math
+
+    return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else round(float(v), 4)
+
+
+def _numeric_row(r: Any, s: Any) -> dict[str, Any]:
     import pandas as pd
+    from scipy.stats import ks_2samp
+
+    rr, ss = pd.to_numeric(r, errors="coerce").dropna(), pd.to_numeric(s, errors="coerce").dropna()
+    row: dict[str, Any] = {}
+    for name, x in (("real", rr), ("synthetic", ss)):
+        row.update({f"{name}_{stat}": _round(getattr(x, stat)() if len(x) else None) for stat in ("mean", "std")})
+        row.update({f"{name}_{stat}": _round(getattr(x, stat)() if len(x) else None) for stat in ("min", "max")})
+    row["ks"] = _round(ks_2samp(rr, ss, method="asymp").statistic) if len(rr) and len(ss) else None
+    return row
+
+
+def marginal_summary(real: Any, synth: Any, schema: Any) -> list[dict[str, Any]]:
+    """Per modelled column, real vs synthetic: missing rate; for numbers and flags mean, SD, min, max and the
+    Kolmogorov–Smirnov distance; for categories the total variation distance and categories the synthetic
+    table has that the real one lacks (the distortions a mean hides: clipped ranges, invented categories,
+    missingness)."""
+    import numpy as np
 
     from ehrsynth.schema import Kind
 
     rows: list[dict[str, Any]] = []
     for col in schema.modelled:
+        if col.kind is Kind.DATETIME:
+            continue
         r, s = real[col.name], synth[col.name]
         row: dict[str, Any] = {"column": col.name, "kind": col.kind.value}
+        row.update(real_missing=_round(r.isna().mean()), synthetic_missing=_round(s.isna().mean()))
         if col.kind is Kind.CATEGORICAL:
-            pr = r.astype(str).value_counts(normalize=True)
-            ps = s.astype(str).value_counts(normalize=True)
+            pr = r.dropna().astype(str).value_counts(normalize=True)
+            ps = s.dropna().astype(str).value_counts(normalize=True)
             keys = pr.index.union(ps.index)
-            row["tvd"] = round(
-                float(0.5 * np.abs(pr.reindex(keys, fill_value=0) - ps.reindex(keys, fill_value=0)).sum()), 4
-            )
-        elif col.kind is Kind.DATETIME:
-            continue
+            diff = pr.reindex(keys, fill_value=0) - ps.reindex(keys, fill_value=0)
+            row["tvd"] = _round(0.5 * float(np.abs(diff).sum()))
+            row["new_categories"] = sorted(set(ps.index) - set(pr.index))
         else:
-            rr, ss = pd.to_numeric(r, errors="coerce"), pd.to_numeric(s, errors="coerce")
-            row.update(real_mean=round(float(rr.mean()), 4), synthetic_mean=round(float(ss.mean()), 4))
-            row.update(real_std=round(float(rr.std()), 4), synthetic_std=round(float(ss.std()), 4))
+            row.update(_numeric_row(r, s))
         rows.append(row)
     return rows
+
+
+MD_COLUMNS = [
+    ("column", "column"),
+    ("kind", "kind"),
+    ("missing real / synth", ("real_missing", "synthetic_missing")),
+    ("mean real / synth", ("real_mean", "synthetic_mean")),
+    ("sd real / synth", ("real_std", "synthetic_std")),
+    ("min real / synth", ("real_min", "synthetic_min")),
+    ("max real / synth", ("real_max", "synthetic_max")),
+    ("KS", "ks"),
+    ("TVD", "tvd"),
+]
+
+
+def _cell(row: dict[str, Any], key: str | tuple[str, str]) -> str:
+    def one(k: str) -> str:
+        v = row.get(k)
+        return "" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+
+    if isinstance(key, tuple):
+        a, b = one(key[0]), one(key[1])
+        return f"{a} / {b}" if a or b else ""
+    return one(key).replace("|", "\\|")
 
 
 def _markdown(rows: list[dict[str, Any]], privacy: dict[str, Any], n: int) -> str:
@@ -60,14 +104,15 @@ def _markdown(rows: list[dict[str, Any]], privacy: dict[str, Any], n: int) -> st
             else "Trained WITHOUT differential privacy (no guarantee).\n\n"
         )
         + "Data: ACTG 175 (Hammer et al. 1996, NEJM 335:1081), as shipped in the `lifelines` package.\n\n"
-        + "| column | kind | real mean | synthetic mean | real sd | synthetic sd | TVD |\n|---|---|---|---|---|---|---|\n"
+        + "Per column, real vs synthetic. KS: Kolmogorov–Smirnov distance (numbers); TVD: total variation "
+        "distance (categories); both 0 for identical distributions.\n\n"
+        + "| " + " | ".join(title for title, _ in MD_COLUMNS) + " |\n"
+        + "|" + "---|" * len(MD_COLUMNS) + "\n"
     )
-    lines = [
-        f"| {r['column']} | {r['kind']} | {r.get('real_mean', '')} | {r.get('synthetic_mean', '')} | "
-        f"{r.get('real_std', '')} | {r.get('synthetic_std', '')} | {r.get('tvd', '')} |"
-        for r in rows
-    ]
-    return head + "\n".join(lines) + "\n"
+    lines = ["| " + " | ".join(_cell(r, key) for _, key in MD_COLUMNS) + " |" for r in rows]
+    new = [f"- {r['column']}: {', '.join(r['new_categories'])}" for r in rows if r.get("new_categories")]
+    tail = "\n\nCategories in the synthetic table but not the real one:\n" + "\n".join(new) if new else ""
+    return head + "\n".join(lines) + tail + "\n"
 
 
 def run(args: argparse.Namespace) -> int:
