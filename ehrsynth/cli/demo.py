@@ -9,16 +9,27 @@ from pathlib import Path
 from typing import Any
 
 from ehrsynth.cli._common import nonneg_int, warn_no_dp
+from ehrsynth.cli._ux import stage
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("demo", help="synthesize the bundled ACTG 175 demo table and summarise the result")
+    p = sub.add_parser(
+        "demo",
+        help="synthesize the bundled ACTG 175 demo table and summarise the result",
+        description="Synthesize the bundled ACTG 175 table under DP and write a real-vs-synthetic summary.",
+    )
     p.add_argument("-o", "--output", default="demo-output", help="output directory (default demo-output/)")
-    p.add_argument("--epsilon", type=float, default=3.0, help="privacy budget (default 3.0)")
-    p.add_argument("--no-dp", action="store_true", help="train WITHOUT differential privacy")
-    p.add_argument("--epochs", type=nonneg_int, default=None, help="GAN epochs (default: the DP default)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    budget = p.add_mutually_exclusive_group()  # --epsilon with --no-dp contradicts itself: exit 2
+    budget.add_argument("--epsilon", type=float, default=3.0, help="privacy budget ε (default 3.0)")
+    budget.add_argument("--no-dp", action="store_true", help="train WITHOUT differential privacy")
+    p.add_argument(
+        "--epochs",
+        type=nonneg_int,
+        default=None,
+        help="GAN epochs (default: 100 under DP, 1000 with --no-dp)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0: the demo is reproducible)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or stage lines")
     p.set_defaults(handler=run)
 
 
@@ -35,8 +46,12 @@ def _numeric_row(r: Any, s: Any) -> dict[str, Any]:
     rr, ss = pd.to_numeric(r, errors="coerce").dropna(), pd.to_numeric(s, errors="coerce").dropna()
     row: dict[str, Any] = {}
     for name, x in (("real", rr), ("synthetic", ss)):
-        row.update({f"{name}_{stat}": _round(getattr(x, stat)() if len(x) else None) for stat in ("mean", "std")})
-        row.update({f"{name}_{stat}": _round(getattr(x, stat)() if len(x) else None) for stat in ("min", "max")})
+        row.update(
+            {f"{name}_{stat}": _round(getattr(x, stat)() if len(x) else None) for stat in ("mean", "std")}
+        )
+        row.update(
+            {f"{name}_{stat}": _round(getattr(x, stat)() if len(x) else None) for stat in ("min", "max")}
+        )
     row["ks"] = _round(ks_2samp(rr, ss, method="asymp").statistic) if len(rr) and len(ss) else None
     return row
 
@@ -70,7 +85,7 @@ def marginal_summary(real: Any, synth: Any, schema: Any) -> list[dict[str, Any]]
     return rows
 
 
-MD_COLUMNS = [
+MD_COLUMNS: list[tuple[str, str | tuple[str, str]]] = [
     ("column", "column"),
     ("kind", "kind"),
     ("missing real / synth", ("real_missing", "synthetic_missing")),
@@ -106,8 +121,12 @@ def _markdown(rows: list[dict[str, Any]], privacy: dict[str, Any], n: int) -> st
         + "Data: ACTG 175 (Hammer et al. 1996, NEJM 335:1081), as shipped in the `lifelines` package.\n\n"
         + "Per column, real vs synthetic. KS: Kolmogorov–Smirnov distance (numbers); TVD: total variation "
         "distance (categories); both 0 for identical distributions.\n\n"
-        + "| " + " | ".join(title for title, _ in MD_COLUMNS) + " |\n"
-        + "|" + "---|" * len(MD_COLUMNS) + "\n"
+        + "| "
+        + " | ".join(title for title, _ in MD_COLUMNS)
+        + " |\n"
+        + "|"
+        + "---|" * len(MD_COLUMNS)
+        + "\n"
     )
     lines = ["| " + " | ".join(_cell(r, key) for _, key in MD_COLUMNS) + " |" for r in rows]
     new = [f"- {r['column']}: {', '.join(r['new_categories'])}" for r in rows if r.get("new_categories")]
@@ -127,7 +146,11 @@ def run(args: argparse.Namespace) -> int:
     warn_no_dp(args)
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
+    stage(args, "loading the ACTG 175 demo table")
     real = load_demo()
+    stage(
+        args, "fitting WITHOUT DP" if args.no_dp else "fitting under DP: releasing the schema, then training"
+    )
     model = MedGAN(
         epsilon=None if args.no_dp else args.epsilon,
         epochs=args.epochs,
@@ -135,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
         progress=None if args.quiet else TqdmProgress(),
     )
     model.fit(real)
+    stage(args, f"sampling {len(real)} rows and writing {out_dir}")
     synth = model.sample(len(real), random_state=args.seed + 1)
     privacy = model.privacy_.to_dict()
     write_synthetic(synth, out_dir / "synthetic.csv", schema=model.schema_, privacy=privacy)
