@@ -239,3 +239,17 @@ class Schema:
         from ehrsynth.inference import validate_frame
 
         validate_frame(self, df, strict=strict)
+
+    # -- SDV metadata interop (mapping and rules: ehrsynth/sdv_metadata.py) --------------------------------
+    @classmethod
+    def from_sdv(cls, metadata: dict[str, Any], data: pd.DataFrame | None = None) -> Schema:
+        """A schema from SDV single-table metadata; bounds/categories from ``data`` (NOT private)."""
+        from ehrsynth.sdv_metadata import from_sdv
+
+        return from_sdv(metadata, data=data)
+
+    def to_sdv(self) -> dict[str, Any]:
+        """SDV single-table metadata (sdtypes only) for this schema."""
+        from ehrsynth.sdv_metadata import to_sdv
+
+        return to_sdv(self)

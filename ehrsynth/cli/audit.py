@@ -57,7 +57,10 @@ def add_parser(sub: Any) -> None:
         "--bootstrap", type=_positive_int, default=1000, help="bootstrap replicates (default 1000)"
     )
     p.add_argument(
-        "--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to compute distances"
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where to compute distances (default auto)",
     )
     p.set_defaults(handler=run)
 

@@ -49,12 +49,22 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--target", metavar="COL", help="column for train-on-synthetic/test-on-real (TSTR)")
     p.add_argument("--schema", metavar="F", help="schema JSON; only column names and kinds are read")
     p.add_argument(
-        "--top-k", type=_positive_int, default=100, metavar="K", help="most prevalent codes to predict (100)"
+        "--top-k",
+        type=_positive_int,
+        default=100,
+        metavar="K",
+        help="most prevalent codes to predict (default 100)",
     )
     p.add_argument("--json", metavar="OUT", help="write all metrics as JSON here ('-' for stdout)")
     p.add_argument("--html", metavar="OUT", help="write a self-contained HTML report here")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
-    p.add_argument("--n-jobs", type=_n_jobs, default=None, metavar="N", help="parallel model fits (-1: all)")
+    p.add_argument(
+        "--n-jobs",
+        type=_n_jobs,
+        default=None,
+        metavar="N",
+        help="parallel model fits (-1: all cores; default 1)",
+    )
     p.add_argument(
         "--no-baselines",
         action="store_true",
@@ -65,6 +75,21 @@ def add_parser(sub: Any) -> None:
 
 def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else "n/a"
+
+
+def headline_lines(m: dict[str, Any]) -> list[str]:
+    """The answer first: per area, the score between the floor (0) and the real data (1) and the verdict."""
+    from ehrsynth.evaluation.headline import headline
+
+    lines = []
+    for area in headline(m):
+        score = "" if area["score"] is None else f"score {area['score']:.2f}, "
+        worst = [r["metric"] for r in area["metrics"] if r["worse_than_floor"]]
+        detail = f" ({'; '.join(worst)})" if worst else ""
+        lines.append(
+            f"{area['area']}: {score}{area['verdict'].upper() if worst else area['verdict']}{detail}"
+        )
+    return lines
 
 
 def summary_lines(m: dict[str, Any]) -> list[str]:
@@ -103,6 +128,7 @@ def summary_lines(m: dict[str, Any]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from ehrsynth.cli._ux import stage
     from ehrsynth.evaluation import evaluate
     from ehrsynth.io.atomic import ensure_parent, write_text_atomic
     from ehrsynth.io.tables import read_table
@@ -110,7 +136,11 @@ def run(args: argparse.Namespace) -> int:
     for out in (args.json, args.html):
         if out and out != "-":
             ensure_parent(Path(out))
+    stage(args, f"reading {args.train}, {args.test} and {args.synthetic}")
     tables = {name: read_table(getattr(args, name)) for name in ("train", "test", "synthetic")}
+    stage(
+        args, "computing the metrics" + ("" if args.no_baselines else " and the independent-marginals floor")
+    )
     report = evaluate(
         tables["train"],
         tables["test"],
@@ -123,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         baselines=not args.no_baselines,
     )
     stream = sys.stderr if args.json == "-" else sys.stdout
-    for line in summary_lines(report.to_dict()):
+    for line in headline_lines(report.to_dict()) + summary_lines(report.to_dict()):
         print(f"ehrsynth evaluate: {line}", file=stream)
     if args.json == "-":
         print(report.to_json())

@@ -9,20 +9,32 @@ from pathlib import Path
 from typing import Any
 
 from ehrsynth.cli._common import positive_int, report_privacy
+from ehrsynth.cli._ux import stage
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("imaging", help="class-conditional synthetic images: fit, sample, evaluate")
+    p = sub.add_parser(
+        "imaging",
+        help="class-conditional synthetic images: fit, sample, evaluate",
+        description="Class-conditional synthetic images with a DP GAN: fit, sample and evaluate.",
+    )
     cmds = p.add_subparsers(dest="imaging_command", metavar="COMMAND", parser_class=type(p))
     p.set_defaults(handler=lambda args: _usage(p))
 
-    f = cmds.add_parser("fit", help="fit an image GAN on DATA (.npz or class folders) and save MODEL_DIR")
+    f = cmds.add_parser(
+        "fit",
+        help="fit an image GAN on DATA (.npz or class folders) and save MODEL_DIR",
+        description="Fit a class-conditional image GAN (DP by default) on DATA and save MODEL_DIR.",
+    )
     f.add_argument(
         "data", metavar="DATA", help="MedMNIST-style .npz (train_images/train_labels) or ROOT/<class>/"
     )
     f.add_argument("-o", "--output", required=True, metavar="MODEL_DIR", help="model directory to write")
     f.add_argument(
-        "--epochs", type=positive_int, default=None, help="passes over the data (default 40; DP 20)"
+        "--epochs",
+        type=positive_int,
+        default=None,
+        help="passes over the data (default: 40 without DP, 20 under DP)",
     )
     dp = f.add_mutually_exclusive_group()
     dp.add_argument("--epsilon", type=float, default=10.0, help="privacy budget ε (default 10)")
@@ -42,8 +54,12 @@ def add_parser(sub: Any) -> None:
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     f.set_defaults(handler=run_fit)
 
-    s = cmds.add_parser("sample", help="sample synthetic images from MODEL_DIR into OUT.npz or OUT_DIR/")
-    s.add_argument("model_dir", metavar="MODEL_DIR")
+    s = cmds.add_parser(
+        "sample",
+        help="sample synthetic images from MODEL_DIR into OUT.npz or OUT_DIR/",
+        description="Sample synthetic images from MODEL_DIR into OUT.npz or OUT_DIR/ (spends no budget).",
+    )
+    s.add_argument("model_dir", metavar="MODEL_DIR", help="model directory written by `imaging fit`")
     s.add_argument("-n", "--images", type=positive_int, required=True, help="number of images")
     s.add_argument("--label", default=None, help="only this class (default: every class equally often)")
     s.add_argument(
@@ -52,11 +68,17 @@ def add_parser(sub: Any) -> None:
         required=True,
         help="OUT.npz (images in the data's layout, uint8; labels) or OUT_DIR/",
     )
-    s.add_argument("--seed", type=int, default=None)
-    s.add_argument("--device", default="cpu")
+    s.add_argument(
+        "--seed", type=int, default=None, help="random seed for reproducible images (default: none)"
+    )
+    s.add_argument("--device", default="cpu", help="auto | cpu | cuda (default cpu)")
     s.set_defaults(handler=run_sample)
 
-    e = cmds.add_parser("evaluate", help="TSTR/TRTR AUC, Fréchet distance and memorisation check")
+    e = cmds.add_parser(
+        "evaluate",
+        help="TSTR/TRTR AUC, Fréchet distance and memorisation check",
+        description="Evaluate synthetic images against real ones: TSTR/TRTR AUC, Fréchet distance, memorisation.",
+    )
     e.add_argument(
         "--real", required=True, metavar="DATA", help=".npz with train_* and test_*, or ROOT/{train,test}/"
     )
@@ -64,8 +86,8 @@ def add_parser(sub: Any) -> None:
     e.add_argument("--json", metavar="OUT", help="write the results as JSON")
     e.add_argument("--html", metavar="OUT", help="write a self-contained HTML report with sample grids")
     e.add_argument("--epochs", type=positive_int, default=10, help="classifier epochs (default 10)")
-    e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--device", default="cpu")
+    e.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    e.add_argument("--device", default="cpu", help="auto | cpu | cuda (default cpu)")
     e.set_defaults(handler=run_evaluate)
 
 
@@ -91,7 +113,9 @@ def run_fit(args: argparse.Namespace) -> int:
         from ehrsynth.errors import ModelDirError
 
         raise ModelDirError(f"{str(out)!r} exists and is not a directory")
+    stage(args, f"reading images from {args.data}")
     data = load_images(args.data, "train", image_size=args.image_size)
+    stage(args, "fitting the image GAN" + ("" if args.no_dp else " under DP"))
     progress = None
     if not args.quiet:
         from ehrsynth.training.progress import TqdmProgress
@@ -139,10 +163,8 @@ def run_sample(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    import json
-
     from ehrsynth.imaging.evaluation import evaluate, load_synthetic, real_splits
-    from ehrsynth.io.atomic import write_text_atomic
+    from ehrsynth.imaging.report import ImageEvaluationReport
 
     real = real_splits(args.real)
     synthetic = load_synthetic(args.synthetic)
@@ -153,12 +175,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
         random_state=args.seed,
         device=args.device,
     )
+    report = ImageEvaluationReport.build(result, real["train"], synthetic)
     if args.json:
-        write_text_atomic(args.json, json.dumps(result, indent=2, allow_nan=False) + "\n")
+        report.save_json(args.json)
     if args.html:
-        from ehrsynth.imaging.report import render_html
-
-        write_text_atomic(args.html, render_html(result, real["train"], synthetic))
+        report.save_html(args.html)
     mem = result["memorisation"]
 
     def fmt(v: Any) -> str:

@@ -10,8 +10,12 @@ from typing import Any
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("privacy", help="print the privacy budget of a model directory, per mechanism")
-    p.add_argument("model_dir", metavar="MODEL_DIR")
+    p = sub.add_parser(
+        "privacy",
+        help="print the privacy budget of a model directory, per mechanism",
+        description="Print the privacy budget a model directory spent, per mechanism, recomputed from privacy.json.",
+    )
+    p.add_argument("model_dir", metavar="MODEL_DIR", help="model directory written by `fit` or --save-model")
     p.add_argument("--json", action="store_true", help="print privacy.json with the recomputed epsilon")
     p.set_defaults(handler=run)
 

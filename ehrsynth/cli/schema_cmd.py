@@ -11,10 +11,16 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "schema",
         help="infer a schema from INPUT (reads the data: not private) to edit and pass back with --schema",
+        description="Infer a schema JSON from INPUT (NOT private: reads every value) to edit and pass back.",
     )
     p.add_argument("input", help="table: .csv, .csv.gz or .parquet")
     p.add_argument("-o", "--output", help="write the schema JSON here (default: stdout)")
-    p.add_argument("--max-categories", type=int, default=1000, help="most distinct values of a categorical")
+    p.add_argument(
+        "--max-categories",
+        type=int,
+        default=1000,
+        help="most distinct values of a categorical (default 1000)",
+    )
     p.set_defaults(handler=run)
 
 

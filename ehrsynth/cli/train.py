@@ -16,7 +16,11 @@ from ehrsynth.cli._common import (
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("synthesize", help="fit a model on INPUT and write a synthetic table (DP by default)")
+    p = sub.add_parser(
+        "synthesize",
+        help="fit a model on INPUT and write a synthetic table (DP by default)",
+        description="Fit a DP medGAN on INPUT and write a synthetic table with a provenance sidecar.",
+    )
     p.add_argument("input", help="real table: .csv, .csv.gz or .parquet")
     p.add_argument("-o", "--output", required=True, help="synthetic table to write (.csv[.gz] or .parquet)")
     p.add_argument(
@@ -27,18 +31,26 @@ def add_parser(sub: Any) -> None:
     add_training_options(p)
     p.set_defaults(handler=run_synthesize)
 
-    f = sub.add_parser("fit", help="fit a model on INPUT and save the model directory")
+    f = sub.add_parser(
+        "fit",
+        help="fit a model on INPUT and save the model directory",
+        description="Fit a DP medGAN on INPUT and save it as a model directory (sample it with `sample`).",
+    )
     f.add_argument("input", help="real table: .csv, .csv.gz or .parquet")
     f.add_argument("-o", "--output", required=True, metavar="MODEL_DIR", help="model directory to write")
     add_training_options(f)
     f.set_defaults(handler=run_fit)
 
-    s = sub.add_parser("sample", help="sample a synthetic table from a saved model directory")
-    s.add_argument("model_dir", metavar="MODEL_DIR")
+    s = sub.add_parser(
+        "sample",
+        help="sample a synthetic table from a saved model directory",
+        description="Draw rows from a saved model directory (post-processing: spends no privacy budget).",
+    )
+    s.add_argument("model_dir", metavar="MODEL_DIR", help="model directory written by `fit` or --save-model")
     s.add_argument("-n", "--rows", type=positive_int, required=True, help="rows to generate")
     s.add_argument("-o", "--output", required=True, help="synthetic table to write (.csv[.gz] or .parquet)")
-    s.add_argument("--seed", type=int, default=None)
-    s.add_argument("--device", default="cpu")
+    s.add_argument("--seed", type=int, default=None, help="random seed for reproducible rows (default: none)")
+    s.add_argument("--device", default="cpu", help="auto | cpu | cuda (default cpu)")
     s.add_argument("--wide", action="store_true", help="for a model fitted on long input: write the matrix")
     s.set_defaults(handler=run_sample)
 

@@ -1,31 +1,29 @@
 """Render an evaluation report dict as one self-contained HTML page (inline SVG, no scripts).
 
-Every string that comes from the data or the user (column names, categories, notes) goes through
-:func:`html.escape`.
+The page leads with the answer (:mod:`ehrsynth.evaluation.headline`: per area, the synthetic table between
+the independent-marginals floor and the real data, metrics worse than the floor in red), then every metric
+(rows with nothing measured are left out), plots, columns and notes. Built with the escaping-by-default
+helpers of :mod:`ehrsynth.reporting.html`: every string from the data or the user is escaped.
 """
 
 from __future__ import annotations
 
-import math
-from html import escape
 from typing import Any
 
+from ehrsynth.evaluation.headline import headline
 from ehrsynth.evaluation.svg import bar_svg, heatmap_svg, scatter_svg
+from ehrsynth.reporting.html import Markup, figure, join, num, page, table, tag
 
 _STYLE = """
-body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
-th:first-child,td:first-child{text-align:left}.plots{display:flex;flex-wrap:wrap;gap:24px}
-figure{margin:0}figcaption{font-size:12px;color:#555;max-width:360px}.note{color:#555;font-size:13px}
+table.headline td,table.headline th{text-align:left}.meter{display:inline-block;height:10px;background:#1f77b4;vertical-align:middle}
+.meter-bg{display:inline-block;width:100px;height:10px;background:#eee;margin-right:6px;vertical-align:middle}
+tr.bad td{background:#ffebee}
 """
+VERDICT_CLASS = {"worse than the floor": "bad", "close to the real data": "good"}
 
 
-def _num(v: Any) -> str:
-    if isinstance(v, bool) or v is None:
-        return "—"
-    if isinstance(v, (int, float)) and math.isfinite(v):
-        return f"{v:.3f}" if isinstance(v, float) else str(v)
-    return escape(str(v))
+def _num(v: Any) -> Markup:
+    return num(v)
 
 
 def _get(d: Any, *path: str) -> Any:
@@ -113,25 +111,76 @@ def _summary_rows(m: dict[str, Any]) -> list[tuple[str, str, Any, Any, Any, Any]
                         None,
                     )
                 )
-    out.append(("SDMetrics quality score", "↑", m.get("sdmetrics_quality"), None, None, None))
+    if m.get("sdmetrics_quality") is not None:
+        out.append(("SDMetrics quality score", "↑", m.get("sdmetrics_quality"), None, None, None))
     return out
 
 
-def _summary_table(m: dict[str, Any]) -> str:
-    head = (
-        "<tr><th>metric</th><th></th><th>synthetic</th><th>independent marginals (floor)</th>"
-        "<th>trained on real (ceiling)</th><th>real holdout (noise level)</th></tr>"
-    )
-    body = "".join(
-        f"<tr><td>{escape(label)}</td><td>{arrow}</td><td><b>{_num(s)}</b></td><td>{_num(f)}</td><td>{_num(r)}</td>"
-        f"<td>{_num(h)}</td></tr>"
-        for label, arrow, s, f, r, h in _summary_rows(m)
-    )
-    return f"<table>{head}{body}</table>"
+def _worse(arrow: str, s: Any, f: Any) -> bool:
+    if not isinstance(s, (int, float)) or not isinstance(f, (int, float)):
+        return False
+    return s < f if arrow == "↑" else s > f
 
 
-def _figure(svg: str, caption: str) -> str:
-    return f"<figure>{svg}<figcaption>{escape(caption)}</figcaption></figure>"
+def _summary_table(m: dict[str, Any]) -> Markup:
+    header = [
+        "metric",
+        "",
+        "synthetic",
+        "independent marginals (floor)",
+        "trained on real (ceiling)",
+        "real holdout (noise level)",
+    ]
+    rows, classes = [], []
+    for label, arrow, s, f, r, h in _summary_rows(m):
+        if s is None:  # nothing measured: no row of dashes
+            continue
+        bad = _worse(arrow, s, f)
+        cell = tag("b", _num(s), class_="bad" if bad else None)
+        flag = join([" ", tag("span", "worse than the floor", class_="bad")]) if bad else Markup("")
+        rows.append([label, arrow, join([cell, flag]), _num(f), _num(r), _num(h)])
+        classes.append("bad" if bad else None)
+    return table(header, rows, row_classes=classes)
+
+
+def _meter(score: Any) -> Markup:
+    if not isinstance(score, (int, float)):
+        return Markup("—")
+    width = f"{100 * float(score):.0f}px"
+    bar = Markup(f'<span class="meter-bg"><span class="meter" style="width:{width}"></span></span>')
+    return join([bar, f"{float(score):.2f}"])
+
+
+def _headline(m: dict[str, Any]) -> Markup:
+    areas = headline(m)
+    if not areas:
+        return tag("p", "No metric could be computed.", class_="note")
+    rows, classes = [], []
+    for area in areas:
+        verdict_class = VERDICT_CLASS.get(area["verdict"])
+        worst = [r["metric"] for r in area["metrics"] if r["worse_than_floor"]]
+        detail = f" ({'; '.join(worst)})" if worst else ""
+        rows.append(
+            [
+                area["area"],
+                tag("span", area["verdict"] + detail, class_=verdict_class),
+                join([tag("span", _meter(area["score"]))]),
+            ]
+        )
+        classes.append("bad" if verdict_class == "bad" else None)
+    intro = tag(
+        "p",
+        "Where the synthetic table sits, per area, between the independent-marginals floor (0: a column-by-column "
+        "resample of the real training table, no dependence learned) and the real data (1). Red: worse than "
+        "the floor — a trivial baseline does better there.",
+        class_="note",
+    )
+    header = ["area", "answer", "score (0 floor – 1 real)"]
+    return join([intro, table(header, rows, row_classes=classes, class_="headline")])
+
+
+def _figure(svg: str, caption: str) -> Markup:
+    return figure(Markup(svg), caption)
 
 
 def _plots(m: dict[str, Any]) -> str:
@@ -196,47 +245,61 @@ def _plots(m: dict[str, Any]) -> str:
             worst = sorted(values.items(), key=lambda kv: -kv[1])[:20]
             svg = bar_svg([k for k, _ in worst], [v for _, v in worst], title=label)
             figs.append(_figure(svg, f"Largest {label}s per column (0 = identical marginals)."))
-    return f'<div class="plots">{"".join(figs)}</div>'
+    return tag("div", *figs, class_="plots")
 
 
-def _columns(m: dict[str, Any]) -> str:
+def _columns(m: dict[str, Any]) -> Markup:
     cols = m.get("columns") or {}
     kinds = ", ".join(
-        f"{escape(k)}: {len(cols.get(k) or [])}"
-        for k in ("binary", "count", "categorical", "continuous", "datetime")
+        f"{k}: {len(cols.get(k) or [])}" for k in ("binary", "count", "categorical", "continuous", "datetime")
     )
     excluded = cols.get("excluded") or {}
-    items = "".join(f"<li>{escape(str(k))}: {escape(str(v))}</li>" for k, v in excluded.items())
-    ex = f"<p>Excluded columns:</p><ul>{items}</ul>" if items else "<p>No column was excluded.</p>"
-    return f"<p>Columns ({escape(str(cols.get('source', '')))}): {kinds}.</p>{ex}"
+    items = [tag("li", f"{k}: {v}") for k, v in excluded.items()]
+    ex = (
+        join([tag("p", "Excluded columns:"), tag("ul", *items)])
+        if items
+        else tag("p", "No column was excluded.")
+    )
+    return join([tag("p", f"Columns ({cols.get('source', '')}): {kinds}."), ex])
 
 
 def render_html(m: dict[str, Any]) -> str:
     """The whole page for a report dict as produced by :func:`ehrsynth.evaluation.evaluate`."""
     data = m.get("data") or {}
     settings = m.get("settings") or {}
+    pred = m.get("dimension_wise_prediction") or {}
     notes = [
         _get(m, "dimension_wise_prediction", "rule"),
         _get(m, "dimension_wise_prediction", "model"),
         m.get("sdmetrics_note"),
         _get(m, "baselines", "note"),
     ]
-    pred = m.get("dimension_wise_prediction") or {}
     skipped = (
         f"Dimension-wise prediction: {_num(pred.get('n_evaluated'))} codes evaluated of the top "
         f"{_num(pred.get('top_k'))}; skipped (constant in train / in test): "
         f"{_num(pred.get('n_skipped_constant_train'))} / {_num(pred.get('n_skipped_constant_test'))}; "
         f"constant in synthetic: {_num(pred.get('n_constant_synthetic'))}."
     )
-    note_html = "".join(f'<p class="note">{escape(str(n))}</p>' for n in notes if n)
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>ehrsynth utility evaluation</title><style>{_STYLE}</style></head><body>"
-        "<h1>Utility evaluation</h1>"
-        f"<p>Rows: train {_num(data.get('n_train'))}, test {_num(data.get('n_test'))}, synthetic "
+    facts = (
+        f"Rows: train {_num(data.get('n_train'))}, test {_num(data.get('n_test'))}, synthetic "
         f"{_num(data.get('n_synthetic'))}. Top-K codes: {_num(settings.get('top_k'))}; seed "
-        f"{_num(settings.get('random_state'))}; ehrsynth {escape(str(m.get('ehrsynth_version', '')))}.</p>"
-        f'<h2>Summary</h2>{_summary_table(m)}<p class="note">{escape(skipped)}</p>'
-        f"<h2>Plots</h2>{_plots(m)}<h2>Columns</h2>{_columns(m)}<h2>Notes</h2>{note_html}"
-        "</body></html>"
+        f"{_num(settings.get('random_state'))}; ehrsynth {m.get('ehrsynth_version', '')}."
     )
+    body = join(
+        [
+            tag("h1", "Utility evaluation"),
+            tag("p", facts),
+            tag("h2", "Answer"),
+            _headline(m),
+            tag("h2", "All metrics"),
+            _summary_table(m),
+            tag("p", skipped, class_="note"),
+            tag("h2", "Plots"),
+            _plots(m),
+            tag("h2", "Columns"),
+            _columns(m),
+            tag("h2", "Notes"),
+            *(tag("p", n, class_="note") for n in notes if n),
+        ]
+    )
+    return page("ehrsynth utility evaluation", body, style=_STYLE)

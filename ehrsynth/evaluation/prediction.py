@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed
-from scipy.stats import rankdata
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score, roc_auc_score
 
 LABEL_RULE = (
     "A code is skipped, for every table alike, when its labels in the real training table are constant or "
@@ -71,19 +71,13 @@ def _constant(y: np.ndarray) -> bool:
 
 
 def auroc(y: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve (Mann–Whitney, ties counted half) for 0/1 labels with both classes."""
-    pos = y == 1
-    n_pos = int(pos.sum())
-    n_neg = len(y) - n_pos
-    ranks = rankdata(scores)
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    """Area under the ROC curve (ties counted half) for 0/1 labels with both classes (scikit-learn)."""
+    return float(roc_auc_score(y == 1, scores))
 
 
 def f1(y: np.ndarray, pred: np.ndarray) -> float:
-    """F1 of the positive class (0 when there is no true or predicted positive)."""
-    tp = float(np.sum((pred == 1) & (y == 1)))
-    denom = float(np.sum(pred == 1) + np.sum(y == 1))
-    return 2 * tp / denom if denom > 0 else 0.0
+    """F1 of the positive class (0 when there is no true or predicted positive; scikit-learn)."""
+    return float(f1_score(y == 1, pred == 1, zero_division=0.0))
 
 
 def fit_score(

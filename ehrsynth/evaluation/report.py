@@ -1,56 +1,29 @@
-"""The result of :func:`ehrsynth.evaluation.evaluate`: a JSON-able dict with HTML rendering."""
+"""The result of :func:`ehrsynth.evaluation.evaluate`: a JSON-able dict with HTML rendering (a
+:class:`ehrsynth.reporting.Report`)."""
 
 from __future__ import annotations
 
-import copy
-import json
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+from ehrsynth.reporting import Report, jsonable
+
+__all__ = ["EvaluationReport", "jsonable"]
 
 
-def jsonable(value: Any) -> Any:
-    """Plain JSON types: numpy scalars/arrays → Python, NaN/inf → None, tuples → lists, keys → str."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [jsonable(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    return str(value)
+class EvaluationReport(Report):
+    """Utility metrics of one synthetic table. ``report["pairwise"]["correlation_mae"]`` reads a value;
+    :meth:`headline` gives the per-area answer against the floor and the ceiling."""
 
+    title = "utility evaluation"
 
-@dataclass(frozen=True)
-class EvaluationReport:
-    """Utility metrics of one synthetic table. ``report["pairwise"]["correlation_mae"]`` reads a value."""
-
-    metrics: dict[str, Any]
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "metrics", jsonable(self.metrics))
-
-    def __getitem__(self, key: str) -> Any:
-        return self.metrics[key]
-
-    def to_dict(self) -> dict[str, Any]:
-        """A deep copy of the metrics (plain JSON types only: safe to ``json.dumps``)."""
-        return copy.deepcopy(self.metrics)
-
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.metrics, indent=indent, allow_nan=False)
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The report dict (read it; :meth:`to_dict` gives a copy to change)."""
+        return self._data
 
     def summary(self) -> dict[str, float | None]:
         """The headline numbers (synthetic side), flat, for logs and tables."""
-        m = self.metrics
+        m = self._data
         prob = m.get("dimension_wise_probability") or {}
         pred = m.get("dimension_wise_prediction") or {}
         pair = m.get("pairwise") or {}
@@ -69,8 +42,16 @@ class EvaluationReport:
             "sdmetrics_quality": m.get("sdmetrics_quality"),
         }
 
+    def headline(self) -> list[dict[str, Any]]:
+        """Per area (marginals, dependence, prediction, TSTR): a 0–1 score placing the synthetic table between
+        the independent-marginals floor (0) and the real data (1), with a verdict; see
+        :func:`ehrsynth.evaluation.headline.headline`."""
+        from ehrsynth.evaluation.headline import headline
+
+        return headline(self._data)
+
     def to_html(self) -> str:
         """A self-contained HTML page (inline SVG plots, no scripts, no external resources)."""
         from ehrsynth.evaluation.html import render_html
 
-        return render_html(self.metrics)
+        return render_html(self._data)

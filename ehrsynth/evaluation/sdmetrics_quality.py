@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import warnings
 
 import pandas as pd
 
@@ -64,7 +65,12 @@ def sdmetrics_quality(
         )
         score = float(report.get_score())
     except Exception as exc:  # SDMetrics is optional third-party code: report, do not fail the evaluation
-        logger.warning("SDMetrics quality report failed: %s: %s", type(exc).__name__, exc)
+        warnings.warn(
+            f"the SDMetrics quality report failed ({type(exc).__name__}: {exc}); the score is left out — "
+            "check the sdmetrics version (pip install -U sdmetrics)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return None, f"SDMetrics QualityReport failed: {type(exc).__name__}: {exc}"
     subset = "" if len(columns) == len(plan.kinds) else f" on {len(columns)} of {len(plan.kinds)} columns"
     return score, f"SDMetrics QualityReport score (column shapes and pair trends){subset}"

@@ -1,17 +1,21 @@
 """Small hand-written inline SVG charts (no plotting library needed): scatter, heatmap, horizontal bars.
 
-Every piece of text is escaped with :func:`html.escape`; values that are ``None`` or not finite are skipped
-(scatter, bars) or drawn grey (heatmap).
+Every piece of text is escaped; values that are ``None`` or not finite are skipped (scatter, bars) or drawn
+grey (heatmap). Margins are sized from a conservative estimate of each label's width
+(:func:`ehrsynth.reporting.svg.text_width`), so no label is clipped by the edge of its chart.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from html import escape
 from typing import TypeGuard
 
-FONT = 'font-family="sans-serif" font-size="11"'
+from ehrsynth.reporting.svg import FONT_SIZE, shorten, text_width
+from ehrsynth.reporting.svg import e as escape
+
+FONT = f'font-family="sans-serif" font-size="{FONT_SIZE}"'
+COS60, SIN60 = 0.5, math.sqrt(3) / 2
 
 
 def _finite(v: float | None) -> TypeGuard[float]:
@@ -45,8 +49,11 @@ def scatter_svg(
         pad = (hi - lo) * 0.05 or 0.5
         limits = (lo - pad, hi + pad)
     lo, hi = limits
-    m = 46
-    w = size - m - 12
+    tick_labels = [_fmt(lo + (hi - lo) * k / 4) for k in range(5)]
+    m = int(22 + max(text_width(t) for t in tick_labels))  # rotated y label (x 6..18) + tick labels
+    right = int(4 + text_width(tick_labels[-1]) / 2)  # the last x tick label is centred on the right edge
+    w = size - m - right
+    xlabel, ylabel = shorten(xlabel, int(w / text_width("x"))), shorten(ylabel, int(w / text_width("x")))
 
     def px(v: float) -> float:
         return m + (v - lo) / (hi - lo) * w
@@ -55,7 +62,7 @@ def scatter_svg(
         return 12 + w - (v - lo) / (hi - lo) * w
 
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size + 18}" role="img">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{m + w + right}" height="{12 + w + 36}" role="img">',
         f"<title>{escape(title)}</title>",
         f'<rect x="{m}" y="12" width="{w}" height="{w}" fill="#fafafa" stroke="#999"/>',
         f'<line x1="{px(lo)}" y1="{py(lo)}" x2="{px(hi)}" y2="{py(hi)}" stroke="#bbb" '
@@ -72,7 +79,9 @@ def scatter_svg(
             f'<circle cx="{px(a):.1f}" cy="{py(b):.1f}" r="3" fill="#1f77b4" fill-opacity="0.6">'
             f"<title>{tip.strip()}</title></circle>"
         )
-    parts.append(f'<text x="{m + w / 2}" y="{size + 14}" text-anchor="middle" {FONT}>{escape(xlabel)}</text>')
+    parts.append(
+        f'<text x="{m + w / 2}" y="{12 + w + 30}" text-anchor="middle" {FONT}>{escape(xlabel)}</text>'
+    )
     parts.append(
         f'<text x="12" y="{12 + w / 2}" text-anchor="middle" transform="rotate(-90 12 {12 + w / 2})" {FONT}>'
         f"{escape(ylabel)}</text>"
@@ -97,21 +106,25 @@ def heatmap_svg(
     n = len(labels)
     values = [abs(float(v)) for row in matrix for v in row if _finite(v)]
     vmax = max(values) if values else 1.0
-    left = 8 + 6 * max((len(s) for s in labels), default=0)
-    left = min(left, 220)
-    top = left
-    size_w, size_h = left + n * cell + 10, top + n * cell + 24
+    short = [shorten(name) for name in labels]
+    longest = max((text_width(s) for s in short), default=0.0)
+    left = int(8 + longest)
+    top = int(8 + SIN60 * longest + FONT_SIZE)  # column labels rotated by -60 degrees rise above the grid
+    legend = f"colour scale: ±{_fmt(vmax)} (red: real > synthetic)"
+    # the last column label leans right by cos(60°) of its length
+    size_w = int(max(left + n * cell + COS60 * longest + 8, left + text_width(legend) + 8))
+    size_h = top + n * cell + 24
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{size_w}" height="{size_h}" role="img">',
         f"<title>{escape(title)}</title>",
     ]
-    for i, name in enumerate(labels):
-        short = escape(name if len(name) <= 36 else name[:35] + "…")
+    for i, name in enumerate(short):
         y = top + i * cell + cell * 0.75
-        parts.append(f'<text x="{left - 4}" y="{y:.1f}" text-anchor="end" {FONT}>{short}</text>')
-        x = left + i * cell + cell * 0.75
+        parts.append(f'<text x="{left - 4}" y="{y:.1f}" text-anchor="end" {FONT}>{escape(name)}</text>')
+        x = left + i * cell + cell * 0.5
         parts.append(
-            f'<text x="{x:.1f}" y="{top - 4}" transform="rotate(-60 {x:.1f} {top - 4})" {FONT}>{short}</text>'
+            f'<text x="{x:.1f}" y="{top - 4}" transform="rotate(-60 {x:.1f} {top - 4})" {FONT}>'
+            f"{escape(name)}</text>"
         )
     for i, row in enumerate(matrix):
         for j, v in enumerate(row):
@@ -122,29 +135,26 @@ def heatmap_svg(
                 f'fill="{fill}">'
                 f"<title>{tip}</title></rect>"
             )
-    parts.append(
-        f'<text x="{left}" y="{size_h - 6}" {FONT}>'
-        f"colour scale: ±{_fmt(vmax)} (red: real &gt; synthetic)</text>"
-    )
+    parts.append(f'<text x="{left}" y="{size_h - 6}" {FONT}>{escape(legend)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
 def bar_svg(names: Sequence[str], values: Sequence[float | None], *, title: str, vmax: float = 1.0) -> str:
     """Horizontal bars, one per name, scaled to ``vmax``."""
-    rows = [(n, float(v)) for n, v in zip(names, values, strict=True) if _finite(v)]
-    left = min(8 + 6 * max((len(n) for n, _ in rows), default=0), 220)
+    rows = [(shorten(n), float(v)) for n, v in zip(names, values, strict=True) if _finite(v)]
+    left = int(8 + max((text_width(n) for n, _ in rows), default=0.0))
+    right = int(8 + max((text_width(_fmt(v)) for _, v in rows), default=0.0))
     width, bar_h = 260, 14
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 60}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + right}" '
         f'height="{len(rows) * (bar_h + 4) + 8}" role="img">',
         f"<title>{escape(title)}</title>",
     ]
     for i, (name, v) in enumerate(rows):
         y = 4 + i * (bar_h + 4)
         w = max(0.0, min(1.0, v / vmax if vmax > 0 else 0.0)) * width
-        short = escape(name if len(name) <= 36 else name[:35] + "…")
-        parts.append(f'<text x="{left - 4}" y="{y + 11}" text-anchor="end" {FONT}>{short}</text>')
+        parts.append(f'<text x="{left - 4}" y="{y + 11}" text-anchor="end" {FONT}>{escape(name)}</text>')
         parts.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="#ff7f0e"/>')
         parts.append(f'<text x="{left + w + 4:.1f}" y="{y + 11}" {FONT}>{_fmt(v)}</text>')
     parts.append("</svg>")

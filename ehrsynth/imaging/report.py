@@ -1,25 +1,23 @@
-"""The image evaluation as one self-contained HTML page: metrics table, notes and per-class sample grids of
-real and synthetic images (inline base64 PNGs written by :mod:`ehrsynth.imaging.png`; no scripts). Every string
-from the data or the user goes through :func:`html.escape`."""
+"""The image evaluation as a :class:`ehrsynth.reporting.Report` and one self-contained HTML page: metrics table,
+notes and per-class sample grids of real and synthetic images (inline base64 PNGs written by
+:mod:`ehrsynth.imaging.png`; no scripts). Text is escaped by the :mod:`ehrsynth.reporting.html` helpers."""
 
 from __future__ import annotations
 
 import base64
 import math
-from html import escape
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from ehrsynth.imaging.loaders import ImageSet
 from ehrsynth.imaging.png import encode_png
+from ehrsynth.reporting import Report
+from ehrsynth.reporting.html import Markup, join, num, page, table, tag
 
 _STYLE = """
-body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
-th:first-child,td:first-child{text-align:left}.grids{display:flex;flex-wrap:wrap;gap:24px}
-figure{margin:0}figcaption{font-size:12px;color:#555}.note{color:#555;font-size:13px}
-img{image-rendering:pixelated}
+.grids{display:flex;flex-wrap:wrap;gap:24px}figcaption{max-width:none}img{image-rendering:pixelated}
 """
 
 
@@ -42,30 +40,17 @@ def png_data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(encode_png(image)).decode("ascii")
 
 
-def _num(v: Any) -> str:
-    if v is None or isinstance(v, bool):
-        return "—"
-    if isinstance(v, float):
-        return f"{v:.3f}" if math.isfinite(v) else escape(str(v))
-    return escape(str(v))
-
-
-def _grids(title: str, s: ImageSet, per_class: int, scale: int) -> str:
+def _grids(title: str, s: ImageSet, per_class: int, scale: int) -> Markup:
     figures = []
     for value in sorted({str(v) for v in s.labels.tolist()}):
         chosen = s.images[[str(v) == value for v in s.labels.tolist()]][:per_class]
         grid = image_grid(chosen)
-        width = grid.shape[1] * scale
-        figures.append(
-            f'<figure><img alt="{escape(title)} class {escape(value)}" width="{width}" src="{png_data_uri(grid)}">'
-            f"<figcaption>{escape(title)} — class {escape(value)}</figcaption></figure>"
-        )
-    return f'<div class="grids">{"".join(figures)}</div>'
+        img = tag("img", alt=f"{title} class {value}", width=grid.shape[1] * scale, src=png_data_uri(grid))
+        figures.append(tag("figure", img, tag("figcaption", f"{title} — class {value}")))
+    return tag("div", *figures, class_="grids")
 
 
-def render_html(
-    result: dict[str, Any], real_train: ImageSet, synthetic: ImageSet, per_class: int = 32
-) -> str:
+def _metric_rows(result: Mapping[str, Any]) -> list[tuple[str, Any]]:
     mem = result.get("memorisation") or {}
     rows = [
         ("TSTR AUC (train synthetic, test real)", result.get("tstr_auc")),
@@ -82,26 +67,73 @@ def render_html(
         ("Memorisation: near copies (closer than any real test image)", mem.get("near_copies")),
         ("Memorisation: share below the test 5th-percentile distance", mem.get("below_test_p05")),
     ]
-    table = "".join(f"<tr><td>{escape(name)}</td><td>{_num(v)}</td></tr>" for name, v in rows)
-    per_class_fd = "".join(
-        f"<tr><td>class {escape(str(c))}</td><td>{_num(v)}</td></tr>"
-        for c, v in (result.get("frechet_distance_per_class") or {}).items()
-    )
-    notes = "".join(f'<p class="note">{escape(str(n))}</p>' for n in result.get("notes") or [])
+    return [(name, v) for name, v in rows if v is not None]  # no rows of dashes
+
+
+def sample_grids(real_train: ImageSet, synthetic: ImageSet, per_class: int = 32) -> Markup:
+    """Per-class sample grids of the synthetic and the real training images."""
     scale = max(1, 64 // int(synthetic.images.shape[1]))  # small images are shown enlarged
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>ehrsynth image evaluation</title><style>{_STYLE}</style></head><body>"
-        "<h1>Synthetic image evaluation</h1>"
-        f'<p class="note">{_num(result.get("n_synthetic"))} synthetic images; real: '
-        f"{_num(result.get('n_real_train'))} train, {_num(result.get('n_real_test'))} test; classes "
-        f"{escape(str(result.get('classes')))}; AUC: {escape(str(result.get('auc')))}.</p>"
-        f"<table><tr><th>metric</th><th>value</th></tr>{table}</table>"
-        + (f"<h2>Fréchet distance per class</h2><table>{per_class_fd}</table>" if per_class_fd else "")
-        + notes
-        + "<h2>Synthetic samples</h2>"
-        + _grids("synthetic", synthetic, per_class, scale)
-        + "<h2>Real training samples</h2>"
-        + _grids("real", real_train, per_class, scale)
-        + "</body></html>\n"
+    return join(
+        [
+            tag("h2", "Synthetic samples"),
+            _grids("synthetic", synthetic, per_class, scale),
+            tag("h2", "Real training samples"),
+            _grids("real", real_train, per_class, scale),
+        ]
     )
+
+
+def render_html(
+    result: Mapping[str, Any], real_train: ImageSet, synthetic: ImageSet, per_class: int = 32
+) -> str:
+    """The page for an :func:`ehrsynth.imaging.evaluation.evaluate` result with sample grids of both sets."""
+    return ImageEvaluationReport.build(result, real_train, synthetic, per_class).to_html()
+
+
+class ImageEvaluationReport(Report):
+    """The image evaluation result (``to_dict``/``save_json``) with its HTML page; ``grids`` is the pre-rendered
+    sample-grid HTML (the images themselves are not part of the JSON)."""
+
+    title = "image evaluation"
+
+    def __init__(self, data: Mapping[str, Any], grids: Markup | None = None) -> None:
+        super().__init__(data)
+        self._grids = grids or Markup("")
+
+    @classmethod
+    def build(
+        cls, result: Mapping[str, Any], real_train: ImageSet, synthetic: ImageSet, per_class: int = 32
+    ) -> ImageEvaluationReport:
+        return cls(result, grids=sample_grids(real_train, synthetic, per_class))
+
+    def summary(self) -> dict[str, Any]:
+        mem = self._data.get("memorisation") or {}
+        return {
+            "tstr_auc": self._data.get("tstr_auc"),
+            "trtr_auc": self._data.get("trtr_auc"),
+            "frechet_distance": self._data.get("frechet_distance"),
+            "frechet_distance_real_baseline": self._data.get("frechet_distance_real_baseline"),
+            "closer_to_train_share": mem.get("closer_to_train_share"),
+            "near_copies": mem.get("near_copies"),
+        }
+
+    def to_html(self) -> str:
+        r = self._data
+        per_class = [(f"class {c}", num(v)) for c, v in (r.get("frechet_distance_per_class") or {}).items()]
+        intro = (
+            f"{num(r.get('n_synthetic'))} synthetic images; real: {num(r.get('n_real_train'))} train, "
+            f"{num(r.get('n_real_test'))} test; classes {r.get('classes')}; AUC: {r.get('auc')}."
+        )
+        body = join(
+            [
+                tag("h1", "Synthetic image evaluation"),
+                tag("p", intro, class_="note"),
+                table(["metric", "value"], [(name, num(v)) for name, v in _metric_rows(r)]),
+                join([tag("h2", "Fréchet distance per class"), table(["class", "value"], per_class)])
+                if per_class
+                else Markup(""),
+                *(tag("p", n, class_="note") for n in r.get("notes") or []),
+                self._grids,
+            ]
+        )
+        return page("ehrsynth image evaluation", body, style=_STYLE) + "\n"

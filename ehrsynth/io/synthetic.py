@@ -1,9 +1,14 @@
 """Writing synthetic tables for analysts (CSV, or parquet when pyarrow is installed) with a provenance
-sidecar ``<output>.meta.json``, and reading them back with dtypes restored.
+sidecar ``<output>.meta.json``, and reading them back with the written dtypes restored exactly.
 
 Sidecar keys: ``format``, ``library_version``, ``created`` (UTC ISO 8601), ``rows``, ``columns``, ``schema``,
 ``epsilon``/``delta``/``epsilon_spent``/``accountant`` (null when non-private), ``private``, ``identifiers``
-(columns replaced by fresh surrogate keys), ``layout`` ('wide' or 'long'), ``output`` (file name, format, sha256).
+(columns replaced by fresh surrogate keys), ``layout`` ('wide' or 'long'), ``output`` (file name, format, sha256),
+``pandas`` (each column's dtype and, for categoricals, the released categories), ``csv_formula_neutralised``
+with ``csv_neutralised_columns``/``csv_neutralised_headers`` (see :mod:`ehrsynth.io.csv_safety`).
+
+Parquet keeps every dtype natively (``pd.read_parquet`` is enough); CSV is text, so read it with
+:func:`read_synthetic` to get the dtypes back and the formula neutralisation undone.
 """
 
 from __future__ import annotations
@@ -20,16 +25,51 @@ import pandas as pd
 from ehrsynth._version import __version__
 from ehrsynth.errors import InvalidDataError, UnsupportedFileError
 from ehrsynth.io.atomic import ensure_parent, sha256_file, write_text_atomic, write_with
+from ehrsynth.io.csv_safety import neutralise_frame, restore_frame
+from ehrsynth.io.dtypes import as_released_categories, describe_dtypes, restore_dtypes
 from ehrsynth.io.tables import _kind, _require_pyarrow
 from ehrsynth.schema import Kind, Schema
 
 SIDECAR_SUFFIX = ".meta.json"
 COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz"}
+PRIVACY_KEYS = ("epsilon", "delta", "epsilon_spent", "accountant")
 
 
 def sidecar_path(path: str | os.PathLike[str]) -> Path:
     p = Path(path)
     return p.with_name(p.name + SIDECAR_SUFFIX)
+
+
+def provenance(model: Any) -> dict[str, Any]:
+    """What ``MedGAN.sample()``/``synthesize()`` attach as ``frame.attrs["ehrsynth"]``: the privacy record,
+    the released schema and the library version (the same keys :func:`read_synthetic` fills)."""
+    privacy = model.privacy_.to_dict()
+    return {
+        "privacy": {**privacy, "private": privacy.get("epsilon") is not None},
+        "schema": model.schema_.to_dict(),
+        "library_version": __version__,
+    }
+
+
+def _write_table(df: pd.DataFrame, p: Path, kind: str, neutralise: bool) -> dict[str, Any]:
+    if kind == "parquet":
+        _require_pyarrow("writing parquet")
+        write_with(p, lambda tmp: df.to_parquet(tmp, index=False))
+        return {}
+    method = COMPRESSION.get(p.suffix.lower())
+    safe, columns, headers = neutralise_frame(df) if neutralise else (df, [], [])
+
+    def write_csv(tmp: Path) -> None:  # the temporary name ends in .tmp: say the compression explicitly
+        # RFC 4180 line ends: with "\n" alone, a cell holding a bare "\r" is written unquoted and splits the row
+        compression = {"method": method} if method else None
+        safe.to_csv(tmp, index=False, compression=compression, lineterminator="\r\n")
+
+    write_with(p, write_csv)
+    return {
+        "csv_formula_neutralised": bool(neutralise),
+        "csv_neutralised_columns": columns,
+        "csv_neutralised_headers": headers,
+    }
 
 
 def write_synthetic(
@@ -40,21 +80,17 @@ def write_synthetic(
     privacy: dict[str, Any] | None,
     layout: str = "wide",
     extra: dict[str, Any] | None = None,
+    neutralise_formulas: bool = True,
 ) -> Path:
-    """Write ``df`` atomically to ``path`` and its sidecar next to it; returns the sidecar path."""
+    """Write ``df`` atomically to ``path`` and its sidecar next to it; returns the sidecar path.
+
+    CSV text cells and headers a spreadsheet would run as a formula get a leading ``'`` unless
+    ``neutralise_formulas=False``; :func:`read_synthetic` removes it again.
+    """
     p = Path(path)
     kind = _kind(p)
     ensure_parent(p)
-    if kind == "parquet":
-        _require_pyarrow("writing parquet")
-        write_with(p, lambda tmp: df.to_parquet(tmp, index=False))
-    else:
-        method = COMPRESSION.get(p.suffix.lower())
-
-        def write_csv(tmp: Path) -> None:  # the temporary name ends in .tmp: say the compression explicitly
-            df.to_csv(tmp, index=False, compression={"method": method} if method else None)
-
-        write_with(p, write_csv)
+    csv_info = _write_table(df, p, kind, neutralise_formulas)
     privacy = privacy or {}
     identifiers = [c.name for c in schema.columns if c.kind is Kind.IDENTIFIER] if schema else []
     meta = {
@@ -66,12 +102,11 @@ def write_synthetic(
         "layout": layout,
         "schema": schema.to_dict() if schema else None,
         "private": privacy.get("epsilon") is not None,
-        "epsilon": privacy.get("epsilon"),
-        "delta": privacy.get("delta"),
-        "epsilon_spent": privacy.get("epsilon_spent"),
-        "accountant": privacy.get("accountant"),
+        **{key: privacy.get(key) for key in PRIVACY_KEYS},
         "identifiers": {name: "fresh surrogate keys; not taken from the input" for name in identifiers},
         "output": {"file": p.name, "format": kind, "sha256": sha256_file(p)},
+        "pandas": describe_dtypes(df),
+        **csv_info,
         **(extra or {}),
     }
     side = sidecar_path(p)
@@ -80,8 +115,13 @@ def write_synthetic(
 
 
 def read_synthetic(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a synthetic table written by ehrsynth, restoring dtypes from its sidecar: categoricals as pandas
-    ``category`` with the schema's categories, integers as (nullable) integers, dates as ``datetime64``."""
+    """Read a synthetic table written by ehrsynth with the dtypes it was written with (float stays float,
+    ``int64`` stays ``int64``, nullable ``Int64``, ``datetime64``); columns the schema calls categorical are
+    ``category`` with the released categories (in the schema's order).
+
+    ``result.attrs["ehrsynth"]`` holds the sidecar: ``privacy``, ``schema``, ``library_version`` and
+    ``sha256_ok`` (False, with a warning, when the file was modified after ehrsynth wrote it).
+    """
     p = Path(path)
     side = sidecar_path(p)
     if not p.is_file():
@@ -90,25 +130,55 @@ def read_synthetic(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise UnsupportedFileError(
             f"{str(p)!r} has no sidecar {side.name!r}; read it with pandas, or keep the sidecar beside it"
         )
-    meta = json.loads(side.read_text(encoding="utf-8"))
-    if meta.get("output", {}).get("sha256") not in (None, sha256_file(p)):
+    try:
+        meta = json.loads(side.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UnsupportedFileError(f"sidecar {side.name!r} is not valid JSON: {exc}") from exc
+    expected = meta.get("output", {}).get("sha256")
+    sha_ok = expected is None or expected == sha256_file(p)
+    if not sha_ok:
         warnings.warn(
             f"{p.name} does not match the sha256 in its sidecar: it was modified after ehrsynth wrote it",
             UserWarning,
             stacklevel=2,
         )
-    kind = _kind(p)
-    if kind == "parquet":
+    df = _read_table(p, meta)
+    df.attrs["ehrsynth"] = {
+        **meta,
+        "privacy": {"private": meta.get("private", False), **{k: meta.get(k) for k in PRIVACY_KEYS}},
+        "sha256_ok": sha_ok,
+    }
+    return df
+
+
+def _read_table(p: Path, meta: dict[str, Any]) -> pd.DataFrame:
+    if _kind(p) == "parquet":
         _require_pyarrow("reading parquet")
         df = pd.read_parquet(p)
-    else:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""])
+        return _released_categories(restore_dtypes(df, meta["pandas"], from_text=False), meta)
+    df = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""])
+    if meta.get("csv_formula_neutralised"):
+        df = restore_frame(
+            df, meta.get("csv_neutralised_columns", []), bool(meta.get("csv_neutralised_headers"))
+        )
+    if "pandas" in meta:
+        return _released_categories(restore_dtypes(df, meta["pandas"], from_text=True), meta)
     if meta.get("schema") is None or meta.get("layout") == "long":
         return df
-    schema = Schema.from_dict(meta["schema"])
+    schema = Schema.from_dict(meta["schema"])  # sidecars written before the "pandas" key
     for col in schema.columns:
         if col.name in df.columns:
             df[col.name] = _restore(df[col.name], col.kind, col.categories, col.dtype)
+    return df
+
+
+def _released_categories(df: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
+    """Columns the schema calls categorical come back as ``category`` with the released categories."""
+    if meta.get("schema") is None or meta.get("layout") == "long":
+        return df
+    for col in Schema.from_dict(meta["schema"]).columns:
+        if col.kind is Kind.CATEGORICAL and col.name in df.columns:
+            df[col.name] = as_released_categories(df[col.name], list(col.categories or []))
     return df
 
 

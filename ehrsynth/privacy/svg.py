@@ -1,24 +1,26 @@
 """Small self-contained SVG charts for the HTML report (no plotting library, no external assets).
 
-Every text that reaches the SVG goes through :func:`html.escape`.
+Every text that reaches the SVG goes through :func:`html.escape`. The helpers shared with the other reports
+(escaping, round ranges, ticks) live in :mod:`ehrsynth.reporting.svg`.
 """
 
 from __future__ import annotations
 
-import html
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ehrsynth.reporting.svg import e as _e
+from ehrsynth.reporting.svg import fmt_tick as _fmt
+from ehrsynth.reporting.svg import nice_range
+from ehrsynth.reporting.svg import ticks as _ticks
+
+__all__ = ["histogram_chart", "nice_range", "risk_bars", "roc_chart"]
+
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 WIDTH, HEIGHT = 460, 300
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 28, 48
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
 
 
 def _frame(title: str, x_label: str, y_label: str, body: list[str], width: int = WIDTH) -> str:
@@ -34,28 +36,6 @@ def _frame(title: str, x_label: str, y_label: str, body: list[str], width: int =
         'stroke="#999"/>',
     ]
     return "\n".join(parts + body + ["</svg>"])
-
-
-def nice_range(lo: float, hi: float, n: int = 4) -> tuple[float, float, float]:
-    """(lo, hi, step) widened to multiples of a round step (1, 2, 2.5 or 5 times a power of ten)."""
-    if not hi > lo:
-        hi = lo + 1.0
-    raw = (hi - lo) / n
-    power = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * power >= raw)
-    return math.floor(lo / step + 1e-9) * step, math.ceil(hi / step - 1e-9) * step, step
-
-
-def _ticks(lo: float, hi: float, step: float | None = None) -> list[float]:
-    if step is None:
-        lo, hi, step = nice_range(lo, hi)
-    count = round((hi - lo) / step)
-    return [lo + i * step for i in range(count + 1)]
-
-
-def _fmt(v: float) -> str:
-    v = round(v, 10)
-    return f"{v:.0f}" if float(v).is_integer() else f"{v:g}"
 
 
 class _Scale:
