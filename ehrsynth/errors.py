@@ -48,3 +48,8 @@ class ModelDirError(EhrsynthError):
 
 class NotFittedError(EhrsynthError, AttributeError):
     """A method that needs a fitted estimator was called before ``fit``."""
+
+
+class DataFidelityWarning(UserWarning):
+    """The synthetic data will differ from the input in a way the user should know about (merged rare
+    values, dropped codes, a column whose synthetic marginal is far from the released one)."""

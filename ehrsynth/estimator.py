@@ -59,11 +59,12 @@ class MedGAN(ParamsMixin):
 
     Parameters (flat; ``None`` schedule values take the non-private reference or the DP default):
     epsilon, delta, accountant: the privacy budget (``epsilon=None``: no DP); δ defaults to
-    ``ehrsynth.dp.accounting.default_delta(n)`` (below 1/n). domain_share: the share of ε for DP schema
-    discovery when no schema is declared. calibrate_marginals, marginal_share, max_codes_per_row: after
-    training, shift each plain 0/1 column's logit so its synthetic prevalence matches the real one — under DP
-    a Gaussian release spending ``marginal_share`` of ε with each row bounded to ``max_codes_per_row`` ones
-    (:mod:`ehrsynth.dp.marginals`); without DP the exact prevalences. max_grad_norm: DP-SGD clipping norm. data_type: 'binary' (tanh
+    ``ehrsynth.dp.accounting.default_delta(n)`` (below 1/n). marginal_share: the share of ε for the one DP
+    release of every column's 1-way marginal (:mod:`ehrsynth.dp.one_way`), which discovers what a declared
+    schema leaves open (categories, numeric distributions, missing rates) and sets the calibration targets.
+    calibrate_marginals: after training, shift the generator's logits so every column's expected 1-way marginal
+    (categories, numeric quantile bins, 0/1 shares, missing rates) equals the released one (without DP: the
+    exact one). max_codes_per_row: unused (kept for saved models; the release bounds rows itself). max_grad_norm: DP-SGD clipping norm. data_type: 'binary' (tanh
     hidden units) or 'count' (ReLU); 'auto' picks 'count' when every modelled column is a count.
     embedding_dim, generator_dims, discriminator_dims: architecture (reference: 128, (128, 128), (256, 128)).
     ae_epochs, ae_batch_size, epochs, batch_size, d_steps, lr, weight_decay: schedule and optimiser.
@@ -92,9 +93,8 @@ class MedGAN(ParamsMixin):
         epsilon: float | None = 3.0,
         delta: float | None = None,
         accountant: str = "prv",
-        domain_share: float = 0.1,
         calibrate_marginals: bool = True,
-        marginal_share: float = 0.2,
+        marginal_share: float = 0.3,
         max_codes_per_row: int = 32,
         max_grad_norm: float = 1.0,
         data_type: str = "auto",
@@ -120,7 +120,6 @@ class MedGAN(ParamsMixin):
         self.epsilon = epsilon
         self.delta = delta
         self.accountant = accountant
-        self.domain_share = domain_share
         self.calibrate_marginals = calibrate_marginals
         self.marginal_share = marginal_share
         self.max_codes_per_row = max_codes_per_row
@@ -197,12 +196,10 @@ class MedGAN(ParamsMixin):
                 f"delta must be in (0, 1/n) = (0, {1.0 / n:.3g}) for n = {n} rows, found {delta!r}; the default "
                 f"is {default_delta(n):.3g}"
             )
-        if not 0 <= self.domain_share < 1:
-            raise InvalidParameterError(f"domain_share must be in [0, 1), found {self.domain_share!r}")
-        if self.calibrate_marginals and not 0 < self.marginal_share < 1 - self.domain_share:
+        if not 0 < self.marginal_share < 1:
             raise InvalidParameterError(
-                f"marginal_share must be in (0, 1 - domain_share) = (0, {1 - self.domain_share:g}), found "
-                f"{self.marginal_share!r}; or pass calibrate_marginals=False"
+                f"marginal_share must be in (0, 1), found {self.marginal_share!r} (the share of epsilon for the "
+                "one DP release of every column's 1-way marginal, which discovers domains and calibrates)"
             )
         return float(delta)
 
@@ -218,12 +215,22 @@ class MedGAN(ParamsMixin):
         *,
         schema: Schema | None = None,
         code_columns: Sequence[str] = (),
+        schema_is_public: bool = False,
     ) -> MedGAN:
-        """Fit on a table. ``schema``: a declared (public) schema, validated against the data and charged
-        nothing; without one it is inferred (no DP) or discovered with DP mechanisms (DP). ``code_columns``:
+        """Fit on a table. ``schema``: a declared (public) schema — kinds only, or with categories/bounds —
+        validated against the data and charged nothing; what it leaves open is inferred (no DP) or released by
+        the DP 1-way release (DP). A schema derived from the data (``ehrsynth schema --with-values``) is refused
+        under DP unless ``schema_is_public=True`` states that its values are public knowledge. ``code_columns``:
         wide columns that came from a long (patient, code) table, whose vocabulary is itself data."""
         df = check_frame(X, min_rows=MIN_ROWS, what="training table")
         delta = self._validate_params(len(df))
+        if self.private and schema is not None and schema.data_derived and not schema_is_public:
+            raise PrivacyBudgetError(
+                "the schema was derived from the data (it lists values and bounds read from the table, e.g. by "
+                "`ehrsynth schema --with-values`), so using it under differential privacy would publish them "
+                "without a guarantee; use a kinds-only schema (`ehrsynth schema` without --with-values), or pass "
+                "schema_is_public=True (CLI: --schema-is-public) if those values are public knowledge"
+            )
         rng = np.random.default_rng(self.random_state)
         tgen = torch.Generator().manual_seed(int(rng.integers(2**62)))
         device = resolve_device(self.device)
@@ -238,6 +245,8 @@ class MedGAN(ParamsMixin):
         fit_medgan(
             self, df, schema=schema, code_columns=code_columns, delta=delta, rng=rng, tgen=tgen, device=device
         )
+        if self.private:
+            self.privacy_.schema_source = _schema_source(schema)
         return self
 
     # -- building blocks used by fit/load -------------------------------------------------------------------
@@ -358,14 +367,11 @@ class MedGAN(ParamsMixin):
         return self.transformer_.decode(matrix, random_state=rng)
 
     def _logit_shift(self, device: torch.device) -> torch.Tensor | None:
-        """The calibration's per-unit logit shifts as a full-width vector (zeros off the 0/1 units)."""
+        """The calibration's full-width logit shifts (zero on position units)."""
         calibration = getattr(self, "calibration_", None)
         if not calibration:
             return None
-        shift = torch.zeros(self.transformer_.width)
-        idx = torch.as_tensor(self.transformer_.unit_index(calibration["columns"]))
-        shift[idx] = torch.as_tensor(calibration["shift"], dtype=shift.dtype)
-        return shift.to(device)
+        return torch.as_tensor(calibration["shift"], dtype=torch.float32).to(device)
 
     # -- persistence ---------------------------------------------------------------------------------------
     def save(self, path: str) -> None:
@@ -373,6 +379,14 @@ class MedGAN(ParamsMixin):
 
         self._check_fitted()
         save_model(self, path)
+
+
+def _schema_source(schema: Schema | None) -> str:
+    if schema is None:
+        return "released"
+    if not schema.complete:
+        return "declared+released"
+    return "declared-data-derived" if schema.data_derived else "declared"
 
 
 def record_for(

@@ -63,7 +63,9 @@ def _fit(args: argparse.Namespace) -> tuple[Any, Any]:
         from ehrsynth.estimator import NoPrivacyWarning
 
         warnings.simplefilter("ignore", NoPrivacyWarning)  # the CLI already said it, louder
-        model.fit(data.frame, schema=schema, code_columns=data.code_columns)
+        model.fit(
+            data.frame, schema=schema, code_columns=data.code_columns, schema_is_public=args.schema_is_public
+        )
     return model, data
 
 
@@ -75,12 +77,30 @@ def run_synthesize(args: argparse.Namespace) -> int:
     out = model.sample(
         args.rows or len(data.frame), random_state=None if args.seed is None else args.seed + 1
     )
-    side = write_output(out, args.output, model, data.long, args.wide)
+    summary = _fidelity(model, out, args)
+    side = write_output(out, args.output, model, data.long, args.wide, extra={"fidelity": summary})
     if args.save_model:
         _save(model, args.save_model, data.long)
     report_privacy(model)
     print(f"ehrsynth: wrote {args.output} ({len(out)} synthetic rows) and {side}", file=sys.stderr)
     return 0
+
+
+def _fidelity(model: Any, out: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """Each synthetic column against its released marginal: printed (unless --quiet), kept in the sidecar."""
+    from ehrsynth.fidelity import fidelity_summary
+
+    summary = fidelity_summary(model.schema_, out)
+    if not getattr(args, "quiet", False):
+        print("ehrsynth: fidelity of each column against its released marginal:", file=sys.stderr)
+        print(summary.to_text(), file=sys.stderr)
+    if summary.flagged:
+        names = ", ".join(c.column for c in summary.flagged[:10])
+        print(
+            f"ehrsynth: WARNING {len(summary.flagged)} column(s) over the fidelity thresholds: {names}",
+            file=sys.stderr,
+        )
+    return summary.to_dict()
 
 
 def _save(model: Any, path: str, long: dict[str, object] | None) -> None:
@@ -114,7 +134,8 @@ def run_sample(args: argparse.Namespace) -> int:
     long_file = Path(args.model_dir) / "long_input.json"
     long = json.loads(long_file.read_text(encoding="utf-8")) if long_file.is_file() else None
     out = model.sample(args.rows, random_state=args.seed)
-    side = write_output(out, args.output, model, long, args.wide)
+    summary = _fidelity(model, out, args)
+    side = write_output(out, args.output, model, long, args.wide, extra={"fidelity": summary})
     report_privacy(model)
     print(f"ehrsynth: wrote {args.output} ({len(out)} synthetic rows) and {side}", file=sys.stderr)
     return 0

@@ -211,23 +211,23 @@ def save_model(model: MedGAN, path: str | os.PathLike[str]) -> None:
 
 
 def _calibration(raw: Any, schema: Any) -> dict[str, list[Any]] | None:
-    """Validate the stored marginal calibration (the directory may come from someone else)."""
+    """Validate the stored marginal calibration (the directory may come from someone else): one finite logit
+    shift per encoded unit of the schema's layout."""
     if raw is None:
         return None
+    from ehrsynth.transforms import TableTransformer
+
     try:
-        columns = [str(c) for c in raw["columns"]]
         shift = [float(x) for x in raw["shift"]]
-        prevalence = [float(x) for x in raw["prevalence"]]
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelDirError(f"config.json: malformed 'calibration' ({exc}); re-save the model") from exc
-    binary = {c.name for c in schema.columns if c.kind.value == "binary" and not c.nullable}
-    if len(shift) != len(columns) or len(prevalence) != len(columns) or not set(columns) <= binary:
+    if len(shift) != TableTransformer(schema).width:
         raise ModelDirError(
-            "config.json: 'calibration' does not match the schema's 0/1 columns; re-save the model"
+            "config.json: 'calibration' does not match the schema's layout; re-save the model"
         )
     if not all(math.isfinite(x) for x in shift):
         raise ModelDirError("config.json: 'calibration' holds non-finite shifts; re-save the model")
-    return {"columns": columns, "prevalence": prevalence, "shift": shift}
+    return {"shift": shift}
 
 
 def load(path: str | os.PathLike[str], *, device: str = "cpu") -> MedGAN:

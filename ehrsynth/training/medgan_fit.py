@@ -43,23 +43,39 @@ def _resolve_schema(
     delta: float | None,
     rng: np.random.Generator,
 ) -> tuple[Schema, list[Mechanism]]:
+    """The schema with every column's 1-way marginal: released under DP (one release that discovers what the
+    declared schema leaves open and sets the calibration targets), exact without DP."""
     if schema is not None:
-        schema.validate(df, strict=True)  # declared: public, charged nothing
-        return schema, []
+        schema.validate(df, strict=schema.complete)  # declared: public, charged nothing
     if not model.private:
-        return Schema.infer(df), []
-    from ehrsynth.dp.budget import domain_noise_multiplier
-    from ehrsynth.dp.discovery import discover_schema, plan_discovery
+        from ehrsynth.transforms.marginals import exact_marginals
 
-    releases = plan_discovery(df, code_columns).releases
+        base = schema if schema is not None and schema.complete else _infer_with(df, schema)
+        return exact_marginals(base, df), []
+    if schema is not None and schema.complete and not model.calibrate_marginals:
+        return schema, []
+    from ehrsynth.dp.budget import domain_noise_multiplier
+    from ehrsynth.dp.discovery import discover_schema
+    from ehrsynth.dp.one_way import RELEASES
+
     sigma = domain_noise_multiplier(
-        releases,
+        RELEASES,
         epsilon=float(model.epsilon),  # type: ignore[arg-type]
         delta=float(delta),  # type: ignore[arg-type]
-        share=model.domain_share,
+        share=model.marginal_share,
         accountant=model.accountant,
     )
-    return discover_schema(df, noise_multiplier=sigma, rng=rng, code_columns=code_columns)
+    return discover_schema(df, noise_multiplier=sigma, rng=rng, code_columns=code_columns, declared=schema)
+
+
+def _infer_with(df: pd.DataFrame, declared: Schema | None) -> Schema:
+    """Non-private inference, keeping the kinds a (kinds-only) declared schema names."""
+    inferred = Schema.infer(df)
+    if declared is None:
+        return inferred
+    from ehrsynth.inference import infer_column_as
+
+    return Schema([infer_column_as(c, df[c.name]) for c in declared.columns])
 
 
 def fit_medgan(
@@ -94,17 +110,7 @@ def fit_medgan(
                 else "; every column is an identifier"
             )
         )
-    if model.private and schema is None:
-        from ehrsynth.dp.discovery import clamp_to_released_ranges
-
-        df = clamp_to_released_ranges(df, schema_used)
     model._build_modules(schema_used, tgen)
-    if ckpt is not None:
-        target = ckpt[1]["extra"].get("marginal_target")
-    else:
-        target, marginal_mech = _marginal_target(model, df, delta, rng)
-        if marginal_mech is not None:
-            domain_mechs = [*domain_mechs, marginal_mech]  # fixed mechanisms: charged before SGD noise
     data = torch.as_tensor(model.transformer_.encode(df)).to(device)
     for module in model._modules().values():
         module.to(device)
@@ -145,7 +151,6 @@ def fit_medgan(
                 "schema": schema_used.to_dict(),
                 "domain_mechanisms": [mechanism_to_dict(m) for m in domain_mechs],
                 "autoencoder_history": history["autoencoder"],
-                "marginal_target": target,
             },
         )
 
@@ -157,7 +162,7 @@ def fit_medgan(
     finally:
         trainer.close()
     model._burn_in(tgen, device)
-    model.calibration_ = _calibration(model, target, tgen, device)
+    model.calibration_ = _calibration(model, tgen, device) if model.calibrate_marginals else None
 
     mechanisms: list[Mechanism] = list(domain_mechs)
     if ae_dp is not None and d_dp is not None:
@@ -177,46 +182,19 @@ def fit_medgan(
 CALIBRATION_ROWS = 20_000
 
 
-def _marginal_target(
-    model: MedGAN, df: pd.DataFrame, delta: float | None, rng: np.random.Generator
-) -> tuple[dict[str, list[Any]] | None, Mechanism | None]:
-    """The prevalences the plain 0/1 columns are calibrated to: a DP release under DP, exact otherwise."""
-    columns = model.transformer_.plain_binary_columns()
-    if not model.calibrate_marginals or not columns:
-        return None, None
-    bits = df[columns].to_numpy() != 0
-    if not model.private:
-        return {"columns": columns, "prevalence": bits.mean(axis=0).tolist()}, None
-    from ehrsynth.dp.budget import domain_noise_multiplier
-    from ehrsynth.dp.marginals import noisy_prevalences
+def _calibration(model: MedGAN, tgen: torch.Generator, device: torch.device) -> dict[str, list[Any]] | None:
+    """Logit shifts that make the generator's expected 1-way marginals equal the released ones (post-processing
+    of the release and of the trained generator: free)."""
+    from ehrsynth.dp.marginals import layout_shifts
 
-    sigma = domain_noise_multiplier(
-        1,
-        epsilon=float(model.epsilon),  # type: ignore[arg-type]
-        delta=float(delta),  # type: ignore[arg-type]
-        share=model.marginal_share,
-        accountant=model.accountant,
-    )
-    prevalence, mech = noisy_prevalences(
-        bits, noise_multiplier=sigma, max_ones=int(model.max_codes_per_row), rng=rng
-    )
-    return {"columns": columns, "prevalence": prevalence.tolist()}, mech
-
-
-def _calibration(
-    model: MedGAN, target: dict[str, list[Any]] | None, tgen: torch.Generator, device: torch.device
-) -> dict[str, list[Any]] | None:
-    """Logit shifts that make the generator's expected prevalences equal ``target`` (post-processing)."""
-    if target is None:
+    target, known = model.transformer_.marginal_targets()
+    if not known.any():
         return None
-    from ehrsynth.dp.marginals import logit_shifts
-
-    idx = torch.as_tensor(model.transformer_.unit_index(target["columns"]), device=device)
     with torch.inference_mode():
         z = torch.randn(CALIBRATION_ROWS, model.embedding_dim, generator=tgen).to(device)
-        probs = model.autoencoder_.decode(model.generator_(z)).index_select(1, idx).float().cpu().numpy()
-    shift = logit_shifts(probs, np.asarray(target["prevalence"]))
-    return {"columns": list(target["columns"]), "prevalence": target["prevalence"], "shift": shift.tolist()}
+        logits = model.autoencoder_.decoder(model.generator_(z)).float().cpu().numpy()
+    shift = layout_shifts(logits, model.transformer_.layout, target, known)
+    return {"shift": shift.tolist()}
 
 
 def train_autoencoder_phase(
