@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ehrsynth.estimator import MedGAN
+from ehrsynth.fidelity import fidelity_summary
 from ehrsynth.schema import Schema
 
 
@@ -31,14 +32,21 @@ def fit_sample(
     n_rows: int | None = None,
     schema: Schema | None = None,
     code_columns: Sequence[str] = (),
+    schema_is_public: bool = False,
     random_state: int | None = None,
     **model_kwargs: Any,
 ) -> tuple[MedGAN, pd.DataFrame]:
-    """Fit a :class:`~ehrsynth.MedGAN` on ``df`` and sample ``n_rows`` rows; returns (model, rows)."""
+    """Fit a :class:`~ehrsynth.MedGAN` on ``df`` and sample ``n_rows`` rows; returns (model, rows). The rows
+    carry ``attrs["ehrsynth"]``: the privacy record, the schema, and the fidelity summary (each synthetic
+    column against its released marginal; a :class:`~ehrsynth.errors.DataFidelityWarning` names the columns
+    over the thresholds)."""
     fit_seed, sample_seed = spawn_seeds(random_state)
     model = MedGAN(epsilon=epsilon, random_state=fit_seed, **model_kwargs)
-    model.fit(df, schema=schema, code_columns=code_columns)
+    model.fit(df, schema=schema, code_columns=code_columns, schema_is_public=schema_is_public)
     out = model.sample(len(df) if n_rows is None else n_rows, random_state=sample_seed)
+    summary = fidelity_summary(model.schema_, out)
+    summary.warn()
+    out.attrs.setdefault("ehrsynth", {})["fidelity"] = summary.to_dict()
     return model, out
 
 
@@ -48,6 +56,7 @@ def synthesize(
     epsilon: float | None = 3.0,
     n_rows: int | None = None,
     schema: Schema | None = None,
+    schema_is_public: bool = False,
     random_state: int | None = None,
     **model_kwargs: Any,
 ) -> pd.DataFrame:
@@ -55,13 +64,20 @@ def synthesize(
     ``df``) with the same columns, order and dtypes.
 
     DP is on by default (ε = 3, δ below 1/n; see the README "Privacy guarantee"); ``epsilon=None`` trains
-    without DP and gives no guarantee. ``schema``: a declared schema (public; spends no budget). Identifier
+    without DP and gives no guarantee. ``schema``: a declared schema (public; spends no budget; one written
+    with ``ehrsynth schema --with-values`` needs ``schema_is_public=True`` under DP). Identifier
     columns get fresh surrogate keys; free-text columns are refused. ``model_kwargs`` go to ``MedGAN``
-    (e.g. ``epochs=``). The privacy record is attached as ``result.attrs["ehrsynth"]``.
-    ``ehrsynth synthesize --seed S`` gives the same rows as ``random_state=S`` here.
+    (e.g. ``epochs=``). The privacy record, the schema and the fidelity summary (each synthetic column against
+    its released marginal) are attached as ``result.attrs["ehrsynth"]``. ``ehrsynth synthesize --seed S`` gives
+    the same rows as ``random_state=S`` here.
     """
-    model, out = fit_sample(
-        df, epsilon=epsilon, n_rows=n_rows, schema=schema, random_state=random_state, **model_kwargs
+    _, out = fit_sample(
+        df,
+        epsilon=epsilon,
+        n_rows=n_rows,
+        schema=schema,
+        schema_is_public=schema_is_public,
+        random_state=random_state,
+        **model_kwargs,
     )
-    out.attrs["ehrsynth"] = {"privacy": model.privacy_.to_dict(), "schema": model.schema_.to_dict()}
     return out

@@ -52,3 +52,8 @@ class NotFittedError(EhrsynthError, AttributeError):
 
 class NoPrivacyWarning(UserWarning):
     """Emitted when a model is trained without differential privacy (no privacy guarantee holds)."""
+
+
+class DataFidelityWarning(UserWarning):
+    """The synthetic data will differ from the input in a way the user should know about (merged rare
+    values, dropped codes, a column whose synthetic marginal is far from the released one)."""

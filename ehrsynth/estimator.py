@@ -25,6 +25,7 @@ from ehrsynth.errors import (
     ModelDirError,
     NoPrivacyWarning,
     NotFittedError,
+    PrivacyBudgetError,
 )
 from ehrsynth.inference import check_frame
 from ehrsynth.io.model_dir import fitted_fields, write_model_dir
@@ -80,11 +81,13 @@ class MedGAN(Estimator):
 
     Parameters (flat; ``None`` schedule values take the non-private reference or the DP default):
     epsilon, delta, accountant: the privacy budget (``epsilon=None``: no DP); δ defaults to
-    ``ehrsynth.dp.accounting.default_delta(n)`` (below 1/n). domain_share: the share of ε for DP schema
-    discovery when no schema is declared. calibrate_marginals, marginal_share, max_codes_per_row: after
-    training, shift each plain 0/1 column's logit so its synthetic prevalence matches the real one — under DP
-    a Gaussian release spending ``marginal_share`` of ε with each row bounded to ``max_codes_per_row`` ones
-    (:mod:`ehrsynth.dp.marginals`); without DP the exact prevalences. max_grad_norm: DP-SGD clipping norm.
+    ``ehrsynth.dp.accounting.default_delta(n)`` (below 1/n). marginal_share: the share of ε for the one DP
+    release of every column's 1-way marginal (:mod:`ehrsynth.dp.one_way`), which discovers what a declared
+    schema leaves open (categories, numeric distributions, missing rates) and sets the calibration targets.
+    calibrate_marginals: after training, shift the generator's logits so every column's expected 1-way
+    marginal (categories, numeric quantile bins, 0/1 shares, missing rates) equals the released one (without
+    DP: the exact one). max_codes_per_row: unused since the release bounds rows itself (kept so saved
+    models load). max_grad_norm: DP-SGD clipping norm.
     data_type: 'binary' (tanh hidden units) or 'count' (ReLU); 'auto' picks 'count' when every modelled column
     is a count. embedding_dim, generator_dims (each equal to embedding_dim: residual blocks),
     discriminator_dims: architecture (reference: 128, (128, 128), (256, 128)). ae_epochs, ae_batch_size,
@@ -104,7 +107,6 @@ class MedGAN(Estimator):
         "epsilon": EPSILON,
         "delta": DELTA,
         "accountant": Options(ACCOUNTANTS),
-        "domain_share": Real(0, 1, closed="left"),
         "calibrate_marginals": Boolean(),
         "marginal_share": Real(0, 1),
         "max_codes_per_row": Integer(1),
@@ -150,9 +152,8 @@ class MedGAN(Estimator):
         epsilon: float | None = 3.0,
         delta: float | None = None,
         accountant: str = "prv",
-        domain_share: float = 0.1,
         calibrate_marginals: bool = True,
-        marginal_share: float = 0.2,
+        marginal_share: float = 0.3,
         max_codes_per_row: int = 32,
         max_grad_norm: float = 1.0,
         data_type: str = "auto",
@@ -178,7 +179,6 @@ class MedGAN(Estimator):
         self.epsilon = epsilon
         self.delta = delta
         self.accountant = accountant
-        self.domain_share = domain_share
         self.calibrate_marginals = calibrate_marginals
         self.marginal_share = marginal_share
         self.max_codes_per_row = max_codes_per_row
@@ -218,11 +218,6 @@ class MedGAN(Estimator):
                 "the whole batch, so per-sample clipping does not bound one record's influence); set "
                 "minibatch_averaging=False, or epsilon=None to train without DP"
             )
-        if self.private and self.calibrate_marginals and not self.marginal_share < 1 - self.domain_share:
-            raise InvalidParameterError(
-                f"marginal_share must be in (0, 1 - domain_share) = (0, {1 - self.domain_share:g}), found "
-                f"{self.marginal_share!r}; or pass calibrate_marginals=False"
-            )
         return resolve_device(self.device)
 
     def _architecture(self) -> Architecture:
@@ -246,7 +241,6 @@ class MedGAN(Estimator):
                 accountant=self.accountant,
                 n=n,
                 min_rows=MIN_DP_ROWS,
-                domain_share=float(self.domain_share),
                 marginal_share=float(self.marginal_share),
                 max_grad_norm=float(self.max_grad_norm),
             )
@@ -284,12 +278,22 @@ class MedGAN(Estimator):
         *,
         schema: Schema | None = None,
         code_columns: Sequence[str] = (),
+        schema_is_public: bool = False,
     ) -> MedGAN:
-        """Fit on a table. ``schema``: a declared (public) schema, validated against the data and charged
-        nothing; without one it is inferred (no DP) or discovered with DP mechanisms (DP). ``code_columns``:
+        """Fit on a table. ``schema``: a declared (public) schema — kinds only, or with categories/bounds —
+        validated against the data and charged nothing; what it leaves open is inferred (no DP) or released by
+        the DP 1-way release (DP). A schema derived from the data (``ehrsynth schema --with-values``) is refused
+        under DP unless ``schema_is_public=True`` states that its values are public knowledge. ``code_columns``:
         wide columns that came from a long (patient, code) table, whose vocabulary is itself data.
         A fit that raises leaves the estimator as it was."""
         device = self._check_all_params()
+        if self.private and schema is not None and schema.data_derived and not schema_is_public:
+            raise PrivacyBudgetError(
+                "the schema was derived from the data (it lists values and bounds read from the table, e.g. by "
+                "`ehrsynth schema --with-values`), so using it under differential privacy would publish them "
+                "without a guarantee; use a kinds-only schema (`ehrsynth schema` without --with-values), or pass "
+                "schema_is_public=True (CLI: --schema-is-public) if those values are public knowledge"
+            )
         df = check_frame(X, min_rows=MIN_ROWS, what="training table")
         config = self._config(len(df))
         if not self.private:
@@ -309,6 +313,8 @@ class MedGAN(Estimator):
             device=device,
             progress=self._progress(),
         )
+        if state.privacy.private:
+            state.privacy.schema_source = _schema_source(schema)
         self._set_state(state)
         return self
 
@@ -350,21 +356,22 @@ class MedGAN(Estimator):
                 m = min(SAMPLE_BATCH, n - start)
                 z = torch.randn(m, latent, generator=tgen).to(device)
                 logits = ae.decoder(self.generator_(z))
-                if shift is not None:  # marginal calibration: sigmoid(logit + b) on the 0/1 units
+                if shift is not None:  # marginal calibration: logit + b, then sigmoid / softmax
                     logits = logits + shift
                 parts.append(ae.head.activate(logits).float().cpu().numpy())
         matrix = np.concatenate(parts, axis=0)
-        return self.transformer_.decode(matrix, random_state=rng)
+        out = self.transformer_.decode(matrix, random_state=rng)
+        from ehrsynth.io.synthetic import provenance
+
+        out.attrs["ehrsynth"] = provenance(self)
+        return out
 
     def _logit_shift(self, device: torch.device) -> torch.Tensor | None:
-        """The calibration's per-unit logit shifts as a full-width vector (zeros off the 0/1 units)."""
+        """The calibration's full-width logit shifts (zero on position units)."""
         calibration = getattr(self, "calibration_", None)
         if not calibration:
             return None
-        shift = torch.zeros(self.transformer_.width)
-        idx = torch.as_tensor(self.transformer_.unit_index(calibration["columns"]))
-        shift[idx] = torch.as_tensor(calibration["shift"], dtype=shift.dtype)
-        return shift.to(device)
+        return torch.as_tensor(calibration["shift"], dtype=torch.float32).to(device)
 
     # -- persistence ---------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str], *, long_input: dict[str, Any] | None = None) -> None:
@@ -449,3 +456,12 @@ def _checked_params(raw: dict[str, Any], where: str) -> dict[str, Any]:
     except EhrsynthError as exc:
         raise ModelDirError(f"{where}: {exc}; re-save the model") from exc
     return params
+
+
+def _schema_source(schema: Schema | None) -> str:
+    """Where the domains came from, as recorded in privacy.json (see PrivacyRecord.schema_source)."""
+    if schema is None:
+        return "released"
+    if not schema.complete:
+        return "declared+released"
+    return "declared-data-derived" if schema.data_derived else "declared"

@@ -5,14 +5,16 @@ column in this order:
 
 1. **identifier** — the name is a known identifier (``mrn``, ``ssn``, ``email``, ``phone``, ``name``,
    ``first_name``, ``last_name``, ``address``…), or the name looks like a key (``id``, ``*_id``, ``*_nbr``,
-   ``*_num``, ``*id``, ``pid*``, ``*idnum``) and more than half of the values are distinct, or an integer/string column whose values
-   are all distinct (at least 20 rows). Identifiers are never modelled: synthetic output gets fresh surrogate keys.
+   ``*_num``, ``*id``, ``pid*``, ``*idnum``) and more than half of the values are distinct, or a string column
+   whose values are nearly all distinct (≥ 95 % of at least 20 non-missing values: missing values and a few
+   repeats do not hide an ID or name column), or an integer column whose values are all distinct. Identifiers are never modelled: synthetic output gets fresh surrogate keys.
 2. **datetime** — a datetime dtype, or strings that all look like ISO (``2196-04-09``) or ``m/d/Y`` dates.
 3. **binary** — booleans, or numbers whose values are all 0 or 1.
 4. **categorical** — strings with at most ``max_categories`` distinct values (more: an error, unless the values
    are long varied text, which is **free text** and refused); integers with at most 50 distinct values whose
    name says category (``*_id``, ``*type*``, ``*code*``, ``arm(s)``, ``strat*``, ``class``, ``stage``,
-   ``grade``, ``group``, ``race``, ``gender``, ``sex``).
+   ``grade``, ``group``, ``race``, ``gender``, ``sex``), and integers with at most 16 distinct values that are
+   not simply ``0, 1, …, k`` (category codes stored as numbers, e.g. ``{3, 6, 7}``; the same rule as under DP).
 5. **count** — other non-negative integers (including integral floats with missing values).
 6. **continuous** — other numbers; ``decimals`` is the largest number of decimals seen (at most 6).
 
@@ -22,6 +24,7 @@ Every column records ``nullable`` (it has missing values), its bounds and its pa
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -42,6 +45,9 @@ CATEGORY_NAMES = re.compile(
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 US_DATE = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}( \d{1,2}:\d{2}(:\d{2})?)?$")
 MAX_INT_CATEGORIES = 50
+MAX_CODE_VALUES = 16  # integers with at most this many distinct values that are not 0..k: category codes
+NEAR_UNIQUE_SHARE = 0.95  # strings this distinct (missing values and a few repeats allowed) are identifiers
+NEAR_UNIQUE_MIN_ROWS = 20
 FREE_TEXT_MIN_MEAN_LENGTH = 25
 EPOCH = pd.Timestamp("1970-01-01")
 
@@ -143,8 +149,11 @@ def _infer_identifier(name: str, s: pd.Series) -> bool:
     n_unique = nonnull.nunique()
     if KEY_NAMES.search(name) and n_unique > 0.5 * len(nonnull):
         return True
-    integer_like = pd.api.types.is_integer_dtype(s) or s.dtype == object or pd.api.types.is_string_dtype(s)
-    return bool(integer_like and len(s) >= 20 and n_unique == len(s))
+    if len(nonnull) < NEAR_UNIQUE_MIN_ROWS:
+        return False
+    if s.dtype == object or pd.api.types.is_string_dtype(s):  # nearly unique strings: IDs, names, numbers
+        return bool(n_unique >= NEAR_UNIQUE_SHARE * len(nonnull))
+    return bool(pd.api.types.is_integer_dtype(s) and n_unique == len(s))
 
 
 def _datetime_column(name: str, s: pd.Series, nullable: bool) -> Column:
@@ -201,7 +210,8 @@ def _numeric_column(name: str, s: pd.Series, nullable: bool, dtype: str) -> Colu
         return Column(name, Kind.BINARY, nullable=nullable, dtype=dtype)
     lo, hi = float(values.min()), float(values.max())
     if _is_integral(values):
-        if len(uniq) <= MAX_INT_CATEGORIES and CATEGORY_NAMES.search(name):
+        coded = len(uniq) <= MAX_CODE_VALUES and not np.array_equal(uniq, np.arange(len(uniq)))
+        if (len(uniq) <= MAX_INT_CATEGORIES and CATEGORY_NAMES.search(name)) or coded:
             cats = [_to_python(int(v)) for v in uniq]
             return Column(name, Kind.CATEGORICAL, nullable=nullable, categories=cats, dtype=dtype)
         if lo >= 0:
@@ -209,6 +219,31 @@ def _numeric_column(name: str, s: pd.Series, nullable: bool, dtype: str) -> Colu
         return Column(name, Kind.CONTINUOUS, nullable=nullable, lower=lo, upper=hi, decimals=0, dtype=dtype)
     return Column(
         name, Kind.CONTINUOUS, nullable=nullable, lower=lo, upper=hi, decimals=_decimals(values), dtype=dtype
+    )
+
+
+def infer_column_as(declared: Column, s: pd.Series, *, max_categories: int = 1000) -> Column:
+    """Non-private inference of what a declared column leaves open, keeping its declared kind."""
+    nullable = bool(s.isna().any())
+    if declared.has_domain or declared.kind in (Kind.IDENTIFIER, Kind.BINARY):
+        return replace(declared, nullable=declared.nullable or nullable)
+    dtype = declared.dtype or str(s.dtype)
+    if declared.kind is Kind.DATETIME:
+        return replace(_datetime_column(declared.name, s, nullable), dtype=dtype)
+    if declared.kind is Kind.CATEGORICAL:
+        values = s.dropna().unique()
+        cats = sorted((_to_python(v) for v in values), key=lambda v: (str(type(v)), v))
+        return replace(declared, nullable=nullable, categories=cats, dtype=dtype)
+    x = s.dropna().to_numpy(dtype="float64")
+    integral = declared.kind is Kind.COUNT or _is_integral(x)
+    decimals = 0 if integral else _decimals(x)
+    return replace(
+        declared,
+        nullable=nullable,
+        lower=float(x.min()),
+        upper=float(x.max()),
+        decimals=decimals,
+        dtype=dtype,
     )
 
 

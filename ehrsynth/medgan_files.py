@@ -33,23 +33,23 @@ def checked_schedule(raw: Any, where: str) -> Schedule:
 
 
 def checked_calibration(raw: Any, schema: Schema, where: str) -> dict[str, list[Any]] | None:
-    """Validate the stored marginal calibration (the directory may come from someone else)."""
+    """Validate the stored marginal calibration (the directory may come from someone else): one finite logit
+    shift per encoded unit of the schema's layout."""
     if raw is None:
         return None
+    from ehrsynth.transforms import TableTransformer
+
     try:
-        columns = [str(c) for c in raw["columns"]]
+        if set(raw) != {"shift"}:
+            raise KeyError(f"keys {sorted(raw)}")
         shift = [float(x) for x in raw["shift"]]
-        prevalence = [float(x) for x in raw["prevalence"]]
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelDirError(f"{where}: malformed 'calibration' ({exc}); re-save the model") from exc
-    binary = {c.name for c in schema.columns if c.kind.value == "binary" and not c.nullable}
-    if len(shift) != len(columns) or len(prevalence) != len(columns) or not set(columns) <= binary:
-        raise ModelDirError(
-            f"{where}: 'calibration' does not match the schema's 0/1 columns; re-save the model"
-        )
-    if not all(math.isfinite(x) for x in (*shift, *prevalence)):
+    if len(shift) != TableTransformer(schema).width:
+        raise ModelDirError(f"{where}: 'calibration' does not match the schema's layout; re-save the model")
+    if not all(math.isfinite(x) for x in shift):
         raise ModelDirError(f"{where}: 'calibration' holds non-finite values; re-save the model")
-    return {"columns": columns, "prevalence": prevalence, "shift": shift}
+    return {"shift": shift}
 
 
 def check_long_input(raw: Any) -> dict[str, Any]:

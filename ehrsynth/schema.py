@@ -33,6 +33,19 @@ import pandas as pd
 from ehrsynth.errors import SchemaError
 
 SCHEMA_VERSION = 1
+MARGINAL_KEYS_ORDER = (
+    "categories",
+    "lower",
+    "upper",
+    "decimals",
+    "dtype",
+    "time_unit",
+    "knots",
+    "cdf",
+    "frequencies",
+    "missing_rate",
+    "other",
+)
 
 
 class Kind(str, Enum):
@@ -58,6 +71,23 @@ def _to_python(value: Any) -> Scalar:
     return str(value)
 
 
+def check_cdf(name: str, knots: Sequence[float], cdf: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Validated float arrays of a column's released CDF (raises :class:`SchemaError` naming the column)."""
+    x = np.asarray(knots, dtype=np.float64)
+    f = np.asarray(cdf, dtype=np.float64)
+    if x.ndim != 1 or f.shape != x.shape or len(x) < 2:
+        raise SchemaError(
+            f"column {name!r}: 'knots' and 'cdf' must be lists of the same length >= 2", column=name
+        )
+    if not (np.isfinite(x).all() and np.isfinite(f).all()) or not (np.diff(x) > 0).all():
+        raise SchemaError(f"column {name!r}: 'knots' must be strictly increasing finite numbers", column=name)
+    if (np.diff(f) < -1e-12).any() or abs(f[0]) > 1e-9 or abs(f[-1] - 1.0) > 1e-6:
+        raise SchemaError(
+            f"column {name!r}: 'cdf' must rise from 0 at the first knot to 1 at the last", column=name
+        )
+    return x, np.clip(np.maximum.accumulate(f), 0.0, 1.0)
+
+
 @dataclass
 class Column:
     """One column of a schema.
@@ -77,6 +107,11 @@ class Column:
     decimals: int | None = None
     dtype: str | None = None
     time_unit: str | None = None
+    knots: list[float] | None = None
+    cdf: list[float] | None = None
+    frequencies: list[float] | None = None
+    missing_rate: float | None = None
+    other: Scalar | None = None  # the category that stands for every value not listed (DP-merged rare values)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -92,17 +127,25 @@ class Column:
 
     def _check(self) -> None:
         name = self.name
-        if self.kind is Kind.CATEGORICAL:
+        # A column may declare its kind only (no categories / bounds): its domain is then discovered from the
+        # data at fit time (under DP by a DP release). ``has_domain`` says whether it is complete.
+        if self.kind is Kind.CATEGORICAL and self.categories is not None:
             if not self.categories:
                 raise SchemaError(
-                    f"categorical column {name!r} needs a non-empty 'categories' list", column=name
+                    f"categorical column {name!r} has an empty 'categories' list; list its values or leave "
+                    "'categories' out to have them discovered",
+                    column=name,
                 )
             if len(set(map(repr, self.categories))) != len(self.categories):
                 raise SchemaError(f"categorical column {name!r} lists a category twice", column=name)
-        if self.kind in (Kind.COUNT, Kind.CONTINUOUS, Kind.DATETIME):
+        if self.kind in (Kind.COUNT, Kind.CONTINUOUS, Kind.DATETIME) and (
+            self.lower is not None or self.upper is not None
+        ):
             if self.lower is None or self.upper is None:
                 raise SchemaError(
-                    f"{self.kind.value} column {name!r} needs numeric 'lower' and 'upper' bounds", column=name
+                    f"{self.kind.value} column {name!r} needs both 'lower' and 'upper' bounds (or neither, to "
+                    "have them discovered)",
+                    column=name,
                 )
             if not (math.isfinite(self.lower) and math.isfinite(self.upper)) or self.lower > self.upper:
                 raise SchemaError(
@@ -113,24 +156,59 @@ class Column:
                 raise SchemaError(f"count column {name!r} needs lower >= 0, found {self.lower}", column=name)
         if self.time_unit not in (None, "D", "s"):
             raise SchemaError(f"column {name!r}: time_unit must be 'D' or 's'", column=name)
+        self._check_marginal()
+
+    def _check_marginal(self) -> None:
+        """The released 1-way marginal, when present: a CDF for numbers, frequencies for the rest."""
+        name = self.name
+        if (self.knots is None) != (self.cdf is None):
+            raise SchemaError(f"column {name!r}: give 'knots' and 'cdf' together", column=name)
+        if self.knots is not None:
+            if self.kind not in (Kind.COUNT, Kind.CONTINUOUS, Kind.DATETIME):
+                raise SchemaError(f"column {name!r}: only numeric columns take 'knots'/'cdf'", column=name)
+            check_cdf(name, self.knots, self.cdf or [])
+        if self.frequencies is not None:
+            expected = len(self.categories or []) if self.kind is Kind.CATEGORICAL else 1
+            freq = self.frequencies
+            if self.kind not in (Kind.CATEGORICAL, Kind.BINARY) or len(freq) != expected:
+                raise SchemaError(
+                    f"column {name!r}: 'frequencies' needs one value per category (binary: one, the share of "
+                    f"1s), found {len(freq)}",
+                    column=name,
+                )
+            if any(not (0.0 <= float(v) <= 1.0) for v in freq):
+                raise SchemaError(f"column {name!r}: 'frequencies' must lie in [0, 1]", column=name)
+        if self.other is not None and self.other not in (self.categories or []):
+            raise SchemaError(f"column {name!r}: 'other' must be one of its categories", column=name)
+        if self.missing_rate is not None and not 0.0 <= float(self.missing_rate) <= 1.0:
+            raise SchemaError(f"column {name!r}: 'missing_rate' must lie in [0, 1]", column=name)
 
     @property
     def modelled(self) -> bool:
         return self.kind is not Kind.IDENTIFIER
 
+    @property
+    def has_domain(self) -> bool:
+        """Whether the column's values are declared (categories for categoricals, bounds for numbers)."""
+        if self.kind is Kind.CATEGORICAL:
+            return bool(self.categories)
+        if self.kind in (Kind.COUNT, Kind.CONTINUOUS, Kind.DATETIME):
+            return self.lower is not None and self.upper is not None
+        return True
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "kind": self.kind.value, "nullable": self.nullable}
-        for key in ("categories", "lower", "upper", "decimals", "dtype", "time_unit"):
+        for key in MARGINAL_KEYS_ORDER:
             value = getattr(self, key)
             if value is not None:
-                out[key] = [_to_python(v) for v in value] if key == "categories" else _to_python(value)
+                out[key] = [_to_python(v) for v in value] if isinstance(value, list) else _to_python(value)
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Column:
         if not isinstance(data, dict) or "name" not in data or "kind" not in data:
             raise SchemaError(f"each schema column needs 'name' and 'kind', found {data!r}")
-        known = {"name", "kind", "nullable", "categories", "lower", "upper", "decimals", "dtype", "time_unit"}
+        known = {"name", "kind", "nullable", *MARGINAL_KEYS_ORDER}
         unknown = set(data) - known
         if unknown:
             raise SchemaError(
@@ -138,10 +216,20 @@ class Column:
                 column=str(data["name"]),
             )
         kwargs = dict(data)
-        for key in ("lower", "upper"):
+        for key in ("lower", "upper", "missing_rate"):
             if kwargs.get(key) is not None:
                 kwargs[key] = float(kwargs[key])
         return cls(**kwargs)
+
+    @property
+    def has_marginal(self) -> bool:
+        """Whether the column carries a released (or exact) 1-way marginal."""
+        numeric = self.kind in (Kind.COUNT, Kind.CONTINUOUS, Kind.DATETIME)
+        return (self.knots is not None) if numeric else (self.frequencies is not None)
+
+    def kinds_only(self) -> Column:
+        """This column without anything read from the values (domain, bounds, marginal): kind, dtype, name."""
+        return Column(self.name, self.kind, dtype=self.dtype, time_unit=self.time_unit)
 
 
 @dataclass
@@ -149,6 +237,7 @@ class Schema:
     """An ordered list of columns. Build with :meth:`infer`, :meth:`from_dict` or :meth:`load`."""
 
     columns: list[Column] = field(default_factory=list)
+    data_derived: bool = False  # values/bounds were read from the data (``ehrsynth schema --with-values``)
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
@@ -178,15 +267,28 @@ class Schema:
         raise KeyError(name)
 
     def replace_column(self, column: Column) -> Schema:
-        return Schema([column if c.name == column.name else c for c in self.columns])
+        return Schema([column if c.name == column.name else c for c in self.columns], self.data_derived)
 
     def without(self, names: Sequence[str]) -> Schema:
         drop = set(names)
-        return Schema([replace(c) for c in self.columns if c.name not in drop])
+        return Schema([replace(c) for c in self.columns if c.name not in drop], self.data_derived)
 
     # -- JSON -------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"version": SCHEMA_VERSION, "columns": [c.to_dict() for c in self.columns]}
+        out: dict[str, Any] = {"version": SCHEMA_VERSION}
+        if self.data_derived:
+            out["data_derived"] = True
+        out["columns"] = [c.to_dict() for c in self.columns]
+        return out
+
+    @property
+    def complete(self) -> bool:
+        """Whether every modelled column declares its domain (no discovery needed)."""
+        return all(c.has_domain for c in self.modelled)
+
+    def kinds_only(self) -> Schema:
+        """The schema without anything read from the values: names, kinds, dtypes (safe to publish)."""
+        return Schema([c.kinds_only() for c in self.columns])
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Schema:
@@ -197,7 +299,9 @@ class Schema:
                 f"schema version {data.get('version')!r} is not supported; this ehrsynth reads version "
                 f"{SCHEMA_VERSION}"
             )
-        return cls([Column.from_dict(c) for c in data["columns"]])
+        return cls(
+            [Column.from_dict(c) for c in data["columns"]], data_derived=bool(data.get("data_derived"))
+        )
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, allow_nan=False)

@@ -45,16 +45,29 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
         "--schema", metavar="F", help="declared schema JSON (from `ehrsynth schema`; spends no budget)"
     )
     t.add_argument(
+        "--schema-is-public",
+        action="store_true",
+        help="state that a schema written with `ehrsynth schema --with-values` holds only public values "
+        "(otherwise such a schema is refused under DP)",
+    )
+    t.add_argument(
         "--epochs",
         type=nonneg_int,
         default=None,
-        help="GAN epochs (default: 1000 without DP; 100 under DP, fewer on tables under ~640 rows)",
+        help="GAN epochs (default: without DP at most 2,000 GAN iterations; under DP 100 epochs of 10%% "
+        "batches, fewer on tables under ~640 rows)",
     )
     t.add_argument(
         "--ae-epochs",
         type=nonneg_int,
         default=None,
-        help="autoencoder pretraining epochs (default: 100 without DP, 10 under DP)",
+        help="autoencoder pretraining epochs (default: without DP at most 1,500 steps; 10 under DP)",
+    )
+    t.add_argument(
+        "--reference-schedule",
+        action="store_true",
+        help="the 2017 medGAN schedule (100 autoencoder + 1,000 GAN epochs; hours on 10k rows) instead of "
+        "the default step caps",
     )
     t.add_argument(
         "--batch-size",
@@ -86,8 +99,8 @@ def model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "epsilon": None if args.no_dp else args.epsilon,
         "delta": args.delta,
         "accountant": args.accountant,
-        "epochs": args.epochs,
-        "ae_epochs": args.ae_epochs,
+        "epochs": 1000 if args.reference_schedule and args.epochs is None else args.epochs,
+        "ae_epochs": 100 if args.reference_schedule and args.ae_epochs is None else args.ae_epochs,
         "batch_size": args.batch_size,
         "random_state": args.seed,
         "device": args.device,

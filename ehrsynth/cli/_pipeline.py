@@ -55,7 +55,12 @@ def check_output(path: str) -> None:
 
 
 def write_output(
-    out: pd.DataFrame, path: str, model: object, long: dict[str, object] | None, wide: bool
+    out: pd.DataFrame,
+    path: str,
+    model: object,
+    long: dict[str, object] | None,
+    wide: bool,
+    extra: dict[str, object] | None = None,
 ) -> Path:
     from ehrsynth.io.synthetic import write_synthetic
 
@@ -71,7 +76,11 @@ def write_output(
             matrix, patient=str(long["patient"]), code=str(long["code"]), counts=bool(long["counts"])
         )
         extra = {
-            "long": {**long, "patient_ids": "fresh surrogate ids from 900000000001; not taken from the input"}
+            **(extra or {}),
+            "long": {
+                **long,
+                "patient_ids": "fresh surrogate ids from 900000000001; not taken from the input",
+            },
         }
         return write_synthetic(long_df, path, schema=schema, privacy=privacy, layout="long", extra=extra)
-    return write_synthetic(out, path, schema=schema, privacy=privacy, layout="wide")
+    return write_synthetic(out, path, schema=schema, privacy=privacy, layout="wide", extra=extra)

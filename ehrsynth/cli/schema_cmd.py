@@ -1,4 +1,10 @@
-"""`ehrsynth schema INPUT [-o schema.json]`: infer a schema (non-private) for the user to edit and pass back."""
+"""`ehrsynth schema INPUT [-o schema.json] [--with-values]`: write the column kinds to edit and pass back.
+
+By default only names, kinds and dtypes are written: passing that file back with ``--schema`` fixes the kinds,
+and under DP the values (categories, numeric distributions, missing rates) are still released privately. With
+``--with-values`` the categories and bounds read from the data are written too, and the file is marked
+``"data_derived": true``: a DP fit refuses it unless ``--schema-is-public`` states that those values are public.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +16,18 @@ from typing import Any
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "schema",
-        help="infer a schema from INPUT (reads the data: not private) to edit and pass back with --schema",
-        description="Infer a schema JSON from INPUT (NOT private: reads every value) to edit and pass back.",
+        help="write the column kinds of INPUT (names, kinds, dtypes) to edit and pass back with --schema",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("input", help="table: .csv, .csv.gz or .parquet")
     p.add_argument("-o", "--output", help="write the schema JSON here (default: stdout)")
+    p.add_argument(
+        "--with-values",
+        action="store_true",
+        help="also write the categories and bounds read from the data (NOT private; the file is marked "
+        "data_derived and a DP fit refuses it unless --schema-is-public)",
+    )
     p.add_argument(
         "--max-categories",
         type=int,
@@ -29,9 +42,14 @@ def run(args: argparse.Namespace) -> int:
     from ehrsynth.schema import Schema
 
     schema = Schema.infer(read_table(args.input), max_categories=args.max_categories)
+    if args.with_values:
+        schema.data_derived = True
+    else:
+        schema = schema.kinds_only()
+    what = "kinds and values (data-derived)" if args.with_values else "kinds"
     if args.output:
         schema.save(args.output)
-        print(f"ehrsynth: wrote schema with {len(schema)} columns to {args.output}", file=sys.stderr)
+        print(f"ehrsynth: wrote the {what} of {len(schema)} columns to {args.output}", file=sys.stderr)
     else:
         print(schema.to_json())
     return 0

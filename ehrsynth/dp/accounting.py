@@ -428,6 +428,7 @@ def compute_epsilon(
 
 # -- the privacy.json record ----------------------------------------------------------------------------------
 _RECORD_KEYS = ("epsilon", "delta", "epsilon_spent", "accountant", "mechanisms")
+SCHEMA_SOURCES = ("declared", "declared-data-derived", "released", "declared+released")
 
 
 @dataclass
@@ -443,8 +444,16 @@ class PrivacyRecord:
     epsilon_spent: float | None
     accountant: str | None
     mechanisms: list[Mechanism] = field(default_factory=list)
+    # where the schema's domains came from: "declared" (public, user-written), "declared-data-derived"
+    # (written by `ehrsynth schema --with-values`, stated public by the user), "released" (DP release), or
+    # "declared+released" (kinds declared, values released)
+    schema_source: str | None = None
 
     def __post_init__(self) -> None:
+        if self.schema_source is not None and self.schema_source not in SCHEMA_SOURCES:
+            raise PrivacyBudgetError(
+                f"schema_source must be one of {SCHEMA_SOURCES} or null, found {self.schema_source!r}"
+            )
         if self.epsilon is None:
             if (
                 any(v is not None for v in (self.delta, self.epsilon_spent, self.accountant))
@@ -497,14 +506,17 @@ class PrivacyRecord:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {key: getattr(self, key) for key in _RECORD_KEYS[:-1]}
-        return {**out, "mechanisms": [mechanism_to_dict(m) for m in self.mechanisms]}
+        out["mechanisms"] = [mechanism_to_dict(m) for m in self.mechanisms]
+        if self.schema_source is not None:
+            out["schema_source"] = self.schema_source
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> PrivacyRecord:
         if not isinstance(d, Mapping):
             raise PrivacyBudgetError(f"a privacy record must be a JSON object, found {type(d).__name__}")
         missing = [k for k in _RECORD_KEYS if k not in d]
-        unknown = sorted(set(d) - set(_RECORD_KEYS))
+        unknown = sorted(set(d) - set(_RECORD_KEYS) - {"schema_source"})
         if missing or unknown:
             raise PrivacyBudgetError(
                 f"a privacy record needs exactly the keys {list(_RECORD_KEYS)}; missing {missing}, unknown {unknown}"
@@ -513,7 +525,9 @@ class PrivacyRecord:
         if not isinstance(mechs, list):
             raise PrivacyBudgetError(f"'mechanisms' must be a list, found {type(mechs).__name__}")
         return cls(
-            **{key: d[key] for key in _RECORD_KEYS[:-1]}, mechanisms=[mechanism_from_dict(m) for m in mechs]
+            **{key: d[key] for key in _RECORD_KEYS[:-1]},
+            mechanisms=[mechanism_from_dict(m) for m in mechs],
+            schema_source=d.get("schema_source"),
         )
 
     def recompute(self) -> float:

@@ -1,45 +1,41 @@
-"""Schema discovery under differential privacy (used when no schema is declared in DP mode).
+"""Schema discovery under differential privacy: kinds from names and dtypes, everything else from ONE release.
 
 What is treated as public structure (never charged): the column names, their order and their pandas dtypes —
-the header and types of the table the user hands us, like a data dictionary. Everything that depends on the
-values is released by DP mechanisms charged to the same budget (DESIGN §4 rule 1):
+the header and types of the table the user hands us, like a data dictionary — and a schema the user declares
+(kinds only, or with categories/bounds). Everything that depends on the values comes from the DP release of
+all 1-way marginals (:mod:`ehrsynth.dp.one_way`), which serves both discovery and calibration:
 
-- **category sets** of string columns: one joint release of Gaussian noisy counts with a threshold
-  (:func:`ehrsynth.dp.domain.noisy_category_sets`), so a value held by a single patient is released with
-  negligible probability. A string column with no released value becomes an identifier when its name says so
-  (``*_id``, ``*_nbr``…), otherwise it is refused with an error (free text or very high cardinality: declare a
-  schema or drop it).
-- **bounds** of numeric and datetime columns: one joint release of noisy histograms over a fixed grid
-  (:func:`ehrsynth.dp.domain.dp_bounds`; no threshold needed). Integer columns then become: binary when the
-  released range is inside [0, 1]; categorical with every integer of the range as a category when the name says
-  category (``*_id``, ``*type*``, ``arms``, ``gender``…) and the range has at most 50 values; identifiers when the
-  name says key (``*_id``, ``*_nbr``…) and the range is wider; counts otherwise.
-- **code vocabulary** of columns that came from a long (patient, code) table (``code_columns``): codes whose noisy
-  patient count passes the threshold are kept (:func:`ehrsynth.dp.domain.noisy_code_vocabulary`); the others
-  are dropped from the model and the output.
+- **category values** of string columns pass a noise threshold (a value held by one row is released with
+  probability ≤ 1e-10); values below it are merged into one ``"other"`` value with one
+  :class:`~ehrsynth.errors.DataFidelityWarning`. A string column with no released value becomes an identifier
+  when its name says key (``*_id``, ``*_nbr``…), otherwise it is refused (free text or very high cardinality).
+- **numbers and dates** get a released CDF (knots/cdf) from a zoomed noisy histogram: they are encoded by
+  quantile bins, so heavy tails and years survive; integer columns whose mass sits on a few integers become
+  binary or categorical with exactly the released values; decimals are detected by a noisy count.
+- **missing values** are modelled only where the released missing rate is significant.
+- **code vocabulary** of columns that came from a long (patient, code) table (``code_columns``): codes whose
+  noisy patient count passes the threshold are kept; the others are dropped (one warning, without counts).
 
 Kinds follow from dtypes (bool → binary; datetime64, or strings in a column named like a date → datetime;
-float → continuous; integer → binary/categorical/identifier/count as above; object/string → categorical). Every column
-whose dtype can hold missing values is modelled as nullable. Declaring a schema (``ehrsynth schema``, then
-edit) spends nothing here and usually gives better fidelity.
+numbers → numeric; object/string → categorical) unless a declared schema names them.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ehrsynth.dp import domain
 from ehrsynth.dp.accounting import Mechanism
-from ehrsynth.errors import InvalidDataError
-from ehrsynth.inference import CATEGORY_NAMES, EPOCH, IDENTIFIER_NAMES, KEY_NAMES, MAX_INT_CATEGORIES
-from ehrsynth.schema import Column, Kind, Scalar, Schema
+from ehrsynth.dp.one_way import Release, Spec, release_one_way
+from ehrsynth.errors import DataFidelityWarning, InvalidDataError
+from ehrsynth.inference import EPOCH, IDENTIFIER_NAMES, KEY_NAMES
+from ehrsynth.schema import Column, Kind, Schema
 
 logger = logging.getLogger(__name__)
 
@@ -85,19 +81,70 @@ def plan_discovery(df: pd.DataFrame, code_columns: Sequence[str] = ()) -> Discov
     return plan
 
 
-def _nullable(s: pd.Series) -> bool:
-    """Whether the dtype can hold missing values (public: decided by the dtype, not by the values)."""
-    return not (
-        (pd.api.types.is_integer_dtype(s) and not isinstance(s.dtype, pd.api.extensions.ExtensionDtype))
-        or (pd.api.types.is_bool_dtype(s) and s.dtype == bool)
-    )
-
-
-def _days(s: pd.Series) -> np.ndarray:
-    ts = pd.to_datetime(s, errors="coerce")
+def _days(name: str, s: pd.Series) -> np.ndarray:
+    """Dates as whole days since 1970-01-01 (NaN when missing); unparseable strings are an error, not noise."""
+    ts = pd.to_datetime(s, errors="coerce", format="mixed") if s.dtype == object else pd.to_datetime(s)
+    bad = ts.isna().to_numpy() & s.notna().to_numpy()
+    if bad.any():
+        example = s[bad].iloc[0]
+        raise InvalidDataError(
+            f"column {name!r} is read as dates, but {int(bad.sum())} value(s) are not dates (e.g. {example!r}); "
+            "write them as YYYY-MM-DD, or declare the column's kind in a schema",
+            column=name,
+        )
     if getattr(ts.dt, "tz", None) is not None:
         ts = ts.dt.tz_convert(None)
-    return ((ts - EPOCH) / pd.Timedelta(days=1)).to_numpy(dtype="float64", na_value=np.nan)
+    return np.floor(((ts - EPOCH) / pd.Timedelta(days=1)).to_numpy(dtype="float64", na_value=np.nan))
+
+
+def build_specs(
+    df: pd.DataFrame, code_columns: Sequence[str] = (), declared: Schema | None = None
+) -> tuple[list[Spec], list[str], dict[str, np.ndarray]]:
+    """Release specs from names, dtypes and a declared (kinds-only or full) schema — no data access — plus the
+    identifier columns and the numeric values (dates as days) the release reads."""
+    plan = plan_discovery(df, code_columns)
+    kinds = {c.name: c for c in declared.columns} if declared is not None else {}
+    specs: list[Spec] = []
+    identifiers: list[str] = []
+    values: dict[str, np.ndarray] = {}
+    role_of = {
+        n: r for r in ("binary", "categorical", "numeric", "datetime", "codes") for n in getattr(plan, r)
+    }
+    for name in df.columns:
+        s = df[name]
+        dtype = str(s.dtype)
+        col = kinds.get(name)
+        role = role_of.get(name, "identifier") if col is None else _declared_role(col)
+        if role == "identifier":
+            identifiers.append(name)
+            continue
+        if role in ("numeric", "datetime"):
+            is_date = role == "datetime" or (col is not None and col.kind is Kind.DATETIME)
+            x = _days(name, s) if is_date else s.to_numpy("float64", na_value=np.nan)
+            values[name] = x
+            integer = (
+                is_date
+                or pd.api.types.is_integer_dtype(s)
+                or (col is not None and (col.kind is Kind.COUNT or col.decimals == 0))
+            )
+            specs.append(Spec(name, "numeric", integer=integer, declared=col, dtype=dtype, datetime=is_date))
+        elif role == "codes":
+            specs.append(Spec(name, "code", dtype=dtype))
+        elif role == "binary":
+            specs.append(Spec(name, "binary", declared=col, dtype=dtype))
+        else:
+            numeric = pd.api.types.is_numeric_dtype(s)
+            specs.append(Spec(name, "categorical", numeric_coded=numeric, declared=col, dtype=dtype))
+    return specs, identifiers, values
+
+
+def _declared_role(col: Column) -> str:
+    return {
+        Kind.IDENTIFIER: "identifier",
+        Kind.BINARY: "binary",
+        Kind.CATEGORICAL: "categorical",
+        Kind.DATETIME: "datetime",
+    }.get(col.kind, "numeric")
 
 
 def discover_schema(
@@ -106,126 +153,56 @@ def discover_schema(
     noise_multiplier: float,
     rng: np.random.Generator,
     code_columns: Sequence[str] = (),
+    declared: Schema | None = None,
 ) -> tuple[Schema, list[Mechanism]]:
-    """Build a schema from DP releases; returns it with the mechanisms to charge (one per release)."""
-    plan = plan_discovery(df, code_columns)
-    mechanisms: list[Mechanism] = []
+    """The schema with every column's DP 1-way marginal (:mod:`ehrsynth.dp.one_way`) and the mechanisms to
+    charge. ``declared``: the user's (public) schema — its kinds, and its categories/bounds where given, are
+    used instead of guesses from dtypes; the marginals are released all the same."""
+    specs, identifiers, values = build_specs(df, code_columns, declared)
+    release = release_one_way(df, specs, noise_multiplier=noise_multiplier, rng=rng, values=values)
     columns: dict[str, Column] = {}
-    for name in plan.identifiers:
+    for name in identifiers:
         columns[name] = Column(name, Kind.IDENTIFIER, dtype=str(df[name].dtype))
-    for name in plan.binary:
-        columns[name] = Column(name, Kind.BINARY, nullable=_nullable(df[name]), dtype=str(df[name].dtype))
-
-    if plan.categorical:
-        released, mech = domain.noisy_category_sets(
-            {n: df[n] for n in plan.categorical}, noise_multiplier=noise_multiplier, threshold=None, rng=rng
-        )
-        mechanisms.append(mech)
-        for name in plan.categorical:
-            s = df[name]
-            cats = list(released.get(name, []))
-            if cats:
-                columns[name] = Column(
-                    name, Kind.CATEGORICAL, nullable=True, categories=cats, dtype=str(s.dtype)
-                )
-            elif KEY_NAMES.search(name):
-                columns[name] = Column(name, Kind.IDENTIFIER, dtype=str(s.dtype))
-            else:
-                tau = domain.release_threshold(
-                    noise_multiplier * math.sqrt(len(plan.categorical)), len(plan.categorical)
-                )
-                raise InvalidDataError(
-                    f"column {name!r}: no value is held by enough rows to be released under differential privacy "
-                    f"(a value needs a noisy count above ~{tau:.0f} at this epsilon and domain_share); declare "
-                    "the categories in a schema (spends no budget), raise epsilon or domain_share, or drop the "
-                    "column if it is free text or an identifier",
-                    column=name,
-                )
-
-    bounded = plan.numeric + plan.datetime
-    if bounded:
-        values = {
-            n: (_days(df[n]) if n in plan.datetime else df[n].to_numpy("float64", na_value=np.nan))
-            for n in bounded
-        }
-        grids = {n: domain.date_grid() for n in plan.datetime}  # quarter-year bins, not the relative log grid
-        bounds, mech = domain.dp_bounds(values, noise_multiplier=noise_multiplier, rng=rng, grids=grids)
-        mechanisms.append(mech)
-        for name in bounded:
-            columns[name] = _bounded_column(name, df[name], bounds[name], is_date=name in plan.datetime)
-
-    if plan.codes:
-        matrix = df[plan.codes].to_numpy(dtype=np.float32)
-        kept, mech = domain.noisy_code_vocabulary(
-            matrix, plan.codes, noise_multiplier=noise_multiplier, threshold=None, rng=rng
-        )
-        mechanisms.append(mech)
-        kept_set = set(kept)
-        dropped = [c for c in plan.codes if c not in kept_set]
-        if dropped:
-            logger.warning(
-                "%d of %d codes were not released under DP (too few patients) and are left out",
-                len(dropped),
-                len(plan.codes),
+    dropped = 0
+    for spec in specs:
+        col = release.columns[spec.name]
+        if col is None:
+            dropped += 1
+            continue
+        if spec.role == "numeric" and KEY_NAMES.search(spec.name) and col.kind not in _CODES:
+            col = Column(spec.name, Kind.IDENTIFIER, dtype=spec.dtype)  # a numeric key: fresh surrogates
+        # a categorical column none of whose values was released: a key by its name, else refused
+        if col.kind is Kind.IDENTIFIER and not KEY_NAMES.search(spec.name):
+            raise InvalidDataError(
+                f"column {spec.name!r}: no value is held by enough rows to be released under differential "
+                "privacy at this epsilon; declare the categories in a schema (spends no budget), raise "
+                "epsilon, or drop the column if it is free text or an identifier",
+                column=spec.name,
             )
-        for name in plan.codes:
-            if name in kept_set:
-                columns[name] = Column(name, Kind.BINARY, dtype=str(df[name].dtype))
-
+        columns[spec.name] = col
+    _warn(release, dropped)
     ordered = [columns[n] for n in df.columns if n in columns]
-    return Schema(ordered), mechanisms
+    return Schema(ordered), release.mechanisms
 
 
-def _bounded_column(name: str, s: pd.Series, bound: tuple[float, float], *, is_date: bool) -> Column:
-    lo, hi = float(bound[0]), float(bound[1])
-    if hi < lo:
-        lo, hi = hi, lo
-    dtype = str(s.dtype)
-    nullable = _nullable(s) or is_date
-    if is_date:
-        return Column(name, Kind.DATETIME, nullable=nullable, lower=lo, upper=hi, dtype=dtype, time_unit="D")
-    if pd.api.types.is_integer_dtype(s):
-        lo, hi = math.floor(lo), math.ceil(hi)
-        if lo >= 0 and hi <= 1:
-            return Column(name, Kind.BINARY, nullable=nullable, dtype=dtype)
-        if CATEGORY_NAMES.search(name) and hi - lo + 1 <= MAX_INT_CATEGORIES:
-            cats: list[Scalar] = list(range(int(lo), int(hi) + 1))
-            return Column(name, Kind.CATEGORICAL, nullable=nullable, categories=cats, dtype=dtype)
-        if KEY_NAMES.search(name):
-            return Column(name, Kind.IDENTIFIER, dtype=dtype)
-        if lo >= 0:
-            return Column(name, Kind.COUNT, nullable=nullable, lower=lo, upper=max(hi, lo + 1.0), dtype=dtype)
-        return Column(name, Kind.CONTINUOUS, nullable=nullable, lower=lo, upper=hi, decimals=0, dtype=dtype)
-    return Column(name, Kind.CONTINUOUS, nullable=nullable, lower=lo, upper=hi, dtype=dtype)
+_CODES = (Kind.CATEGORICAL, Kind.BINARY)
 
 
-def clamp_to_released_ranges(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
-    """Clip integer columns to the ranges that DP discovery released, as continuous values are clipped.
-
-    A noisy range can exclude a few real values (e.g. ``arms`` released as 1..3 when 0 occurs). Binary
-    columns and integer categoricals with a contiguous range are clipped to it, so every row stays encodable
-    and each row still touches the model only through its clipped value (no extra privacy cost).
-    Returns ``df`` itself when nothing needs clipping, otherwise a copy.
-    """
-    out = df
-    for col in schema.columns:
-        if col.name not in df.columns or not pd.api.types.is_integer_dtype(df[col.name]):
-            continue
-        if col.kind is Kind.BINARY:
-            lo, hi = 0, 1
-        elif (
-            col.kind is Kind.CATEGORICAL
-            and col.categories
-            and all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in col.categories)
-        ):
-            lo, hi = int(min(col.categories)), int(max(col.categories))
-            if hi - lo + 1 != len(col.categories):
-                continue
-        else:
-            continue
-        s = df[col.name]
-        if bool(((s < lo) | (s > hi)).fillna(False).any()):
-            if out is df:
-                out = df.copy()
-            out[col.name] = s.clip(lo, hi)
-    return out
+def _warn(release: Release, dropped: int) -> None:
+    """One warning each for merged rare values and dropped codes; only released (noisy) figures are named."""
+    if release.merged:
+        parts = ", ".join(f"{name!r} (~{rows:.0f} rows)" for name, rows in release.merged.items())
+        warnings.warn(
+            f"values held by too few rows to be released under differential privacy were merged into one "
+            f"'other' value (numeric codes: into missing) in {len(release.merged)} column(s): {parts}; row "
+            "counts are noisy estimates. Declare the categories in a schema to keep them, or raise epsilon",
+            DataFidelityWarning,
+            stacklevel=4,
+        )
+    if dropped:
+        warnings.warn(
+            "some codes were held by too few patients to be released under differential privacy and are left "
+            "out of the model and the output (their number is not shown: it is private)",
+            DataFidelityWarning,
+            stacklevel=4,
+        )

@@ -1,60 +1,21 @@
-"""Marginal calibration of 0/1 columns: one DP release of their prevalences, then post-processing.
+"""Marginal calibration: per-unit logit shifts that make the generator's 1-way marginals equal the released ones.
 
-A GAN trained with DP-SGD on a short schedule gets the *prevalence* of rare codes wrong (measured on 8,000
-diabetes patients x 200 codes at ε = 1: per-code prevalence Pearson r 0.36), while prevalences are the cheapest
-statistic to release privately. So, by default, MedGAN spends ``marginal_share`` of ε on one Gaussian release of
-the counts of every plain 0/1 column, and after training shifts each column's logit so that the generator's
-expected prevalence equals the released one (r 0.98 in the same setting). The shift is post-processing of the
-release and of the trained generator, so it costs nothing more.
-
-Sensitivity: each row's contribution is bounded to ``max_ones`` ones (rows with more keep a random subset, for
-this release only), so adding or removing one row changes the count vector by at most √max_ones in L2, and the
-noise is N(0, (noise_multiplier·√max_ones)²) per count. Prevalences divide by the number of rows, which is
-treated as public, as the sampling rate of DP-SGD already does.
+The targets come from the one DP release of every column's 1-way marginal (:mod:`ehrsynth.dp.one_way`; exact
+frequencies without DP): category frequencies, numeric quantile-bin masses, shares of 1s and missing rates. A
+GAN trained with DP-SGD on a short schedule gets these wrong (8,000 diabetes patients × 200 codes at ε = 1:
+per-code prevalence r 0.36 from the GAN alone), while they are the cheapest statistics to release. After
+training, each sigmoid unit gets a shift b with mean sigmoid(logit + b) = target (Newton) and each softmax block
+a shift vector with mean softmax(logits + b) = target (iterative scaling). Post-processing of the release and of
+the trained generator: free.
 """
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
 import numpy as np
 
-from ehrsynth.dp.accounting import Gaussian
-from ehrsynth.errors import InvalidParameterError
-
-DEFAULT_MAX_ONES = 32
 LOGIT_CLIP = 1e-6
-
-
-def noisy_prevalences(
-    X: np.ndarray,
-    *,
-    noise_multiplier: float,
-    max_ones: int,
-    rng: np.random.Generator,
-    name: str = "marginals:binary",
-) -> tuple[np.ndarray, Gaussian]:
-    """DP prevalences of the 0/1 columns of ``X`` (n x k) and the mechanism to charge.
-
-    Returns prevalences clipped to [1/(2n), 1 - 1/(2n)] (post-processing) and a :class:`Gaussian` with
-    ``noise_multiplier`` (σ is relative to the L2 sensitivity √max_ones).
-    """
-    if not (isinstance(max_ones, int) and max_ones >= 1):
-        raise InvalidParameterError(f"max_ones must be a positive integer, found {max_ones!r}")
-    if not (math.isfinite(noise_multiplier) and noise_multiplier > 0):
-        raise InvalidParameterError(f"noise_multiplier must be positive, found {noise_multiplier!r}")
-    bits = np.asarray(X) != 0
-    n, k = bits.shape
-    counts = bits.sum(axis=0, dtype=np.float64)
-    per_row = bits.sum(axis=1)
-    for i in np.flatnonzero(per_row > max_ones):  # bound each row's contribution: drop a random excess
-        on = np.flatnonzero(bits[i])
-        drop = rng.choice(on, size=len(on) - max_ones, replace=False)
-        counts[drop] -= 1.0
-    sigma = noise_multiplier * math.sqrt(max_ones)
-    noisy = (counts + rng.normal(0.0, sigma, size=k)) / n
-    floor = 0.5 / n
-    return np.clip(noisy, floor, 1.0 - floor), Gaussian(name, noise_multiplier, count=1)
 
 
 def logit_shifts(probs: np.ndarray, target: np.ndarray, *, iterations: int = 50) -> np.ndarray:
@@ -77,3 +38,41 @@ def apply_shifts(probs: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     """sigmoid(logit(probs) + shifts), column-wise."""
     p = np.clip(np.asarray(probs, dtype=np.float64), LOGIT_CLIP, 1.0 - LOGIT_CLIP)
     return 1.0 / (1.0 + np.exp(-(np.log(p) - np.log1p(-p) + shifts)))
+
+
+def softmax_shifts(logits: np.ndarray, target: np.ndarray, *, iterations: int = 200) -> np.ndarray:
+    """Per-cell b such that mean_i softmax(logits[i] + b) = target (a distribution): iterative scaling of the
+    intercepts, b += log(target / current mean), which converges like IPF. Cells with target 0 get -30."""
+    x = np.asarray(logits, dtype=np.float64)
+    t = np.clip(np.asarray(target, dtype=np.float64), 1e-9, None)
+    t = t / t.sum()
+    b = np.zeros(x.shape[1])
+    for _ in range(iterations):
+        z = x + b
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        step = np.log(t) - np.log(np.maximum(p.mean(axis=0), 1e-300))
+        b = np.clip(b + step, -30.0, 30.0)
+        if np.abs(step).max() < 1e-5:
+            break
+    return b - b.max()
+
+
+def layout_shifts(logits: np.ndarray, layout: list[Any], target: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Full-width logit shifts matching the generator's expected 1-way marginals to ``target`` where ``known``:
+    Newton per sigmoid unit (0/1 values and missing flags), iterative scaling per softmax block (categories,
+    numeric bins). Zero elsewhere (position units, units without a released marginal)."""
+    from ehrsynth.transforms.layout import SpanKind
+
+    shift = np.zeros(logits.shape[1])
+    units = [s.start for s in layout if s.kind in (SpanKind.BINARY, SpanKind.MISSING) and known[s.start]]
+    if units:
+        idx = np.asarray(units, dtype=np.int64)
+        probs = 1.0 / (1.0 + np.exp(-np.clip(logits[:, idx].astype(np.float64), -50, 50)))
+        floor = 0.5 / len(logits)
+        shift[idx] = logit_shifts(probs, np.clip(target[idx], floor, 1.0 - floor))
+    for s in layout:
+        if s.kind is SpanKind.SOFTMAX and known[s.start]:
+            shift[s.start : s.stop] = softmax_shifts(logits[:, s.start : s.stop], target[s.start : s.stop])
+    return shift

@@ -62,9 +62,8 @@ CALIBRATION_ROWS = 20_000
 class _Run:
     """The state of one fit shared by its steps (what a checkpoint saves and a resume restores)."""
 
-    schema: Schema
-    fixed: list[Mechanism]  # fixed-noise mechanisms already run (DP discovery, marginal release)
-    target: dict[str, list[Any]] | None = None  # the 1-way marginals the 0/1 columns are calibrated to
+    schema: Schema  # with every column's released (DP) or exact 1-way marginal
+    fixed: list[Mechanism]  # fixed-noise mechanisms already run (the 1-way marginal release)
     history: dict[str, list[dict[str, float]]] = field(default_factory=lambda: {"autoencoder": [], "gan": []})
     resumed: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
 
@@ -73,7 +72,6 @@ class _Run:
             "schema": self.schema.to_dict(),
             "domain_mechanisms": [mechanism_to_dict(m) for m in self.fixed],
             "autoencoder_history": self.history["autoencoder"],
-            "marginal_target": self.target,
         }
 
 
@@ -100,18 +98,14 @@ def fit_medgan(
         data_sha256=table_sha256(df, declared, list(code_columns)),
     )
     run = _resolve_schema(config, df, schema, code_columns, rng, run_id)
-    df = _clamped(config, df, run.schema, declared=schema is not None)
     modules = build_modules(run.schema, config.architecture, tgen)
-    if run.resumed is None:
-        run.target, marginal = _marginal_target(config, modules, df, rng)
-        run.fixed += [marginal] if marginal is not None else []  # fixed mechanisms: charged before SGD
     data = torch.as_tensor(modules.transformer.encode(df)).to(device)
     for module in modules.as_dict().values():
         module.to(device)
     schedule = _schedule(config, len(df))
     sgd = _train(config, modules, data, schedule, run, rng, tgen, run_id, progress)
     burn_in(modules.generator, config.architecture.embedding_dim, config.bn_burn_in_batches, tgen, device)
-    calibration = _calibration(config, modules, run.target, tgen, device)
+    calibration = _calibration(config, modules, tgen, device)
     dp = config.dp
     privacy = (
         PrivacyRecord.non_private()
@@ -143,28 +137,36 @@ def _resolve_schema(
     rng: np.random.Generator,
     run_id: dict[str, Any],
 ) -> _Run:
-    """The schema (declared, inferred without DP, DP-discovered, or restored from a checkpoint)."""
+    """The schema with every column's 1-way marginal, or the one restored from a checkpoint: under DP one
+    release (:mod:`ehrsynth.dp.one_way`) discovers what a declared schema leaves open and sets the calibration
+    targets; without DP the marginals are exact."""
     ckpt = open_checkpoint(config.checkpoint_dir, run_id)
     if ckpt is not None:
         extra = ckpt[1]["extra"]
         run = _Run(
             Schema.from_dict(extra["schema"]), [mechanism_from_dict(m) for m in extra["domain_mechanisms"]]
         )
-        run.target, run.resumed = extra.get("marginal_target"), ckpt
+        run.resumed = ckpt
         run.history["autoencoder"] = list(extra["autoencoder_history"])
-    elif schema is not None:
-        schema.validate(df, strict=True)  # declared: public, charged nothing
-        run = _Run(schema, [])
-    elif config.dp is None:
-        run = _Run(Schema.infer(df), [])
-    else:
-        from ehrsynth.dp.discovery import discover_schema, plan_discovery
+        return run
+    if schema is not None:
+        schema.validate(df, strict=schema.complete)  # declared: public, charged nothing
+    if config.dp is None:
+        from ehrsynth.transforms.marginals import exact_marginals
 
-        sigma = config.dp.release_noise(plan_discovery(df, code_columns).releases, config.dp.domain_share)
-        discovered, mechanisms = discover_schema(
-            df, noise_multiplier=sigma, rng=rng, code_columns=code_columns
+        base = schema if schema is not None and schema.complete else _infer_with(df, schema)
+        run = _Run(exact_marginals(base, df), [])
+    elif schema is not None and schema.complete and not config.calibrate_marginals:
+        run = _Run(schema, [])
+    else:
+        from ehrsynth.dp.discovery import discover_schema
+        from ehrsynth.dp.one_way import RELEASES
+
+        sigma = config.dp.release_noise(RELEASES, config.dp.marginal_share)
+        released, mechanisms = discover_schema(
+            df, noise_multiplier=sigma, rng=rng, code_columns=code_columns, declared=schema
         )
-        run = _Run(discovered, list(mechanisms))
+        run = _Run(released, list(mechanisms))
     if not run.schema.modelled or all(c.kind is Kind.IDENTIFIER for c in run.schema.columns):
         dp_discovered = config.private and schema is None
         raise InvalidDataError(
@@ -179,13 +181,13 @@ def _resolve_schema(
     return run
 
 
-def _clamped(config: MedGANConfig, df: pd.DataFrame, schema: Schema, *, declared: bool) -> pd.DataFrame:
-    """Under DP discovery: values clamped to the released ranges (the model sees only released domains)."""
-    if not config.private or declared:
-        return df
-    from ehrsynth.dp.discovery import clamp_to_released_ranges
+def _infer_with(df: pd.DataFrame, declared: Schema | None) -> Schema:
+    """Non-private inference, keeping the kinds a (kinds-only) declared schema names."""
+    if declared is None:
+        return Schema.infer(df)
+    from ehrsynth.inference import infer_column_as
 
-    return clamp_to_released_ranges(df, schema)
+    return Schema([infer_column_as(c, df[c.name]) for c in declared.columns])
 
 
 def _train(
@@ -274,43 +276,21 @@ def _train_autoencoder(
     )
 
 
-def _marginal_target(
-    config: MedGANConfig, modules: MedGANModules, df: pd.DataFrame, rng: np.random.Generator
-) -> tuple[dict[str, list[Any]] | None, Mechanism | None]:
-    """The 1-way marginal release: the prevalences the plain 0/1 columns are calibrated to (a DP release
-    under DP, exact otherwise)."""
-    columns = modules.transformer.plain_binary_columns()
-    if not config.calibrate_marginals or not columns:
-        return None, None
-    bits = df[columns].to_numpy() != 0
-    if config.dp is None:
-        return {"columns": columns, "prevalence": bits.mean(axis=0).tolist()}, None
-    from ehrsynth.dp.marginals import noisy_prevalences
-
-    sigma = config.dp.release_noise(1, config.dp.marginal_share)
-    prevalence, mech = noisy_prevalences(
-        bits, noise_multiplier=sigma, max_ones=config.max_codes_per_row, rng=rng
-    )
-    return {"columns": columns, "prevalence": prevalence.tolist()}, mech
-
-
 def _calibration(
-    config: MedGANConfig,
-    modules: MedGANModules,
-    target: dict[str, list[Any]] | None,
-    tgen: torch.Generator,
-    device: torch.device,
+    config: MedGANConfig, modules: MedGANModules, tgen: torch.Generator, device: torch.device
 ) -> dict[str, list[Any]] | None:
-    """Logit shifts that make the generator's expected prevalences equal ``target`` (post-processing)."""
-    if target is None:
+    """Full-width logit shifts that make the generator's expected 1-way marginals (categories, numeric
+    quantile bins, 0/1 shares, missing rates) equal the schema's released ones (post-processing: free)."""
+    if not config.calibrate_marginals:
         return None
-    from ehrsynth.dp.marginals import logit_shifts
+    from ehrsynth.dp.marginals import layout_shifts
 
-    idx = torch.as_tensor(modules.transformer.unit_index(target["columns"]), device=device)
+    target, known = modules.transformer.marginal_targets()
+    if not known.any():
+        return None
     latent = config.architecture.embedding_dim
     with torch.inference_mode():
         z = torch.randn(CALIBRATION_ROWS, latent, generator=tgen).to(device)
-        decoded = modules.autoencoder.decode(modules.generator(z))
-        probs = decoded.index_select(1, idx).float().cpu().numpy()
-    shift = logit_shifts(probs, np.asarray(target["prevalence"]))
-    return {"columns": list(target["columns"]), "prevalence": target["prevalence"], "shift": shift.tolist()}
+        logits = modules.autoencoder.decoder(modules.generator(z)).float().cpu().numpy()
+    shift = layout_shifts(logits, modules.transformer.layout, target, known)
+    return {"shift": shift.tolist()}

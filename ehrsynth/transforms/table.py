@@ -21,11 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ehrsynth.errors import InvalidDataError
+from ehrsynth.errors import InvalidDataError, SchemaError
 from ehrsynth.schema import Column, Kind, Schema, _to_python
 from ehrsynth.transforms.layout import Span, SpanKind
-
-EPOCH = pd.Timestamp("1970-01-01")
+from ehrsynth.transforms.numeric import DEFAULT_BINS, QuantileCodec, numeric_values, uniform_cdf
 
 
 def _cat_key(value: Any) -> tuple[str, Any]:
@@ -45,21 +44,35 @@ class TableTransformer:
         self.schema = schema
         self.layout: list[Span] = []
         self._cat_index: dict[str, dict[tuple[str, Any], int]] = {}
+        self.codecs: dict[str, QuantileCodec] = {}
         pos = 0
         for col in schema.modelled:
             if col.kind is Kind.CATEGORICAL:
-                cats = col.categories or []
+                if not col.categories:
+                    raise SchemaError(
+                        f"categorical column {col.name!r} has no categories; declare them or let fit discover "
+                        "them",
+                        column=col.name,
+                    )
+                cats = col.categories
                 width = len(cats) + (1 if col.nullable else 0)
                 self.layout.append(Span(col.name, SpanKind.SOFTMAX, pos, width))
                 self._cat_index[col.name] = {_cat_key(c): i for i, c in enumerate(cats)}
                 pos += width
                 continue
-            kind = SpanKind.BINARY if col.kind is Kind.BINARY else SpanKind.SCALED
-            self.layout.append(Span(col.name, kind, pos, 1))
-            pos += 1
-            if col.nullable:
-                self.layout.append(Span(col.name, SpanKind.MISSING, pos, 1))
+            if col.kind is Kind.BINARY:
+                self.layout.append(Span(col.name, SpanKind.BINARY, pos, 1))
                 pos += 1
+                if col.nullable:
+                    self.layout.append(Span(col.name, SpanKind.MISSING, pos, 1))
+                    pos += 1
+                continue
+            codec = numeric_codec(col)
+            self.codecs[col.name] = codec
+            width = codec.n_bins + (1 if col.nullable else 0)
+            self.layout.append(Span(col.name, SpanKind.SOFTMAX, pos, width))
+            self.layout.append(Span(col.name, SpanKind.SCALED, pos + width, 1))
+            pos += width + 1
         self.width = pos
 
     def plain_binary_columns(self) -> list[str]:
@@ -72,6 +85,40 @@ class TableTransformer:
         start = {s.column: s.start for s in self.layout if s.kind is SpanKind.BINARY}
         return np.asarray([start[c] for c in columns], dtype=np.int64)
 
+    def marginal_targets(self) -> tuple[np.ndarray, np.ndarray]:
+        """Target 1-way frequencies of the probability units from the schema's released marginals.
+
+        Returns ``(target, known)``, both of length ``width``: for a sigmoid unit the share of rows where it is
+        1, for a softmax block its distribution (summing to 1); ``known`` is False where the schema carries no
+        marginal (and on position units), so calibration leaves those units alone.
+        """
+        target = np.zeros(self.width)
+        known = np.zeros(self.width, dtype=bool)
+        for span in self.layout:
+            col = self.schema[span.column]
+            miss = float(col.missing_rate or 0.0) if col.nullable else 0.0
+            a, b = span.start, span.stop
+            if span.kind is SpanKind.MISSING:
+                if col.missing_rate is not None:
+                    target[a], known[a] = miss, True
+            elif span.kind is SpanKind.BINARY:
+                if col.frequencies is not None:  # share of 1s among the non-missing values
+                    target[a], known[a] = float(col.frequencies[0]), True
+            elif span.kind is SpanKind.SOFTMAX:
+                if col.kind is Kind.CATEGORICAL:
+                    if col.frequencies is None:
+                        continue
+                    dist = np.asarray(col.frequencies, dtype=np.float64)
+                else:
+                    if col.knots is None:
+                        continue
+                    dist = self.codecs[col.name].bin_mass.copy()
+                dist = dist / dist.sum() if dist.sum() > 0 else np.full(len(dist), 1.0 / max(len(dist), 1))
+                if col.nullable:
+                    dist = np.append(dist * (1.0 - miss), miss)
+                target[a:b], known[a:b] = dist, True
+        return target, known
+
     # -- encode -----------------------------------------------------------------------------------------
     def encode(self, df: pd.DataFrame, *, dtype: Any = np.float32) -> np.ndarray:
         """Encode ``df`` (already validated against the schema) into an ``(n, width)`` matrix."""
@@ -82,52 +129,72 @@ class TableTransformer:
             missing = s.isna().to_numpy()
             if span.kind is SpanKind.MISSING:
                 out[:, span.start] = missing
-            elif span.kind is SpanKind.SOFTMAX:
-                out[:, span.start : span.stop] = self._encode_categorical(col, s, missing, span.width)
             elif span.kind is SpanKind.BINARY:
-                out[:, span.start] = np.where(missing, 0.0, s.to_numpy(dtype="float64", na_value=0.0))
+                out[:, span.start] = np.where(missing, 0.0, s.to_numpy(dtype="float64", na_value=0.0) != 0)
+            elif span.kind is SpanKind.SCALED:
+                continue  # written together with its bins
+            elif col.kind is Kind.CATEGORICAL:
+                out[:, span.start : span.stop] = self._encode_categorical(col, s, missing, span.width)
             else:
-                out[:, span.start] = np.where(missing, 0.0, self._scale(col, s))
+                block, position = self._encode_numeric(col, s, missing, span.width)
+                out[:, span.start : span.stop] = block
+                out[:, span.stop] = position
         return out
 
     def _encode_categorical(self, col: Column, s: pd.Series, missing: np.ndarray, width: int) -> np.ndarray:
-        index = self._cat_index[col.name]
-        codes = np.full(len(s), -1, dtype=np.int64)
         values = s.to_numpy(dtype=object)
-        for i in np.flatnonzero(~missing):
-            codes[i] = index.get(_cat_key(values[i]), -1)
-        unknown = (codes < 0) & ~missing
-        if unknown.any():
-            if not col.nullable:
-                example = values[np.flatnonzero(unknown)[0]]
-                raise InvalidDataError(
-                    f"column {col.name!r} has value {example!r} outside its categories; add it to the schema",
-                    column=col.name,
-                )
-            missing = missing | unknown  # out-of-domain values (e.g. rare values suppressed under DP)
+        codes = _lookup(self._cat_index[col.name], values, missing)
+        codes = self._absorb(col, codes, missing, values)
         block = np.zeros((len(s), width), dtype=np.float64)
-        rows = np.flatnonzero(~missing)
-        block[rows, codes[rows]] = 1.0
-        if col.nullable:
-            block[missing, width - 1] = 1.0
+        block[np.arange(len(s)), codes] = 1.0
         return block
+
+    def _absorb(self, col: Column, codes: np.ndarray, missing: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Cell of every row: values outside the domain go to the 'other' category, else to missing (when
+        nullable), else to the most frequent category; missing values of a non-nullable column likewise."""
+        cats = list(col.categories or [])
+        other = cats.index(col.other) if col.other is not None and col.other in cats else None
+        freq = col.frequencies
+        mode = int(np.argmax(freq)) if freq else 0
+        unknown = (codes < 0) & ~missing
+        if unknown.any() and other is None and not col.nullable and self._strict_domain(col):
+            example = values[np.flatnonzero(unknown)[0]]
+            raise InvalidDataError(
+                f"column {col.name!r} has value {example!r} outside its categories; add it to the schema",
+                column=col.name,
+            )
+        codes = codes.copy()
+        codes[unknown] = other if other is not None else (len(cats) if col.nullable else mode)
+        codes[missing] = len(cats) if col.nullable else mode
+        return codes
+
+    @staticmethod
+    def _strict_domain(col: Column) -> bool:
+        """Declared domains are strict; released ones (carrying a marginal) absorb what they do not list."""
+        return not col.has_marginal
+
+    def _encode_numeric(
+        self, col: Column, s: pd.Series, missing: np.ndarray, width: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        codec = self.codecs[col.name]
+        x = self._raw_values(col, s)
+        bad = missing | ~np.isfinite(x)
+        bins, position = codec.encode(np.where(bad, codec.knots[0], x))
+        if bad.any():  # missing: the missing cell when nullable, else the median's bin (documented)
+            mid_bin, mid_pos = codec.encode(np.asarray([self._median(codec)]))
+            bins[bad] = width - 1 if col.nullable else mid_bin[0]
+            position[bad] = 0.5 if col.nullable else mid_pos[0]
+        block = np.zeros((len(s), width), dtype=np.float64)
+        block[np.arange(len(s)), bins] = 1.0
+        return block, position
+
+    @staticmethod
+    def _median(codec: QuantileCodec) -> float:
+        return float(np.interp(0.5, codec.cdf, codec.knots))
 
     @staticmethod
     def _raw_values(col: Column, s: pd.Series) -> np.ndarray:
-        if col.kind is Kind.DATETIME:
-            ts = pd.to_datetime(s, errors="coerce")
-            if getattr(ts.dt, "tz", None) is not None:
-                ts = ts.dt.tz_convert(None)
-            return ((ts - EPOCH) / pd.Timedelta(days=1)).to_numpy(dtype="float64", na_value=np.nan)
-        return s.to_numpy(dtype="float64", na_value=np.nan)
-
-    def _scale(self, col: Column, s: pd.Series) -> np.ndarray:
-        x = self._raw_values(col, s)
-        lo, hi = float(col.lower or 0.0), float(col.upper or 0.0)
-        span = hi - lo
-        if span <= 0:
-            return np.zeros(len(x))
-        return np.clip((x - lo) / span, 0.0, 1.0)
+        return numeric_values(col, s)
 
     # -- decode -----------------------------------------------------------------------------------------
     def decode(self, X: np.ndarray, *, random_state: np.random.Generator | None = None) -> pd.DataFrame:
@@ -156,16 +223,21 @@ class TableTransformer:
         )
         done = set(block_names)
         for span in self.layout:
-            if span.kind is SpanKind.MISSING or span.column in done or span.column in columns:
+            if (
+                span.kind in (SpanKind.MISSING, SpanKind.SCALED)
+                or span.column in done
+                or span.column in columns
+            ):
                 continue
             col = self.schema[span.column]
             if span.kind is SpanKind.SOFTMAX:
-                columns[col.name] = self._decode_categorical(col, X[:, span.start : span.stop], random_state)
+                cells = _draw_cells(X[:, span.start : span.stop], random_state)
+                if col.kind is Kind.CATEGORICAL:
+                    columns[col.name] = self._decode_categorical(col, cells)
+                else:
+                    columns[col.name] = self._decode_numeric(col, cells, X[:, span.stop])
                 continue
-            if span.kind is SpanKind.BINARY:
-                values = units[:, position[(col.name, SpanKind.BINARY)]].astype(np.float64)
-            else:
-                values = self._unscale(col, X[:, span.start].astype(np.float64))
+            values = units[:, position[(col.name, SpanKind.BINARY)]].astype(np.float64)
             key = (col.name, SpanKind.MISSING)
             missing = units[:, position[key]] if key in position else np.zeros(n, dtype=bool)
             columns[col.name] = self._restore_numeric(col, values, missing)
@@ -177,6 +249,12 @@ class TableTransformer:
             return rest[self.schema.names]
         out = pd.concat([*blocks, rest] if columns else blocks, axis=1, copy=False)
         return out if list(out.columns) == self.schema.names else out[self.schema.names]
+
+    def _decode_numeric(self, col: Column, cells: np.ndarray, position: np.ndarray) -> pd.Series:
+        codec = self.codecs[col.name]
+        missing = cells >= codec.n_bins
+        values = codec.decode(np.minimum(cells, codec.n_bins - 1), position.astype(np.float64))
+        return self._restore_numeric(col, values, missing)
 
     def _binary_blocks(self, units: np.ndarray, idx: list[int], names: list[str]) -> list[pd.DataFrame]:
         """The plain 0/1 columns as one 2-D block per output dtype (one cast per block, not per column)."""
@@ -214,32 +292,13 @@ class TableTransformer:
         return (torch.rand(probs.shape, generator=gen, dtype=probs.dtype) < probs).numpy()
 
     @staticmethod
-    def _decode_categorical(col: Column, probs: np.ndarray, rng: np.random.Generator | None) -> pd.Series:
-        if rng is None:
-            idx = probs.argmax(axis=1)
-        else:
-            p = np.clip(probs, 0.0, None)
-            totals = p.sum(axis=1, keepdims=True)
-            p = np.where(totals > 0, p / np.where(totals > 0, totals, 1.0), 1.0 / p.shape[1])
-            cdf = np.cumsum(p, axis=1)
-            idx = (rng.random((p.shape[0], 1)) > cdf).sum(axis=1)
-            idx = np.minimum(idx, p.shape[1] - 1)
+    def _decode_categorical(col: Column, cells: np.ndarray) -> pd.Series:
         cats = list(col.categories or [])
-        missing = idx >= len(cats)
-        values = np.empty(len(idx), dtype=object)
-        values[~missing] = [cats[i] for i in idx[~missing]]
+        missing = cells >= len(cats)
+        values = np.empty(len(cells), dtype=object)
+        values[~missing] = [cats[i] for i in cells[~missing]]
         values[missing] = None
         return _restore_dtype(col, pd.Series(values, dtype=object), missing)
-
-    @staticmethod
-    def _unscale(col: Column, u: np.ndarray) -> np.ndarray:
-        lo, hi = float(col.lower or 0.0), float(col.upper or 0.0)
-        x = lo + np.clip(u, 0.0, 1.0) * (hi - lo)
-        if col.kind is Kind.COUNT:
-            return np.clip(np.round(x), lo, hi)
-        if col.kind is Kind.CONTINUOUS and col.decimals is not None:
-            return np.clip(np.round(x, col.decimals), lo, hi)
-        return x
 
     def _restore_numeric(self, col: Column, values: np.ndarray, missing: np.ndarray) -> pd.Series:
         if col.kind is Kind.DATETIME:
@@ -255,6 +314,53 @@ class TableTransformer:
         series = pd.Series(values, dtype="float64")
         series[missing] = np.nan
         return _restore_dtype(col, series, missing)
+
+
+def _lookup(index: dict[tuple[str, Any], int], values: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """Category index of each value (-1: not a category or missing); one dict lookup per distinct value."""
+    codes = np.full(len(values), -1, dtype=np.int64)
+    present = np.flatnonzero(~missing)
+    if len(present) == 0:
+        return codes
+    inverse, uniq = pd.factorize(pd.Series(values[present], dtype=object), use_na_sentinel=False)
+    mapped = np.asarray([index.get(_cat_key(u), -1) for u in uniq], dtype=np.int64)
+    codes[present] = mapped[inverse]
+    return codes
+
+
+def category_codes(categories: list[Any], s: pd.Series) -> np.ndarray:
+    """Index of each value of ``s`` among ``categories`` (-1 when absent or missing)."""
+    index = {_cat_key(c): i for i, c in enumerate(categories)}
+    return _lookup(index, s.to_numpy(dtype=object), s.isna().to_numpy())
+
+
+def _draw_cells(probs: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+    """One cell per row of a softmax block: a categorical draw (``rng``) or the most likely cell."""
+    if rng is None:
+        return np.asarray(probs.argmax(axis=1), dtype=np.int64)
+    p = np.clip(probs, 0.0, None)
+    totals = p.sum(axis=1, keepdims=True)
+    p = np.where(totals > 0, p / np.where(totals > 0, totals, 1.0), 1.0 / p.shape[1])
+    cdf = np.cumsum(p, axis=1)
+    idx = (rng.random((p.shape[0], 1)) > cdf).sum(axis=1)
+    return np.minimum(idx, p.shape[1] - 1).astype(np.int64)
+
+
+def numeric_codec(col: Column) -> QuantileCodec:
+    """The quantile codec of a numeric column: its released CDF, else a flat one over its declared bounds."""
+    integer = (
+        col.kind is Kind.COUNT or col.decimals == 0 or (col.kind is Kind.DATETIME and col.time_unit == "D")
+    )
+    decimals = 0 if integer else col.decimals
+    if col.knots is not None and col.cdf is not None:
+        return QuantileCodec(col.knots, col.cdf, n_bins=DEFAULT_BINS, decimals=decimals, name=col.name)
+    if col.lower is None or col.upper is None:
+        raise SchemaError(
+            f"{col.kind.value} column {col.name!r} has no bounds; declare 'lower'/'upper' or let fit discover them",
+            column=col.name,
+        )
+    knots, cdf = uniform_cdf(col.lower, col.upper, integer=integer)
+    return QuantileCodec(knots, cdf, n_bins=DEFAULT_BINS, decimals=decimals, name=col.name)
 
 
 def _restore_dtype(col: Column, series: pd.Series, missing: np.ndarray) -> pd.Series:

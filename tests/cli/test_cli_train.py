@@ -73,11 +73,27 @@ def test_no_dp_says_so_loudly(tmp_path: Path, capsys) -> None:
     assert json.loads((tmp_path / "s.csv.meta.json").read_text())["epsilon"] is None
 
 
+def test_data_derived_schema_is_refused_under_dp_unless_stated_public(tmp_path: Path, capsys) -> None:
+    real = _table(tmp_path)
+    path = tmp_path / "schema.json"
+    assert main(["schema", str(real), "-o", str(path), "--with-values"]) == 0
+    schema = ehrsynth.Schema.load(path)
+    assert schema.data_derived and schema["sex"].categories == ["F", "M"]
+    synth = ["synthesize", str(real), "-o", str(tmp_path / "s.csv"), "--schema", str(path), *FAST]
+    assert main(synth) == 2
+    assert "derived from the data" in capsys.readouterr().err
+    assert main([*synth, "--schema-is-public"]) == 0
+    meta = json.loads((tmp_path / "s.csv.meta.json").read_text())
+    assert "fidelity" in meta and meta["fidelity"]["columns"]
+
+
 def test_schema_command_round_trip(tmp_path: Path) -> None:
     real = _table(tmp_path)
     assert main(["schema", str(real), "-o", str(tmp_path / "schema.json")]) == 0
     schema = ehrsynth.Schema.load(tmp_path / "schema.json")
-    assert schema["sex"].categories == ["F", "M"]
+    # kinds only by default: nothing read from the values, so it can be passed to a DP fit
+    assert schema["sex"].kind.value == "categorical" and schema["sex"].categories is None
+    assert not schema.data_derived
     assert (
         main(
             [

@@ -17,7 +17,7 @@ def test_privacy_json_recomputed_with_google_pld(tmp_path, epsilon: float) -> No
     model = MedGAN(epsilon=epsilon, epochs=2, ae_epochs=1, bn_burn_in_batches=2, random_state=0).fit(df)
     model.save(str(tmp_path / "m"))
     record = json.loads((tmp_path / "m" / "privacy.json").read_text())
-    assert set(record) == {"epsilon", "delta", "epsilon_spent", "accountant", "mechanisms"}
+    assert set(record) == {"epsilon", "delta", "epsilon_spent", "accountant", "mechanisms", "schema_source"}
     assert record["epsilon"] == epsilon and record["accountant"] == "prv"
     kinds = {m["type"] for m in record["mechanisms"]}
     assert kinds == {"poisson_gaussian", "gaussian"}  # DP-SGD phases + DP domain discovery

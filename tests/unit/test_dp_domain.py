@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.sparse as sp
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from ehrsynth.dp.accounting import Gaussian, compute_epsilon
 from ehrsynth.dp.domain import (
     DEFAULT_RELEASE_DELTA,
-    date_grid,
-    default_grid,
-    dp_bounds,
-    grid_from_edges,
-    linear_grid,
     noisy_category_sets,
-    noisy_code_vocabulary,
     release_threshold,
     single_row_release_probability,
 )
-from ehrsynth.errors import InvalidDataError, InvalidParameterError
+from ehrsynth.errors import InvalidParameterError
 
 
 def _table(n: int = 2000) -> pd.DataFrame:
@@ -136,176 +125,3 @@ def test_explicit_high_threshold_is_accounted() -> None:
     )
     assert mech.delta == pytest.approx(single_row_release_probability(60.0, 2.0, 1))
     assert compute_epsilon([mech], 1e-6) == compute_epsilon([Gaussian("g", 2.0)], 1e-6 - mech.delta)
-
-
-# -- code vocabulary ------------------------------------------------------------------------------------------
-def _codes(n: int = 1500, d: int = 40) -> tuple[np.ndarray, list[str]]:
-    rng = np.random.default_rng(7)
-    x = (rng.random((n, d)) < 0.25).astype(np.float32)
-    x[:, 0] = 0
-    x[3] = 0
-    x[3, 0] = 1  # code c00: one patient, who has no other code (weight 1)
-    x[:, 1] = 0
-    x[5, 1] = 1  # code c01: one patient among many codes
-    x[:, 2] = 0
-    x[9, :] = 1  # a patient holding every code, among them c02 alone
-    return x, [f"c{j:02d}" for j in range(d)]
-
-
-@pytest.mark.parametrize("noise_multiplier", [0.5, 4.0])
-def test_single_patient_code_never_released_common_ones_always(noise_multiplier: float) -> None:
-    x, names = _codes()
-    for seed in range(200):
-        kept, mech = noisy_code_vocabulary(
-            x, names, noise_multiplier=noise_multiplier, threshold=None, rng=np.random.default_rng(seed)
-        )
-        assert kept == names[3:]  # in column order; c00, c01, c02 are held by one patient each
-    assert mech.name == "domain:codes" and mech.delta == pytest.approx(DEFAULT_RELEASE_DELTA, rel=1e-6)
-
-
-def test_code_vocabulary_sparse_equals_dense_and_heavy_rows_are_capped() -> None:
-    x, names = _codes()
-    dense, _ = noisy_code_vocabulary(
-        x, names, noise_multiplier=3.0, threshold=None, rng=np.random.default_rng(4)
-    )
-    sparse, _ = noisy_code_vocabulary(
-        sp.csr_matrix(x), names, noise_multiplier=3.0, threshold=None, rng=np.random.default_rng(4)
-    )
-    assert dense == sparse
-    # a row with more codes than the cap keeps a random subset; the rest of the vocabulary is unaffected
-    capped, _ = noisy_code_vocabulary(
-        x, names, noise_multiplier=3.0, threshold=None, rng=np.random.default_rng(4), max_codes_per_row=5
-    )
-    assert capped == names[3:]
-
-
-def test_code_vocabulary_refuses_bad_input() -> None:
-    x, names = _codes(50, 4)
-    x[0, 2] = np.nan
-    with pytest.raises(InvalidDataError, match="c02") as info:
-        noisy_code_vocabulary(x, names, noise_multiplier=1.0, threshold=None, rng=np.random.default_rng(0))
-    assert info.value.column == "c02"
-    with pytest.raises(InvalidParameterError, match="names"):
-        noisy_code_vocabulary(
-            np.zeros((5, 3)), ["a", "b"], noise_multiplier=1.0, threshold=None, rng=np.random.default_rng(0)
-        )
-    with pytest.raises(InvalidParameterError, match="unique"):
-        noisy_code_vocabulary(
-            np.zeros((5, 2)), ["a", "a"], noise_multiplier=1.0, threshold=None, rng=np.random.default_rng(0)
-        )
-
-
-# -- bounds ---------------------------------------------------------------------------------------------------
-@settings(max_examples=200, deadline=None)
-@given(st.floats(-1e12, 1e12, allow_nan=False))
-def test_every_value_lies_in_its_default_grid_bin(v: float) -> None:
-    grid = default_grid()
-    i = int(grid.index(np.array([v]))[0])
-    clipped = min(max(v, -1e9), 1e9)
-    assert grid.lower[i] <= clipped <= grid.upper[i]
-    if v > 0:
-        assert grid.lower[i] < v  # positives: (lower, upper]
-    if v < 0:
-        assert v < grid.upper[i]  # negatives: [lower, upper)
-
-
-def test_dp_bounds_cover_the_bulk_and_are_grid_edges() -> None:
-    rng = np.random.default_rng(0)
-    n = 20_000
-    age = rng.uniform(20, 90, n)
-    visits = rng.poisson(3, n).astype(float)
-    visits[::50] = np.nan  # missing values are ignored
-    flag = rng.integers(0, 2, n)
-    outlier = rng.normal(100, 5, n)
-    outlier[0] = 1e8
-    bounds, mech = dp_bounds(
-        {"age": age, "visits": visits, "flag": flag, "zero": np.zeros(n), "outlier": outlier},
-        noise_multiplier=2.0,
-        rng=np.random.default_rng(1),
-    )
-    assert 15 < bounds["age"][0] <= 21 and 89 <= bounds["age"][1] < 113
-    assert bounds["visits"][0] == 0.0 and 7 <= bounds["visits"][1] <= 13
-    assert bounds["flag"] == (0.0, 1.0)
-    assert bounds["zero"] == (0.0, 0.0)
-    assert bounds["outlier"][1] < 200  # one extreme row does not move the 99% quantile
-    edges = set(default_grid().lower) | set(default_grid().upper)
-    assert all(b in edges for pair in bounds.values() for b in pair)
-    assert mech == Gaussian("domain:bounds", 2.0, count=1)  # fixed grid: no threshold δ
-
-
-def test_dp_bounds_with_a_date_grid() -> None:
-    days = (
-        pd.date_range("2000-01-01", "2009-12-31", periods=5000) - pd.Timestamp("1970-01-01")
-    ).days.to_numpy()
-    grid = date_grid()
-    bounds, _ = dp_bounds(
-        {"admit": days.astype(float)},
-        noise_multiplier=1.0,
-        rng=np.random.default_rng(0),
-        grids={"admit": grid},
-        quantiles=(0.0, 1.0),
-    )
-    lo, hi = (pd.Timestamp("1970-01-01") + pd.Timedelta(days=b) for b in bounds["admit"])
-    assert lo == pd.Timestamp("2000-01-01")  # edges are calendar quarter starts
-    assert hi == pd.Timestamp("2010-01-01")
-    assert len(grid) == 800
-
-
-def test_dp_bounds_no_signal_falls_back_to_public_range_not_a_random_bin(caplog: Any) -> None:
-    cols = {f"dx_{i}": np.zeros(50) for i in range(200)}  # many rare 0/1 codes: sigma grows with sqrt(200)
-    for seed in range(3):
-        bounds, _ = dp_bounds(cols, noise_multiplier=5.0, rng=np.random.default_rng(seed))
-        assert set(bounds.values()) == {(0.0, 1.0)}
-    assert sum("no histogram bin passed" in r.getMessage() for r in caplog.records) == 3  # one per call
-    grid = linear_grid(10.0, 20.0, 10)
-    bounds, _ = dp_bounds(
-        {"x": np.array([15.0])}, noise_multiplier=50.0, rng=np.random.default_rng(0), grids={"x": grid}
-    )
-    lo, hi = bounds["x"]
-    assert 10.0 <= lo <= hi <= 20.0
-
-
-@pytest.mark.parametrize("quantiles", [(0.5, 0.5), (-0.1, 0.9), (0.1, 1.1)])
-def test_dp_bounds_refuses_bad_quantiles(quantiles: Any) -> None:
-    with pytest.raises(InvalidParameterError, match="quantiles"):
-        dp_bounds(
-            {"x": np.arange(10.0)}, noise_multiplier=1.0, rng=np.random.default_rng(0), quantiles=quantiles
-        )
-
-
-def test_dp_bounds_refuses_non_numeric_and_bad_grids() -> None:
-    with pytest.raises(InvalidDataError, match="'name'") as info:
-        dp_bounds({"name": np.array(["a", "b"])}, noise_multiplier=1.0, rng=np.random.default_rng(0))
-    assert info.value.column == "name"
-    with pytest.raises(InvalidParameterError):
-        linear_grid(5.0, 1.0, 10)
-    with pytest.raises(InvalidParameterError):
-        grid_from_edges([0.0, float("inf")])
-    grid = linear_grid(0.0, 10.0, 5)
-    assert list(grid.index(np.array([-3.0, 0.0, 1.99, 2.0, 10.0, 99.0]))) == [0, 0, 0, 1, 4, 4]
-
-
-def test_empty_inputs_charge_nothing() -> None:
-    rng = np.random.default_rng(0)
-    assert noisy_category_sets({}, noise_multiplier=1.0, threshold=None, rng=rng)[1].count == 0
-    assert dp_bounds({}, noise_multiplier=1.0, rng=rng)[1].count == 0
-    assert compute_epsilon([dp_bounds({}, noise_multiplier=1.0, rng=rng)[1]], 1e-6) == 0.0
-
-
-def test_spread_out_column_gets_bounds_from_grouped_bins_not_the_fallback() -> None:
-    # a lab value spread over ~10 log bins: no single bin clears the threshold, groups of adjacent bins do
-    rng = np.random.default_rng(3)
-    cols = {f"lab{i}": np.exp(rng.uniform(np.log(100), np.log(1000), 1500)) for i in range(20)}
-    bounds, _ = dp_bounds(cols, noise_multiplier=10.0, rng=np.random.default_rng(4))
-    for lo, hi in bounds.values():
-        assert (lo, hi) != (0.0, 1.0)
-        assert 50.0 <= lo <= 400.0 < hi <= 2000.0  # inside or around the bulk (100, 1000), never (0, 1)
-
-
-def test_grouped_bins_never_straddle_zero_so_0_1_columns_keep_a_zero_lower_bound() -> None:
-    # rare 0/1 codes under heavy noise: the zero bin may only pass once grouped, and must stay its own group
-    rng = np.random.default_rng(5)
-    cols = {f"dx_{i}": (rng.random(900) < 0.01).astype(float) for i in range(300)}
-    for seed in range(5):
-        bounds, _ = dp_bounds(cols, noise_multiplier=2.0, rng=np.random.default_rng(seed))
-        assert min(lo for lo, _ in bounds.values()) >= 0.0

@@ -108,7 +108,9 @@ def test_negative_count_rejected() -> None:
 def test_bad_schema_json() -> None:
     with pytest.raises(SchemaError, match="unknown kind"):
         Column.from_dict({"name": "x", "kind": "text"})
-    with pytest.raises(SchemaError, match="needs numeric 'lower'"):
-        Column.from_dict({"name": "x", "kind": "count"})
+    with pytest.raises(SchemaError, match="needs both 'lower' and 'upper'"):
+        Column.from_dict({"name": "x", "kind": "count", "lower": 0})
+    kinds_only = Column.from_dict({"name": "x", "kind": "count"})  # bounds left to discovery
+    assert not kinds_only.has_domain
     with pytest.raises(SchemaError, match="not valid JSON"):
         Schema.from_json("{")

@@ -1,0 +1,531 @@
+"""One DP release of every column's 1-way marginal: it discovers the domains AND sets the calibration targets.
+
+What it releases (all Gaussian mechanisms on add/remove-one-row neighbours, recorded in ``privacy.json``):
+
+1. ``marginals:row-bound`` — a noisy histogram of how many cells each row touches (below); its 99th percentile
+   is the per-row bound ``B``. L2 sensitivity 1.
+2. ``marginals:1-way`` — ONE joint release of the cell counts of every column: category values (thresholded,
+   so a value held by one row is released with probability ≤ 1e-10), the missing cell, the 1-cell of 0/1
+   columns, the cells of a fixed signed-log grid (10 per decade; integer columns on integer-aligned cells) for
+   numbers, and for decimal columns the count of non-integral values. A row *touches* one cell per
+   categorical column and, for the other columns, only a nonzero or missing value (zeros are the remainder
+   ``n - Σ cells``, ``n`` public), so wide sparse code tables stay cheap. Rows touching more than ``B`` cells
+   keep the first ``B`` in column order (a fixed public order; only the ~1 % of rows above the 99th
+   percentile are affected). L2 sensitivity √B.
+3. ``marginals:zoom-1..3`` — numeric cells that pass the noise threshold are split into 8 and their children
+   measured (adaptive composition: which cells are split is post-processing of earlier releases), three
+   times, so a year column reaches single years and a lab value ~0.05 % of its magnitude. Each row touches at
+   most one child per column: L2 sensitivity √min(k, B).
+
+Post-processing (free): cells below a Bonferroni-corrected noise threshold are zeroed and children are rescaled
+to their parent's estimate; a column's missing rate is kept only when significant (a column without missing
+values gets none); category values that do not pass the threshold are merged into one ``"other"`` value
+(numeric-coded categories: into missing) when their estimated mass is significant; integer columns whose mass
+sits on at most :data:`MAX_CODE_VALUES` integers become categorical (``{3, 6, 7}`` is never widened to
+``3..7``) or binary; numbers get a piecewise-linear CDF (``knots``/``cdf``) that the quantile encoding and the
+calibration use. A numeric column with significant mass that no cell can localise is refused with a message
+naming the column (declare its range).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtri
+
+from ehrsynth.dp import domain
+from ehrsynth.dp.accounting import Gaussian, Mechanism
+from ehrsynth.errors import InvalidDataError
+from ehrsynth.inference import CATEGORY_NAMES
+from ehrsynth.schema import Column, Kind, Scalar
+
+ROW_BOUND_QUANTILE = 0.99
+ZOOM_LEVELS = 3
+ZOOM_FACTOR = 8
+MAX_CODE_VALUES = 16
+FALSE_CELL_RATE = 0.05  # per release: chance that any empty cell survives the threshold
+SIGNIFICANT_Z = 3.0  # a missing rate or an 'other' mass is kept when above z·σ
+OTHER_LABEL = "other"
+RELEASES = 2 + ZOOM_LEVELS  # row bound, 1-way, zoom levels: what the budget plans for
+
+
+@dataclass
+class Spec:
+    """How one column enters the release; decided from names, dtypes and a declared schema only."""
+
+    name: str
+    role: str  # categorical | binary | numeric | code
+    integer: bool = False
+    numeric_coded: bool = False  # a categorical whose values are numbers (no 'other' label possible)
+    declared: Column | None = None  # a declared column (kind, maybe categories or bounds)
+    dtype: str | None = None
+    datetime: bool = False
+
+    @property
+    def dense(self) -> bool:
+        """Every row touches a cell (0 is an ordinary value, e.g. a date of 1970-01-01)."""
+        return self.datetime
+
+
+@dataclass
+class Release:
+    """The outcome: one schema column per spec (None: not released), the mechanisms, notes for warnings."""
+
+    columns: dict[str, Column | None]
+    mechanisms: list[Mechanism]
+    merged: dict[str, float] = field(default_factory=dict)  # column -> estimated rows merged into 'other'
+    row_bound: int = 0
+
+
+@dataclass
+class _Cells:
+    """Numeric cells of one column: half-open intervals [lo, hi) with their (post-processed) counts."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    count: np.ndarray
+    zero: float | None = None  # the measured count of zeros (None: zeros are the remainder)
+    one: float = 0.0  # the unthresholded noisy count of the cell holding 1 (a rare 0/1 code's prevalence)
+
+
+# -- grids ----------------------------------------------------------------------------------------------------
+def _float_edges() -> np.ndarray:
+    mags = domain._magnitudes()[1:]  # 1e-3 ... 1e9
+    return np.concatenate([-mags[::-1], [0.0], mags])
+
+
+def _int_edges() -> np.ndarray:
+    mags = np.unique(np.ceil(domain._magnitudes()[1:]))
+    mags = mags[mags >= 1]
+    return np.unique(np.concatenate([-mags[::-1], [0.0], mags]))
+
+
+FLOAT_EDGES = _float_edges()
+INT_EDGES = _int_edges()
+
+
+def _level0(spec: Spec) -> tuple[np.ndarray, np.ndarray]:
+    """Level-0 cells [lo, hi): a declared range cut into 64 parts, else the signed-log grid."""
+    col = spec.declared
+    if col is not None and col.lower is not None and col.upper is not None:
+        top = float(col.upper) + (1.0 if spec.integer else 0.0)
+        edges = np.linspace(float(col.lower), max(top, float(col.lower) + 1e-9), 65)
+        if spec.integer:
+            edges = np.unique(np.ceil(edges))
+        if edges[0] < 0 < edges[-1]:
+            edges = np.union1d(edges, [0.0])
+    else:
+        edges = INT_EDGES if spec.integer else FLOAT_EDGES
+    return edges[:-1], edges[1:]
+
+
+def _cell_index(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, *, clip: bool = True) -> np.ndarray:
+    """Cell of each value among sorted cells (-1 outside every cell, NaN included; ``clip``: values beyond
+    the first/last cell go to it)."""
+    i = np.searchsorted(lo, x, side="right") - 1
+    ok = (i >= 0) & (x < hi[np.clip(i, 0, len(hi) - 1)])
+    if not clip:
+        return np.where(ok, i, -1)
+    outside_hi = x >= hi[-1]
+    i = np.where(outside_hi, len(lo) - 1, i)  # beyond the grid: the outermost cells
+    i = np.where(x < lo[0], 0, i)
+    return np.where(ok | outside_hi | (x < lo[0]), i, -1)
+
+
+def _zero_cell(lo: np.ndarray, hi: np.ndarray) -> int:
+    z = np.flatnonzero((lo <= 0) & (hi > 0))
+    return int(z[0]) if len(z) else -1
+
+
+# -- the release ------------------------------------------------------------------------------------------------
+def release_one_way(
+    df: pd.DataFrame,
+    specs: list[Spec],
+    *,
+    noise_multiplier: float,
+    rng: np.random.Generator,
+    values: dict[str, np.ndarray],
+) -> Release:
+    """Run the release (see the module docstring). ``values``: float arrays of numeric columns (dates as days).
+
+    ``noise_multiplier`` is σ / sensitivity for each of the (up to) :data:`RELEASES` Gaussian releases.
+    """
+    n = len(df)
+    nm = float(noise_multiplier)
+    touched = _touched(df, specs, values)
+    bound, q_mech = _row_bound(touched.sum(axis=1), nm, rng)
+    keep = touched & (np.cumsum(touched, axis=1) <= bound)
+    sigma = nm * math.sqrt(bound)
+    mechanisms: list[Mechanism] = [q_mech]
+    tau = domain.release_threshold(sigma, bound)
+    thresholded = [s for s in specs if s.role == "code" or (s.role == "categorical" and not _fixed(s))]
+    delta_tau = domain.single_row_release_probability(tau, sigma, bound) if thresholded else 0.0
+    mechanisms.append(Gaussian("marginals:1-way", nm, count=1, delta=delta_tau))
+    out = Release(columns={}, mechanisms=mechanisms, row_bound=bound)
+    numeric: dict[str, _Cells] = {}
+    n_cells = sum(len(_level0(s)[0]) + 2 for s in specs if s.role == "numeric") + 2 * len(specs)
+    z_cell = float(-ndtri(FALSE_CELL_RATE / max(n_cells, 1)))
+    for j, spec in enumerate(specs):
+        rows = keep[:, j]
+        s = df[spec.name]
+        missing = s.isna().to_numpy()
+        noisy_missing = float((rows & missing).sum() + rng.normal(0.0, sigma))
+        rate = noisy_missing / n if noisy_missing > SIGNIFICANT_Z * sigma else 0.0
+        if spec.role == "numeric":
+            cells, fractional = _numeric_cells(spec, values[spec.name], rows & ~missing, sigma, z_cell, rng)
+            numeric[spec.name] = cells
+            out.columns[spec.name] = _numeric_stub(spec, rate, fractional)
+        elif spec.role in ("binary", "code"):
+            ones = float((rows & ~missing & (_nonzero(s))).sum() + rng.normal(0.0, sigma))
+            if spec.role == "code" and ones <= tau:
+                out.columns[spec.name] = None
+                continue
+            share = min(max(ones, 0.0) / max(n * (1.0 - rate), 1.0), 1.0)
+            out.columns[spec.name] = Column(
+                spec.name, Kind.BINARY, nullable=rate > 0, frequencies=[share], missing_rate=rate,
+                dtype=spec.dtype,
+            )  # fmt: skip
+        else:
+            out.columns[spec.name] = _categorical(spec, s[rows & ~missing], n, rate, sigma, tau, out, rng)
+    if numeric:
+        zoomed, zoom_mechs = _zoom(specs, numeric, keep, values, bound, nm, rng)
+        mechanisms.extend(zoom_mechs)
+        for name, cells in zoomed.items():
+            stub = out.columns[name]
+            if stub is not None:
+                out.columns[name] = _finish_numeric(stub, cells, n, next(s for s in specs if s.name == name))
+    return out
+
+
+def _fixed(spec: Spec) -> bool:
+    return spec.declared is not None and bool(spec.declared.categories)
+
+
+def _nonzero(s: pd.Series) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+        return s.fillna(0).to_numpy(dtype="float64") != 0
+    return s.notna().to_numpy()
+
+
+def _touched(df: pd.DataFrame, specs: list[Spec], values: dict[str, np.ndarray]) -> np.ndarray:
+    """Which cells each row touches, one column per spec (categoricals: always; others: nonzero or missing)."""
+    t = np.zeros((len(df), len(specs)), dtype=bool)
+    for j, spec in enumerate(specs):
+        s = df[spec.name]
+        if spec.role == "categorical":
+            t[:, j] = True
+        elif spec.role == "numeric":
+            x = values[spec.name]
+            t[:, j] = True if spec.dense else (~np.isfinite(x) | (x != 0))
+        else:
+            t[:, j] = s.isna().to_numpy() | _nonzero(s)
+    return t
+
+
+def _row_bound(per_row: np.ndarray, nm: float, rng: np.random.Generator) -> tuple[int, Gaussian]:
+    """DP 99th percentile of cells touched per row (noisy histogram, sensitivity 1)."""
+    top = int(per_row.max(initial=0)) if len(per_row) else 0
+    width = max(top, 1) + 1  # the domain 0..k is public (k = number of columns); histogram up to it
+    hist = np.bincount(per_row.astype(np.int64), minlength=width).astype(np.float64)
+    noisy = np.clip(hist + rng.normal(0.0, nm, size=width), 0.0, None)
+    # post-processing: zero bins below 2σ so the noise of many empty bins does not move the quantile
+    noisy = np.where(noisy > 2.0 * nm, noisy, 0.0)
+    cum = np.cumsum(noisy)
+    bound = int(np.searchsorted(cum, ROW_BOUND_QUANTILE * cum[-1])) if cum[-1] > 0 else top
+    return max(bound, 1), Gaussian("marginals:row-bound", nm, count=1)
+
+
+def _categorical(
+    spec: Spec,
+    present: pd.Series,
+    n: int,
+    rate: float,
+    sigma: float,
+    tau: float,
+    out: Release,
+    rng: np.random.Generator,
+) -> Column:
+    counts = present.value_counts(sort=False)
+    by_key = {domain._plain(v): float(c) for v, c in counts.items()}
+    if _fixed(spec):
+        keys: list[Any] = list(spec.declared.categories or [])  # type: ignore[union-attr]
+        noisy = np.asarray([by_key.get(k, 0.0) for k in keys]) + rng.normal(0.0, sigma, size=len(keys))
+        kept = list(range(len(keys)))
+    else:
+        keys = domain._sorted(list(by_key))
+        noisy = np.asarray([by_key[k] for k in keys]) + rng.normal(0.0, sigma, size=len(keys))
+        kept = [i for i, c in enumerate(noisy) if c > tau]
+    cats: list[Scalar] = [keys[i] for i in kept]
+    mass = [max(float(noisy[i]), 0.0) for i in kept]
+    other_mass = n * (1.0 - rate) - sum(mass)
+    other: Scalar | None = None
+    if not _fixed(spec) and other_mass > SIGNIFICANT_Z * sigma * math.sqrt(len(kept) + 1):
+        out.merged[spec.name] = other_mass
+        if spec.numeric_coded:  # numbers: merged values become missing (documented)
+            rate = min(rate + other_mass / n, 1.0)
+        else:
+            other = OTHER_LABEL if OTHER_LABEL not in cats else f"{OTHER_LABEL} (merged)"
+            cats.append(other)
+            mass.append(other_mass)
+    if not kept:  # no real value released ('other' alone would say nothing): caller decides key or refusal
+        return Column(spec.name, Kind.IDENTIFIER, dtype=spec.dtype)
+    total = sum(mass)
+    freq = [m / total if total > 0 else 1.0 / len(mass) for m in mass]
+    return Column(
+        spec.name, Kind.CATEGORICAL, nullable=rate > 0, categories=cats, frequencies=freq,
+        missing_rate=rate, dtype=spec.dtype, other=other,
+    )  # fmt: skip
+
+
+# -- numbers ----------------------------------------------------------------------------------------------------
+def _numeric_cells(
+    spec: Spec, x: np.ndarray, rows: np.ndarray, sigma: float, z: float, rng: np.random.Generator
+) -> tuple[_Cells, bool]:
+    """Level-0 noisy cells of one column (zero cell left out: it is the remainder), and whether its values
+    are decimals (a significant noisy count of non-integral values)."""
+    lo, hi = _level0(spec)
+    v = x[rows & np.isfinite(x) & ((x != 0) | spec.dense)]
+    counts = np.bincount(np.clip(_cell_index(v, lo, hi), 0, None), minlength=len(lo)).astype(np.float64)
+    noisy = counts + rng.normal(0.0, sigma, size=len(lo))
+    zc = _zero_cell(lo, hi)
+    if zc >= 0 and spec.integer and not spec.dense:
+        noisy[zc] = 0.0  # the integer cell [0, 1) holds only zeros: the remainder, never measured
+    one_cell = int(_cell_index(np.asarray([1.0]), lo, hi)[0])
+    fractional = False
+    if not spec.integer:
+        frac = float((v != np.round(v)).sum() + rng.normal(0.0, sigma))
+        fractional = frac > SIGNIFICANT_Z * sigma
+    kept = _threshold_groups(noisy, sigma, z)
+    if kept is None:
+        raise InvalidDataError(
+            f"column {spec.name!r}: its values are too spread out for their range to be released at this "
+            "budget (no part of the grid holds enough rows above the noise); declare its range in a schema "
+            '(kind and "lower"/"upper": public, spends no budget), raise epsilon, or drop the column',
+            column=spec.name,
+        )
+    if not spec.integer and not fractional:  # integral values stored as floats: integer cells from here on
+        lo, hi = np.ceil(lo), np.ceil(hi)
+        spec.integer = True
+    cells = _Cells(lo.copy(), hi.copy(), kept, one=float(noisy[one_cell]) if one_cell >= 0 else 0.0)
+    return cells, fractional
+
+
+def _threshold_groups(noisy: np.ndarray, sigma: float, z: float) -> np.ndarray | None:
+    """Zero cells below z·σ; then, among the cells still zero, sum aligned groups of 2, 4, 8, 16 (signal adds
+    g-fold, noise √g-fold) and spread a passing group's sum over its cells, so spread-out tails keep their mass
+    at a coarser resolution. None: significant mass that nothing localises (the caller refuses the column)."""
+    kept = np.where(noisy > z * sigma, noisy, 0.0)
+    taken = kept > 0
+    for g in (2, 4, 8, 16):
+        starts = np.arange(0, len(noisy), g)
+        sums = np.add.reduceat(np.where(taken, 0.0, noisy), starts)
+        free = ~np.logical_or.reduceat(taken, starts)
+        for a in starts[free & (sums > z * sigma * math.sqrt(g))]:
+            width = len(kept[a : a + g])
+            kept[a : a + g] = sums[a // g] / width
+            taken[a : a + g] = True
+    if kept.sum() > 0:
+        return kept
+    if noisy.sum() <= SIGNIFICANT_Z * sigma * math.sqrt(len(noisy)):
+        return kept  # nothing nonzero worth releasing: all mass is the remainder (zeros)
+    return None
+
+
+def _numeric_stub(spec: Spec, rate: float, fractional: bool) -> Column:
+    kind = Kind.DATETIME if spec.datetime else Kind.CONTINUOUS
+    decimals = 0 if spec.integer or not fractional else None
+    return Column(
+        spec.name, kind, nullable=rate > 0, missing_rate=rate, dtype=spec.dtype, decimals=decimals,
+        time_unit="D" if spec.datetime else None,
+    )  # fmt: skip
+
+
+def _zoom(
+    specs: list[Spec],
+    cells: dict[str, _Cells],
+    keep: np.ndarray,
+    values: dict[str, np.ndarray],
+    bound: int,
+    nm: float,
+    rng: np.random.Generator,
+) -> tuple[dict[str, _Cells], list[Mechanism]]:
+    """Split passing cells into 8 and measure the children, :data:`ZOOM_LEVELS` times (one release each). The
+    first level also measures the zero cell of every sparse column that is more than a 0/1 code, so zeros are
+    counted rather than inferred as the remainder (which would collect the mass lost to thresholding)."""
+    index = {s.name: j for j, s in enumerate(specs)}
+    by_name = {s.name: s for s in specs}
+    mechanisms: list[Mechanism] = []
+    for level in range(1, ZOOM_LEVELS + 1):
+        plans = {name: _children(c, by_name[name].integer) for name, c in cells.items()}
+        zero_cols = [n for n in cells if level == 1 and not by_name[n].dense and not _binary_like(cells[n])]
+        names = sorted(
+            set(n for n, p in plans.items() if p is not None) | set(zero_cols), key=index.__getitem__
+        )
+        if not names:
+            break
+        k = min(len(names), bound)
+        sigma = nm * math.sqrt(k)
+        mechanisms.append(Gaussian(f"marginals:zoom-{level}", nm, count=1))
+        cell_of = np.full((keep.shape[0], len(names)), -2, dtype=np.int64)  # -2: no contribution, -1: zero
+        for i, name in enumerate(names):
+            x = values[name]
+            ok = np.isfinite(x)  # each zoom release bounds rows itself (k cells, fixed order)
+            plan = plans.get(name)
+            if plan is not None:
+                c = _cell_index(np.where(ok, x, np.nan), plan[0], plan[1], clip=False)
+                cell_of[:, i] = np.where(ok & (x != 0) & (c >= 0), c, -2)
+            if name in zero_cols:
+                cell_of[:, i] = np.where(ok & (x == 0), -1, cell_of[:, i])
+        active = cell_of > -2
+        active &= np.cumsum(active, axis=1) <= k  # the same fixed order bounds each row to k cells
+        n_cells = sum(len(p[0]) for p in plans.values() if p is not None) + len(zero_cols)
+        threshold = sigma * float(-ndtri(FALSE_CELL_RATE / max(n_cells, 1)))
+        for i, name in enumerate(names):
+            mine = cell_of[active[:, i], i]
+            if name in zero_cols:
+                noisy_zero = float((mine == -1).sum() + rng.normal(0.0, sigma))
+                cells[name].zero = noisy_zero if noisy_zero > threshold else 0.0
+            plan = plans.get(name)
+            if plan is not None:
+                lo, hi, parent = plan
+                counts = np.bincount(mine[mine >= 0], minlength=len(lo)).astype(float)
+                noisy = counts + rng.normal(0.0, sigma, size=len(lo))
+                cells[name] = _merge_children(cells[name], lo, hi, parent, noisy, threshold)
+    return cells, mechanisms
+
+
+def _binary_like(c: _Cells) -> bool:
+    """Only the cell holding 1 (if any) has mass: a 0/1 column, whose zeros are the remainder."""
+    mass = np.flatnonzero(c.count > 0)
+    return len(mass) == 0 or (
+        len(mass) == 1 and c.lo[mass[0]] <= 1.0 < c.hi[mass[0]] and c.hi[mass[0]] <= 2.0
+    )
+
+
+def _children(c: _Cells, integer: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Children [lo, hi) of every splittable cell with mass, and the parent index of each child."""
+    lo_list, hi_list, parent = [], [], []
+    for i in np.flatnonzero(c.count > 0):
+        a, b = float(c.lo[i]), float(c.hi[i])
+        if (integer and b - a <= 1) or (not integer and b - a <= 1e-3 * max(abs(a), abs(b), 1e-3)):
+            continue
+        edges = np.linspace(a, b, ZOOM_FACTOR + 1)
+        if integer:
+            edges = np.unique(np.ceil(edges))
+        if len(edges) < 3:
+            continue
+        lo_list.append(edges[:-1])
+        hi_list.append(edges[1:])
+        parent.append(np.full(len(edges) - 1, i))
+    if not lo_list:
+        return None
+    lo, hi, par = np.concatenate(lo_list), np.concatenate(hi_list), np.concatenate(parent)
+    order = np.argsort(lo, kind="stable")
+    return lo[order], hi[order], par[order]
+
+
+def _merge_children(
+    c: _Cells, lo: np.ndarray, hi: np.ndarray, parent: np.ndarray, noisy: np.ndarray, threshold: float
+) -> _Cells:
+    """Replace split parents by their children: children below the threshold are zeroed, the rest rescaled
+    to the parent's estimate (top-down consistency); a parent whose children all vanish spreads evenly."""
+    kept = np.where(noisy > threshold, noisy, 0.0)
+    counts = np.zeros_like(kept)
+    for p in np.unique(parent):
+        mine = parent == p
+        total = kept[mine].sum()
+        counts[mine] = (
+            kept[mine] * (c.count[p] / total)
+            if total > 0
+            else c.count[p] * (hi[mine] - lo[mine]) / (hi[mine] - lo[mine]).sum()
+        )
+    stay = np.setdiff1d(np.arange(len(c.lo)), np.unique(parent))
+    all_lo = np.concatenate([c.lo[stay], lo])
+    order = np.argsort(all_lo, kind="stable")
+    return _Cells(
+        all_lo[order],
+        np.concatenate([c.hi[stay], hi])[order],
+        np.concatenate([c.count[stay], counts])[order],
+        zero=c.zero,
+        one=c.one,
+    )
+
+
+def _finish_numeric(stub: Column, cells: _Cells, n: int, spec: Spec) -> Column:
+    """Cells + the zero remainder → a CDF (knots/cdf), or a categorical/binary column for integer codes."""
+    nonmissing = n * (1.0 - float(stub.missing_rate or 0.0))
+    total = float(cells.count.sum())
+    if spec.dense:
+        zero = 0.0  # zeros were measured in their cell like any value
+    elif cells.zero is not None:  # measured: the nonzero cells share what is not zero (thresholding losses)
+        zero = min(cells.zero, nonmissing)
+        if total > 0:
+            cells.count = cells.count * ((nonmissing - zero) / total)
+    else:
+        zero = max(nonmissing - total, 0.0)
+    unit = 1.0 if spec.integer else 1e-9
+    lo = np.where((cells.lo == 0.0) & (not spec.dense), unit, cells.lo)  # the zero leaf [0, unit) first
+    keep = cells.hi > lo
+    lo = np.append(lo[keep], 0.0)
+    hi = np.append(cells.hi[keep], unit)
+    mass = np.append(cells.count[keep], zero)
+    if spec.integer and mass[:-1].sum() == 0 and cells.one > 0:  # only zeros passed: a rare 0/1 code
+        lo, hi, mass = np.append(lo, 1.0), np.append(hi, 2.0), np.append(mass, cells.one)
+    has = mass > 0
+    lo, hi, mass = lo[has], hi[has], mass[has]
+    if spec.integer:
+        coded = _as_codes(stub, lo, hi, mass, spec)
+        if coded is not None:
+            return coded
+    order = np.argsort(lo, kind="stable")
+    lo, hi, mass = lo[order], hi[order], mass[order]
+    knots = np.unique(np.concatenate([lo, hi]))
+    cum = np.zeros(len(knots))
+    for _a, b, m in zip(lo, hi, mass, strict=True):  # leaves are disjoint: add each to the CDF after it
+        cum[knots >= b] += m
+    total = cum[-1] if cum[-1] > 0 else 1.0
+    cdf = cum / total
+    upper = float(knots[-1] - 1.0) if spec.integer else float(knots[-1])
+    kind = Kind.COUNT if stub.kind is Kind.CONTINUOUS and spec.integer and knots[0] >= 0 else stub.kind
+    decimals = 0 if spec.integer else _resolution_decimals(lo, hi)
+    return Column(
+        stub.name, kind, nullable=stub.nullable, lower=float(knots[0]), upper=max(upper, float(knots[0])),
+        decimals=decimals, dtype=stub.dtype, time_unit=stub.time_unit,
+        knots=knots.tolist(),
+        cdf=cdf.tolist(), missing_rate=stub.missing_rate,
+    )  # fmt: skip
+
+
+def _resolution_decimals(lo: np.ndarray, hi: np.ndarray) -> int:
+    """Decimals matching the release's finest resolution (its narrowest leaf that is not a point mass): a
+    decoded lab value is written as 2.1587, not 2.158722361."""
+    width = hi - lo
+    real = width[width > 1e-8 * np.maximum(1.0, np.abs(lo))]
+    if len(real) == 0:
+        return 6
+    return int(np.clip(math.ceil(-math.log10(float(real.min()))), 0, 6))
+
+
+def _as_codes(stub: Column, lo: np.ndarray, hi: np.ndarray, mass: np.ndarray, spec: Spec) -> Column | None:
+    """An integer column whose mass sits on a few single integers: binary (0/1) or categorical values."""
+    if spec.datetime or len(lo) > MAX_CODE_VALUES or not np.all(hi - lo == 1):
+        return None
+    values = [int(v) for v in lo]
+    share = mass / mass.sum()
+    if set(values) <= {0, 1}:
+        p1 = float(share[values.index(1)]) if 1 in values else 0.0
+        return Column(
+            stub.name, Kind.BINARY, nullable=stub.nullable, frequencies=[p1], missing_rate=stub.missing_rate,
+            dtype=stub.dtype,
+        )  # fmt: skip
+    contiguous_from_zero = values == list(range(len(values)))
+    if contiguous_from_zero and not CATEGORY_NAMES.search(spec.name):
+        return None  # a small count (0, 1, 2, …): a number, decoded on its integer leaves
+    return Column(
+        stub.name, Kind.CATEGORICAL, nullable=stub.nullable, categories=list(values),
+        frequencies=share.tolist(), missing_rate=stub.missing_rate, dtype=stub.dtype,
+    )  # fmt: skip

@@ -1,0 +1,144 @@
+"""The one DP release of every 1-way marginal (issue 11): domains, quantile encoding, missingness, 'other'."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ehrsynth.dp.discovery import discover_schema
+from ehrsynth.errors import DataFidelityWarning
+from ehrsynth.schema import Kind, Schema
+from ehrsynth.transforms import TableTransformer
+from ehrsynth.transforms.layout import SpanKind
+
+
+def mixed_table(n: int = 3000, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    lab = np.where(rng.random(n) < 0.3, 0.0, rng.lognormal(1.0, 1.0, n)).round(2)
+    df = pd.DataFrame(
+        {
+            "year": rng.integers(1995, 2004, n),
+            "lab": lab,
+            "thal": rng.choice([3, 6, 7], n),
+            "sex": rng.choice(["F", "M"], n),
+            "dx": rng.integers(0, 2, n),
+            "age": rng.integers(20, 90, n),
+        }
+    )
+    df.loc[rng.random(n) < 0.2, "lab"] = np.nan
+    return df
+
+
+@pytest.fixture(scope="module")
+def released() -> tuple[pd.DataFrame, Schema]:
+    df = mixed_table()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataFidelityWarning)
+        schema, mechanisms = discover_schema(df, noise_multiplier=4.0, rng=np.random.default_rng(1))
+    names = [m.name for m in mechanisms]
+    assert names[:2] == ["marginals:row-bound", "marginals:1-way"] and len(names) <= 5
+    return df, schema
+
+
+def test_numbers_keep_their_range_and_never_get_the_unit_interval(
+    released: tuple[pd.DataFrame, Schema],
+) -> None:
+    _df, schema = released
+    year = schema["year"]
+    assert year.kind is Kind.COUNT and 1990 <= year.lower <= 1995 and 2003 <= year.upper <= 2010
+    out = TableTransformer(schema).decode(_random_matrix(schema, 4000), random_state=np.random.default_rng(2))
+    assert out["year"].between(1990, 2010).all()  # far from [0, 1]: never squeezed into it
+    assert out["age"].min() >= 15 and out["age"].max() <= 100
+    assert out["year"].dtype == np.int64 and out["age"].dtype == np.int64
+
+
+def test_integer_codes_are_categories_of_exactly_the_released_values(
+    released: tuple[pd.DataFrame, Schema],
+) -> None:
+    _df, schema = released
+    assert schema["thal"].kind is Kind.CATEGORICAL and schema["thal"].categories == [3, 6, 7]
+    assert schema["dx"].kind is Kind.BINARY
+    out = TableTransformer(schema).decode(_random_matrix(schema, 3000), random_state=np.random.default_rng(0))
+    assert set(out["thal"].unique()) <= {3, 6, 7}
+
+
+def test_missing_values_only_where_the_data_has_them(released: tuple[pd.DataFrame, Schema]) -> None:
+    _df, schema = released
+    assert schema["lab"].nullable and abs(float(schema["lab"].missing_rate or 0) - 0.2) < 0.03
+    for name in ("year", "age", "thal", "sex", "dx"):
+        assert not schema[name].nullable, name
+    out = TableTransformer(schema).decode(_random_matrix(schema, 3000), random_state=np.random.default_rng(0))
+    assert out[["year", "age", "thal", "sex", "dx"]].notna().all().all()
+
+
+def test_exact_zeros_of_a_lab_value_survive(released: tuple[pd.DataFrame, Schema]) -> None:
+    df, schema = released
+    t = TableTransformer(schema)
+    X = t.encode(df)
+    for span in t.layout:  # decode through the released CDF with uniform positions in the bins
+        if span.kind is SpanKind.SCALED:
+            X[:, span.start] = np.random.default_rng(3).random(len(df))
+    out = t.decode(X, random_state=np.random.default_rng(4))
+    real_zero = (df["lab"].dropna() == 0).mean()
+    assert abs((out["lab"].dropna() == 0).mean() - real_zero) < 0.05
+    from scipy.stats import ks_2samp
+
+    assert ks_2samp(df["lab"].dropna(), out["lab"].dropna()).statistic < 0.08
+
+
+def test_rare_categories_are_merged_into_other_with_one_warning() -> None:
+    rng = np.random.default_rng(0)
+    n = 3000
+    common = rng.choice(["a", "b"], n)
+    rare = np.array([f"r{i}" for i in range(n)])  # 3,000 values held by one row each
+    df = pd.DataFrame({"code": np.where(rng.random(n) < 0.3, rare, common)})
+    with pytest.warns(DataFidelityWarning, match="'other'") as record:
+        schema, _ = discover_schema(df, noise_multiplier=2.0, rng=np.random.default_rng(1))
+    assert len([w for w in record if issubclass(w.category, DataFidelityWarning)]) == 1
+    col = schema["code"]
+    assert col.categories == ["a", "b", "other"] and col.other == "other"
+    assert abs(col.frequencies[-1] - 0.3) < 0.03  # type: ignore[index]
+    encoded = TableTransformer(schema).encode(df)  # rare values are encoded as 'other', not refused
+    assert encoded.shape == (n, 3)
+
+
+def test_a_code_held_by_one_row_is_never_released() -> None:
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"dx_common": rng.integers(0, 2, 2000), "dx_rare": 0})
+    df.loc[7, "dx_rare"] = 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataFidelityWarning)
+        schema, _ = discover_schema(
+            df, noise_multiplier=1.0, rng=np.random.default_rng(1), code_columns=["dx_common", "dx_rare"]
+        )
+    assert schema.names == ["dx_common"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**16))
+def test_decoded_values_stay_inside_the_released_domain(
+    released: tuple[pd.DataFrame, Schema], seed: int
+) -> None:
+    _, schema = released
+    out = TableTransformer(schema).decode(
+        _random_matrix(schema, 200, seed), random_state=np.random.default_rng(seed)
+    )
+    for col in schema.modelled:
+        values = out[col.name].dropna()
+        if col.kind is Kind.CATEGORICAL:
+            assert set(values.unique()) <= set(col.categories or [])
+        elif col.kind in (Kind.COUNT, Kind.CONTINUOUS):
+            knots = np.asarray(col.knots)
+            assert values.min() >= knots[0] and values.max() <= knots[-1]
+            assert values.min() >= col.lower and values.max() <= col.upper  # type: ignore[operator]
+
+
+def _random_matrix(schema: Schema, n: int, seed: int = 0) -> np.ndarray:
+    """Arbitrary decoder output: every unit uniform in (0, 1) (softmax blocks are normalised when drawn)."""
+    width = TableTransformer(schema).width
+    return np.random.default_rng(seed).random((n, width))
