@@ -40,10 +40,24 @@ def check_paths(args: argparse.Namespace) -> None:
     refuse_input_as_output([args.output, save_model], inputs)
 
 
+def check_input_dates(frame: pd.DataFrame, *, dp: bool) -> None:
+    """Refuse misread dates before training (a DD.MM.YYYY column under DP used to fail after a full run)."""
+    from ehrsynth.io.tables import check_dates
+
+    date_names = None
+    if dp:  # DP discovery models text columns named like dates as dates: they must hold dates
+        from ehrsynth.dp.discovery import DATE_NAMES
+
+        date_names = DATE_NAMES
+    check_dates(frame, date_names=date_names)
+
+
 def read_input(args: argparse.Namespace) -> Input:
     check_paths(args)  # here too, so that `fit` (which does not call check_output) fails before any work
     if not args.long:
-        return Input(read_table(args.input))
+        frame = read_table(args.input)
+        check_input_dates(frame, dp=not getattr(args, "no_dp", False))
+        return Input(frame)
     if not args.patient or not args.code:
         raise InvalidParameterError("--long needs --patient COL and --code COL")
     from ehrsynth.codes import to_matrix
