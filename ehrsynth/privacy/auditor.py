@@ -43,6 +43,7 @@ from ehrsynth.privacy.columns import (
 from ehrsynth.privacy.distances import DEFAULT_BLOCK_BYTES, resolve_device
 from ehrsynth.privacy.encoding import TableEncoder
 from ehrsynth.privacy.inputs import SMALL_HOLDOUT_RATIO, check_tables, load_table
+from ehrsynth.privacy.overlap import check_overlap
 from ehrsynth.privacy.report import AuditReport
 
 logger = logging.getLogger(__name__)
@@ -154,6 +155,7 @@ def audit(
     real = (tr, ho)
     typing = typing_from_schema(schema, columns) if schema is not None else infer_typing(real)
     notes: list[str] = check_kinds(typing, real) if typing.source == "schema" else []
+    notes += check_overlap(tr, ho, tables[0].sha256, tables[1].sha256)
     if typing.dropped:
         notes.append(
             "identifier-like columns were dropped from the audit: "
@@ -240,10 +242,14 @@ def audit(
     per_attack = th.assess(indicators)
     verdicts = {a: per_attack.get(a, "low") for a in ("membership", "attribute_inference", "singling_out")}
     verdict = th.highest(verdicts.values())
-    if any(i.inconclusive for i in indicators):
+    unsure = [i for i in indicators if i.inconclusive]
+    if unsure:
         notes.append(
-            "some indicators are low but their intervals still reach the 0.09 guidance: the data are too few to "
-            "rule that level out (see 'inconclusive' in the indicators)"
+            "inconclusive (too few records to tell no excess risk from the 0.09 guidance, or a large excess that "
+            "is not significant): "
+            + "; ".join(
+                f"{i.attack} / {i.name}: {i.value:.3f} [{i.ci[0]:.3f}, {i.ci[1]:.3f}]" for i in unsure
+            )
         )
 
     score = train_scores[mem.PER_RECORD_SCORE]

@@ -22,7 +22,7 @@ h1{margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}td,th{border:1px solid #ddd;padding:.25em .55em;
 text-align:left}th{background:#f5f5f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;padding:.15em .6em;border-radius:4px;color:#fff;font-weight:bold;text-transform:uppercase}
-.low{background:#2e7d32}.medium{background:#ef6c00}.high{background:#c62828}
+.low{background:#2e7d32}.medium{background:#ef6c00}.high{background:#c62828}.inconclusive{background:#757575}
 .note{background:#fff8e1;border-left:4px solid #ffb300;padding:.4em .8em;margin:.5em 0}
 .figs{display:flex;flex-wrap:wrap;gap:1em}.small{color:#666;font-size:.85em}pre{white-space:pre-wrap}
 """
@@ -55,7 +55,7 @@ def pct(v: Any) -> str:
 
 
 def badge(level: str) -> str:
-    level = level if level in th.LEVELS else "low"
+    level = level if level in th.LABELS else "low"
     return f'<span class="badge {level}">{level}</span>'
 
 
@@ -79,6 +79,13 @@ def summary_sentences(data: dict[str, Any]) -> list[str]:
         "control. This is evidence at this sample size, not a guarantee.",
     }[verdict]
     out = [lead]
+    unsure = [i for i in data.get("indicators", []) if i.get("label") == "inconclusive"]
+    if unsure:
+        out.append(
+            f"Inconclusive: {len(unsure)} indicator(s) cannot be confirmed low with these records (e.g. "
+            f"{unsure[0]['attack']} / {unsure[0]['name']}: {unsure[0]['value']:.3f}, 95% CI "
+            f"{unsure[0]['ci'][0]:.3f} to {unsure[0]['ci'][1]:.3f}); a larger holdout narrows them."
+        )
     attacks = data["attacks"]
     m = attacks["membership"]
     out.append(
@@ -193,9 +200,17 @@ def _attribute_section(data: dict[str, Any], figures: dict[str, Any]) -> str:
     )
     bars = figures.get("attribute_bars")
     if bars:
-        levels = {i["name"]: i["level"] for i in data["indicators"] if i["attack"] == "attribute_inference"}
+        levels = {
+            i["name"]: i.get("label", i["level"])
+            for i in data["indicators"]
+            if i["attack"] == "attribute_inference"
+        }
         bars = [{**b, "level": levels.get(b.get("indicator", ""), "low")} for b in bars]
-        parts.append(svg.risk_bars(bars, th.GUIDANCE_RISK, "Attribute-inference excess risk (colour: level)"))
+        parts.append(
+            svg.risk_bars(
+                bars, th.GUIDANCE_RISK, "Attribute-inference excess risk (colour: label; grey = inconclusive)"
+            )
+        )
     return "\n".join(parts)
 
 
@@ -234,7 +249,7 @@ def _indicator_section(data: dict[str, Any]) -> str:
             num(i["value"]),
             ci(i["ci"]),
             num(i["test_lower"], 4),
-            badge(i["level"]) + (" (inconclusive)" if i.get("inconclusive") else ""),
+            badge(i.get("label", i["level"])),
         ]
         for i in data["indicators"]
     ]
