@@ -30,6 +30,7 @@ from ehrsynth.errors import InvalidParameterError
 from ehrsynth.privacy import thresholds as th
 from ehrsynth.privacy.attacks import membership as mem
 from ehrsynth.privacy.attacks.attribute import run_attribute_inference
+from ehrsynth.privacy.attacks.column_disclosure import run_column_disclosure
 from ehrsynth.privacy.attacks.singling_out import row_keys, run_singling_out
 from ehrsynth.privacy.columns import (
     ColumnTyping,
@@ -47,6 +48,7 @@ from ehrsynth.privacy.overlap import check_overlap
 from ehrsynth.privacy.report import AuditReport
 
 logger = logging.getLogger(__name__)
+ATTACKS = ("membership", "attribute_inference", "singling_out", "column_disclosure")
 
 
 class _Clock:
@@ -158,7 +160,8 @@ def audit(
     notes += check_overlap(tr, ho, tables[0].sha256, tables[1].sha256)
     if typing.dropped:
         notes.append(
-            "identifier-like columns were dropped from the audit: "
+            "identifier-like columns were dropped from the row-level attacks (the column-disclosure attack still "
+            "tests whether their values were copied): "
             + ", ".join(f"{n} ({r})" for n, r in typing.dropped.items())
         )
     rng = np.random.default_rng(random_state)
@@ -237,10 +240,14 @@ def audit(
         rng=rng,
     )
     clock.lap("singling_out")
+    columns_attack = run_column_disclosure(tr, ho, sy, identifier_like=typing.dropped, rng=rng)
+    clock.lap("column_disclosure")
 
-    indicators = membership.indicators + attribute.indicators + singling.indicators
+    indicators = (
+        membership.indicators + attribute.indicators + singling.indicators + columns_attack.indicators
+    )
     per_attack = th.assess(indicators)
-    verdicts = {a: per_attack.get(a, "low") for a in ("membership", "attribute_inference", "singling_out")}
+    verdicts = {a: per_attack.get(a, "low") for a in ATTACKS}
     verdict = th.highest(verdicts.values())
     unsure = [i for i in indicators if i.inconclusive]
     if unsure:
@@ -275,6 +282,7 @@ def audit(
         "membership": {"verdict": verdicts["membership"], **membership.summary},
         "attribute_inference": {"verdict": verdicts["attribute_inference"], **attribute.summary},
         "singling_out": {"verdict": verdicts["singling_out"], **singling.summary},
+        "column_disclosure": {"verdict": verdicts["column_disclosure"], **columns_attack.summary},
     }
     clock.lap("total")
     data: dict[str, Any] = {

@@ -106,6 +106,11 @@ def summary_sentences(data: dict[str, Any]) -> list[str]:
             "quasi-identifier combinations unique to one training record appear in the synthetic table, against "
             f"{pct(so['control_rate'])} ({so['control_count']} of {so['control_n']}) for holdout-unique ones."
         )
+    cd = attacks.get("column_disclosure", {})
+    if cd.get("columns"):
+        from ehrsynth.privacy.attacks.column_disclosure import describe_top
+
+        out.append("Column disclosure (values copied column by column): " + "; ".join(describe_top(cd)) + ".")
     a = attacks["attribute_inference"]
     if a.get("attributes"):
         worst = max(
@@ -241,6 +246,44 @@ def _singling_section(data: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _column_section(data: dict[str, Any]) -> str:
+    c = data["attacks"].get("column_disclosure")
+    if c is None:
+        return ""
+    parts = [f"<h2>Column disclosure {badge(c['verdict'])}</h2>"]
+    if c.get("skipped"):
+        parts.append(f"<p>Skipped: {e(c['skipped'])}.</p>")
+    rows = [
+        [
+            e(name),
+            e(r.get("identifier_like") or ""),
+            f"{r['member_only_in_synthetic']} / {r['member_only']}",
+            f"{r['nonmember_only_in_synthetic']} / {r['nonmember_only']}",
+            f"{r['member_singletons_in_synthetic']} / {r['member_singletons']}",
+            f"{num(r['risk'])} {ci(r['risk_ci'])}",
+        ]
+        for name, r in c.get("columns", {}).items()
+    ]
+    if rows:
+        parts.append(
+            table(
+                [
+                    "column",
+                    "identifier-like",
+                    "training-only values in synthetic",
+                    "holdout-only values in synthetic",
+                    "of which held by one training record",
+                    "risk [95% CI]",
+                ],
+                rows,
+            )
+        )
+    parts.append(
+        f'<p class="small">Equal sets of {c["set_size"]} training and holdout rows; values are never shown.</p>'
+    )
+    return "\n".join(parts)
+
+
 def _indicator_section(data: dict[str, Any]) -> str:
     rows = [
         [
@@ -315,6 +358,7 @@ def render(data: dict[str, Any], figures: dict[str, Any], threat_model: str) -> 
         _membership_section(data, figures),
         _attribute_section(data, figures),
         _singling_section(data),
+        _column_section(data),
         _indicator_section(data),
         "<h2>Threat model and limitations</h2>",
         doc_to_html(threat_model),
