@@ -66,7 +66,7 @@ def planted_bug() -> Iterator[None]:
 
 
 def run_scenario(name: str, df: pd.DataFrame, args: argparse.Namespace) -> dict[str, Any]:
-    from ehrsynth.privacy.dp_audit import dp_audit
+    from ehrsynth.dp_verify.runner import dp_audit
 
     kwargs: dict[str, Any] = {"device": "cpu"}
     if args.epochs is not None:

@@ -85,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ehrsynth.cli._common import check_file_output, refuse_input_as_output
+    from ehrsynth.dp_verify.runner import dp_audit
     from ehrsynth.io.tables import read_table
-    from ehrsynth.privacy.dp_audit import dp_audit
 
     for out in (args.json, args.html):
         if out:
