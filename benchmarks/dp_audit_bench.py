@@ -210,9 +210,8 @@ def markdown(results: list[dict[str, Any]], env: dict[str, Any], args: argparse.
 
 def result_tag(args: argparse.Namespace) -> str:
     table = "" if getattr(args, "table", "codes") == "codes" else f"-{args.table}"
-    return (
-        f"dp_audit{table}-{args.rows}x{args.canaries}x{args.runs}"
-        + (f"-t{args.threads}" if args.threads else "")
+    return f"dp_audit{table}-{args.rows}x{args.canaries}x{args.runs}" + (
+        f"-t{args.threads}" if args.threads else ""
     )
 
 
