@@ -45,6 +45,42 @@ def patient_table(rows: int, codes: int = 100) -> pd.DataFrame:
     return df.iloc[idx][keep].reset_index(drop=True)
 
 
+NUMERIC = [
+    "time_in_hospital",
+    "num_lab_procedures",
+    "num_procedures",
+    "num_medications",
+    "number_outpatient",
+    "number_emergency",
+    "number_inpatient",
+    "number_diagnoses",
+]
+CATEGORICAL = ["race", "gender", "age", "admission_type_id", "A1Cresult", "insulin", "readmitted"]
+
+
+def numeric_table(rows: int) -> pd.DataFrame:
+    """A mixed clinical table led by numbers: each patient's first encounter, 8 numeric columns (days in
+    hospital, lab procedures, procedures, medications, visits, diagnoses) and 7 categorical ones; no codes."""
+    raw = pd.read_csv(DATA, dtype=str, na_values=["?"], keep_default_na=False)
+    first = raw.drop_duplicates("patient_nbr").reset_index(drop=True)
+    idx = np.sort(np.random.default_rng(0).choice(len(first), size=min(rows, len(first)), replace=False))
+    out = first.iloc[idx][CATEGORICAL + NUMERIC].reset_index(drop=True)
+    for name in NUMERIC:
+        out[name] = pd.to_numeric(out[name]).astype("int64")
+    out["A1Cresult"] = out["A1Cresult"].replace({"None": "not measured"})
+    return out
+
+
+TABLES = {"codes": "patient_table", "numeric": "numeric_table"}
+DESCRIPTION = {
+    "codes": "patient table with the 100 most common 3-digit ICD-9 codes + race, gender, age, readmission and "
+    "the patient number (identifier)",
+    "numeric": "first encounter per patient: 8 numeric columns (time in hospital, lab procedures, procedures, "
+    "medications, outpatient/emergency/inpatient visits, diagnoses) + race, gender, age band, admission type, "
+    "A1C result, insulin, readmission; no code columns",
+}
+
+
 @contextlib.contextmanager
 def planted_bug() -> Iterator[None]:
     """DP-SGD without noise in both phases; the accountant still charges the calibrated noise (ε as claimed)."""
@@ -66,7 +102,7 @@ def planted_bug() -> Iterator[None]:
 
 
 def run_scenario(name: str, df: pd.DataFrame, args: argparse.Namespace) -> dict[str, Any]:
-    from ehrsynth.privacy.dp_audit import dp_audit
+    from ehrsynth.dp_verify.runner import dp_audit
 
     kwargs: dict[str, Any] = {"device": "cpu"}
     if args.epochs is not None:
@@ -84,7 +120,7 @@ def run_scenario(name: str, df: pd.DataFrame, args: argparse.Namespace) -> dict[
             canaries=args.canaries,
             runs=args.runs,
             random_state=args.seed,
-            source="diabetes130 patients",
+            source=f"diabetes130 ({args.table} table)",
             **kwargs,
         )
     data = report.to_dict()
@@ -112,7 +148,14 @@ def run_scenario(name: str, df: pd.DataFrame, args: argparse.Namespace) -> dict[
 
 def command(args: argparse.Namespace) -> str:
     """The command line that reproduces a run with these arguments."""
-    defaults = {"rows": 5000, "canaries": 500, "runs": 1, "seed": 0, "scenarios": "eps1,eps4,nodp,bug"}
+    defaults = {
+        "rows": 5000,
+        "canaries": 500,
+        "runs": 1,
+        "seed": 0,
+        "scenarios": "eps1,eps4,nodp,bug",
+        "table": "codes",
+    }
     parts = ["benchmarks/dp_audit_bench.py"]
     for key in (
         "rows",
@@ -124,6 +167,7 @@ def command(args: argparse.Namespace) -> str:
         "batch_size",
         "threads",
         "scenarios",
+        "table",
     ):
         value = getattr(args, key, None)
         if value is not None and value != defaults.get(key):
@@ -134,14 +178,14 @@ def command(args: argparse.Namespace) -> str:
 def markdown(results: list[dict[str, Any]], env: dict[str, Any], args: argparse.Namespace, rows: int) -> str:
     cmd = command(args)
     lines = [
-        f"### `dp_audit` on {rows:,} real patients ({args.canaries} canaries x {args.runs} run(s), seed {args.seed})",
+        f"### `dp_audit` on {rows:,} real patients, {getattr(args, 'table', 'codes')} table ({args.canaries} "
+        f"canaries x {args.runs} run(s), seed {args.seed})",
         "",
         f"Measured {env['date']} with `.venv/bin/python {cmd}`: {env['cpus']} CPU cores, torch "
         f"{env['torch']} with {env['torch_threads']} thread(s), load average {env['load_before']} before and "
         f"{env['load_after']} after (above the core count, other jobs shared the machine and wall times are "
-        "inflated; CPU seconds are this process's). Data: Diabetes 130-US hospitals (Strack et al. 2014; UCI ML Repository id 296; "
-        "CC BY 4.0), patient table with the 100 most common 3-digit ICD-9 codes + race, gender, age, "
-        "readmission and the patient number (identifier).",
+        "inflated; CPU seconds are this process's). Data: Diabetes 130-US hospitals (Strack et al. 2014; UCI ML "
+        f"Repository id 296; CC BY 4.0), {DESCRIPTION[getattr(args, 'table', 'codes')]}.",
         "",
         "| scenario | ε claimed | accountant ε spent | ε lower bound (95%) | refuted | best rule | attack AUC "
         "| AUCs (recon. pretrained / recon. / disc. / synth.) | wall s | CPU s |",
@@ -165,7 +209,10 @@ def markdown(results: list[dict[str, Any]], env: dict[str, Any], args: argparse.
 
 
 def result_tag(args: argparse.Namespace) -> str:
-    return f"dp_audit-{args.rows}x{args.canaries}x{args.runs}" + (f"-t{args.threads}" if args.threads else "")
+    table = "" if getattr(args, "table", "codes") == "codes" else f"-{args.table}"
+    return f"dp_audit{table}-{args.rows}x{args.canaries}x{args.runs}" + (
+        f"-t{args.threads}" if args.threads else ""
+    )
 
 
 def write_section(tag: str, text: str) -> None:
@@ -193,14 +240,16 @@ def main() -> None:
     )
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--scenarios", default="eps1,eps4,nodp,bug")
+    p.add_argument(
+        "--table", choices=sorted(TABLES), default="codes", help="codes: 100 ICD-9 codes; numeric: no codes"
+    )
     p.add_argument("--no-write", action="store_true", help="print only; do not touch results files")
     p.add_argument("--render", metavar="JSON", help="only rewrite the markdown section of a saved result")
     args = p.parse_args()
     if args.render:
         saved = json.loads(Path(args.render).read_text())
         run_args = argparse.Namespace(**saved["args"])
-        tag = f"dp_audit-{run_args.rows}x{run_args.canaries}x{run_args.runs}"
-        tag += f"-t{run_args.threads}" if run_args.threads else ""
+        tag = result_tag(run_args)
         rows = run_args.rows
         write_section(
             f"{tag}-{run_args.scenarios}", markdown(saved["results"], saved["environment"], run_args, rows)
@@ -213,7 +262,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     env = {**environment(), "load_before": round(os.getloadavg()[0], 1)}
-    df = patient_table(args.rows)
+    df = patient_table(args.rows) if args.table == "codes" else numeric_table(args.rows)
     print(f"table: {df.shape[0]} rows x {df.shape[1]} columns", flush=True)
     results = [run_scenario(name, df, args) for name in args.scenarios.split(",")]
     env["load_after"] = round(os.getloadavg()[0], 1)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 
@@ -132,3 +135,71 @@ def report_privacy(model: Any) -> None:
             f"delta = {record.delta:.3g}, accountant = {record.accountant}",
             file=sys.stderr,
         )
+
+
+# -- output paths: checked before any work, never an input ---------------------------------------------------
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name the same file (hard links and symlinks included) or the same place."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def refuse_input_as_output(outputs: Iterable[str | None], inputs: Iterable[str | None]) -> None:
+    """Raise (exit 2) when an output path resolves to an input path or to another output: writing it would
+    destroy the real data (``synthesize in.csv -o in.csv``, ``audit --json train.csv``)."""
+    from ehrsynth.errors import InvalidParameterError
+
+    ins = [Path(p) for p in inputs if p]
+    seen: list[Path] = []
+    for text in outputs:
+        if not text:
+            continue
+        out = Path(text)
+        for inp in ins:
+            if _same_path(out, inp):
+                raise InvalidParameterError(
+                    f"output {text!r} is the input {str(inp)!r}; writing it would overwrite the input. "
+                    "Choose another output path"
+                )
+        for other in seen:
+            if _same_path(out, other):
+                raise InvalidParameterError(
+                    f"output {text!r} is given twice (also as {str(other)!r}); give each output its own path"
+                )
+        seen.append(out)
+
+
+def check_file_output(path: str) -> None:
+    """An output file must not be a directory and its directory must exist (checked before any work)."""
+    from ehrsynth.errors import InvalidParameterError
+    from ehrsynth.io.atomic import ensure_parent
+
+    p = Path(path)
+    if p.is_dir():
+        raise InvalidParameterError(
+            f"output {path!r} is a directory; give a file name, e.g. {str(p / 'out')!r} with the file's suffix"
+        )
+    ensure_parent(p)
+
+
+def check_model_dir_output(path: str) -> None:
+    """A model directory to write: new, empty, or an existing ehrsynth model directory (with manifest.json),
+    never an unrelated directory whose files (e.g. a config.json) would be overwritten; its parent must exist."""
+    from ehrsynth.errors import InvalidParameterError
+    from ehrsynth.io.atomic import ensure_parent
+
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise InvalidParameterError(f"model directory {path!r} exists and is a file; choose a directory path")
+    if p.is_dir() and any(p.iterdir()) and not (p / "manifest.json").is_file():
+        raise InvalidParameterError(
+            f"{path!r} is a non-empty directory that is not an ehrsynth model directory (no manifest.json); "
+            "writing the model would overwrite its files. Choose a new or empty directory"
+        )
+    ensure_parent(p)

@@ -23,9 +23,41 @@ class Input:
     long: dict[str, object] | None = None  # how to write the long format back
 
 
+def check_paths(args: argparse.Namespace) -> None:
+    """Every output of `synthesize`/`fit`, checked before reading or training: a table output is a file in an
+    existing directory, a model directory is new, empty or a model directory, and no output is an input."""
+    from ehrsynth.cli._common import check_model_dir_output, refuse_input_as_output
+
+    inputs = [args.input, getattr(args, "schema", None)]
+    if getattr(args, "command", None) == "fit":
+        check_model_dir_output(args.output)
+        refuse_input_as_output([args.output], inputs)
+        return
+    check_output(args.output)
+    save_model = getattr(args, "save_model", None)
+    if save_model:
+        check_model_dir_output(save_model)
+    refuse_input_as_output([args.output, save_model], inputs)
+
+
+def check_input_dates(frame: pd.DataFrame, *, dp: bool) -> None:
+    """Refuse misread dates before training (a DD.MM.YYYY column under DP used to fail after a full run)."""
+    from ehrsynth.io.tables import check_dates
+
+    date_names = None
+    if dp:  # DP discovery models text columns named like dates as dates: they must hold dates
+        from ehrsynth.dp.discovery import DATE_NAMES
+
+        date_names = DATE_NAMES
+    check_dates(frame, date_names=date_names)
+
+
 def read_input(args: argparse.Namespace) -> Input:
+    check_paths(args)  # here too, so that `fit` (which does not call check_output) fails before any work
     if not args.long:
-        return Input(read_table(args.input))
+        frame = read_table(args.input)
+        check_input_dates(frame, dp=not getattr(args, "no_dp", False))
+        return Input(frame)
     if not args.patient or not args.code:
         raise InvalidParameterError("--long needs --patient COL and --code COL")
     from ehrsynth.codes import to_matrix
@@ -46,12 +78,14 @@ def read_input(args: argparse.Namespace) -> Input:
     return Input(wide, codes, layout)
 
 
-def check_output(path: str) -> None:
-    from ehrsynth.io.atomic import ensure_parent
+def check_output(path: str, inputs: tuple[str, ...] = ()) -> None:
+    """A synthetic table to write: a supported suffix, not a directory, an existing parent, not an input."""
+    from ehrsynth.cli._common import check_file_output, refuse_input_as_output
     from ehrsynth.io.tables import _kind
 
     _kind(Path(path))
-    ensure_parent(Path(path))
+    check_file_output(path)
+    refuse_input_as_output([path], inputs)
 
 
 def write_output(

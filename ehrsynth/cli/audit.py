@@ -66,14 +66,13 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from ehrsynth.io.atomic import ensure_parent
+    from ehrsynth.cli._common import check_file_output, refuse_input_as_output
     from ehrsynth.privacy import audit
 
     for out in (args.json, args.html):
         if out:
-            ensure_parent(Path(out))  # fail before the (long) audit, not after
+            check_file_output(out)  # fail before the (long) audit, not after
+    refuse_input_as_output([args.json, args.html], [args.train, args.holdout, args.synthetic, args.schema])
     report = audit(
         args.train,
         args.holdout,

@@ -84,13 +84,14 @@ def _set_threads(threads: int | None) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ehrsynth.io.atomic import ensure_parent
+    from ehrsynth.cli._common import check_file_output, refuse_input_as_output
+    from ehrsynth.dp_verify.runner import dp_audit
     from ehrsynth.io.tables import read_table
-    from ehrsynth.privacy.dp_audit import dp_audit
 
     for out in (args.json, args.html):
         if out:
-            ensure_parent(Path(out))  # fail before training, not after
+            check_file_output(out)  # fail before training, not after
+    refuse_input_as_output([args.json, args.html], [args.input])
     if args.no_dp:
         print(
             "ehrsynth: WARNING: --no-dp: the audited models are trained WITHOUT differential privacy (they "

@@ -1,7 +1,9 @@
 """Entry point of the ``ehrsynth`` command.
 
 Exit codes: 0 success; 2 bad input or usage (one line naming the problem, no traceback);
-1 internal error; some commands (audit, audit-dp) use 3 for "the check failed".
+1 internal error; some commands (audit, audit-dp) use 3 for "the check failed"; 130 interrupted (Ctrl-C);
+141 (128 + SIGPIPE, what a shell reports for ``yes | head -1``) when the reader of stdout went away early
+(``ehrsynth schema f.csv | head -1``): the command stops quietly, like other Unix tools.
 """
 
 from __future__ import annotations
@@ -32,6 +34,18 @@ COMMAND_MODULES: tuple[str, ...] = (
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that Python's final flush does not complain about the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor (e.g. captured in tests)
+        pass
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,14 +81,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ehrsynth.errors import EhrsynthError
 
     try:
-        return int(args.handler(args))
+        code = int(args.handler(args))
+        sys.stdout.flush()  # a closed pipe shows up here, inside the handler below, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except EhrsynthError as exc:
         col = f" (column {exc.column!r})" if exc.column and repr(exc.column) not in str(exc) else ""
         print(f"ehrsynth: error: {exc}{col}".replace("\n", " "), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("ehrsynth: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:
         if os.environ.get("EHRSYNTH_DEBUG"):
             raise

@@ -38,9 +38,11 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ehrsynth.cli._common import refuse_input_as_output
     from ehrsynth.io.tables import read_table
     from ehrsynth.schema import Schema
 
+    refuse_input_as_output([args.output], [args.input])
     schema = Schema.infer(read_table(args.input), max_categories=args.max_categories)
     if args.with_values:
         schema.data_derived = True

@@ -29,8 +29,9 @@ out the guidance level). Distances treat all columns as equally important, and c
 is a heuristic (identifier-like columns are dropped and listed).
 
 Use :func:`audit` (``from ehrsynth.privacy import audit``) or the ``ehrsynth audit`` command. To test the
-*training* rather than one released table, :func:`dp_audit` (``ehrsynth audit-dp``) inserts canaries, trains
-with the claimed ε and reports an empirical lower bound on ε (a bound far above the claim means a DP bug). This package
+*training* rather than one released table, :func:`dp_audit` (``ehrsynth audit-dp``; implemented in
+:mod:`ehrsynth.dp_verify`, which needs torch, and re-exported here lazily) inserts canaries, trains with the
+claimed ε and reports an empirical lower bound on ε (a bound far above the claim means a DP bug). This package
 needs numpy, pandas, scipy and scikit-learn only; torch is used for distances on a GPU when it is installed
 and CUDA is available.
 """
@@ -43,13 +44,14 @@ from typing import TYPE_CHECKING, Any
 _LAZY = {
     "audit": ("ehrsynth.privacy.auditor", "audit"),
     "AuditReport": ("ehrsynth.privacy.report", "AuditReport"),
-    "dp_audit": ("ehrsynth.privacy.dp_audit", "dp_audit"),
-    "DPAuditReport": ("ehrsynth.privacy.dp_audit", "DPAuditReport"),
+    # torch-dependent DP verification lives in ehrsynth.dp_verify; re-exported lazily for convenience
+    "dp_audit": ("ehrsynth.dp_verify.runner", "dp_audit"),
+    "DPAuditReport": ("ehrsynth.dp_verify.runner", "DPAuditReport"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ehrsynth.dp_verify.runner import DPAuditReport, dp_audit
     from ehrsynth.privacy.auditor import audit
-    from ehrsynth.privacy.dp_audit import DPAuditReport, dp_audit
     from ehrsynth.privacy.report import AuditReport
 
 

@@ -30,6 +30,7 @@ from ehrsynth.errors import InvalidParameterError
 from ehrsynth.privacy import thresholds as th
 from ehrsynth.privacy.attacks import membership as mem
 from ehrsynth.privacy.attacks.attribute import run_attribute_inference
+from ehrsynth.privacy.attacks.column_disclosure import run_column_disclosure
 from ehrsynth.privacy.attacks.singling_out import row_keys, run_singling_out
 from ehrsynth.privacy.columns import (
     ColumnTyping,
@@ -43,9 +44,11 @@ from ehrsynth.privacy.columns import (
 from ehrsynth.privacy.distances import DEFAULT_BLOCK_BYTES, resolve_device
 from ehrsynth.privacy.encoding import TableEncoder
 from ehrsynth.privacy.inputs import SMALL_HOLDOUT_RATIO, check_tables, load_table
+from ehrsynth.privacy.overlap import check_overlap
 from ehrsynth.privacy.report import AuditReport
 
 logger = logging.getLogger(__name__)
+ATTACKS = ("membership", "attribute_inference", "singling_out", "column_disclosure")
 
 
 class _Clock:
@@ -154,9 +157,11 @@ def audit(
     real = (tr, ho)
     typing = typing_from_schema(schema, columns) if schema is not None else infer_typing(real)
     notes: list[str] = check_kinds(typing, real) if typing.source == "schema" else []
+    notes += check_overlap(tr, ho, tables[0].sha256, tables[1].sha256)
     if typing.dropped:
         notes.append(
-            "identifier-like columns were dropped from the audit: "
+            "identifier-like columns were dropped from the row-level attacks (the column-disclosure attack still "
+            "tests whether their values were copied): "
             + ", ".join(f"{n} ({r})" for n, r in typing.dropped.items())
         )
     rng = np.random.default_rng(random_state)
@@ -235,15 +240,23 @@ def audit(
         rng=rng,
     )
     clock.lap("singling_out")
+    columns_attack = run_column_disclosure(tr, ho, sy, identifier_like=typing.dropped, rng=rng)
+    clock.lap("column_disclosure")
 
-    indicators = membership.indicators + attribute.indicators + singling.indicators
+    indicators = (
+        membership.indicators + attribute.indicators + singling.indicators + columns_attack.indicators
+    )
     per_attack = th.assess(indicators)
-    verdicts = {a: per_attack.get(a, "low") for a in ("membership", "attribute_inference", "singling_out")}
+    verdicts = {a: per_attack.get(a, "low") for a in ATTACKS}
     verdict = th.highest(verdicts.values())
-    if any(i.inconclusive for i in indicators):
+    unsure = [i for i in indicators if i.inconclusive]
+    if unsure:
         notes.append(
-            "some indicators are low but their intervals still reach the 0.09 guidance: the data are too few to "
-            "rule that level out (see 'inconclusive' in the indicators)"
+            "inconclusive (too few records to tell no excess risk from the 0.09 guidance, or a large excess that "
+            "is not significant): "
+            + "; ".join(
+                f"{i.attack} / {i.name}: {i.value:.3f} [{i.ci[0]:.3f}, {i.ci[1]:.3f}]" for i in unsure
+            )
         )
 
     score = train_scores[mem.PER_RECORD_SCORE]
@@ -269,6 +282,7 @@ def audit(
         "membership": {"verdict": verdicts["membership"], **membership.summary},
         "attribute_inference": {"verdict": verdicts["attribute_inference"], **attribute.summary},
         "singling_out": {"verdict": verdicts["singling_out"], **singling.summary},
+        "column_disclosure": {"verdict": verdicts["column_disclosure"], **columns_attack.summary},
     }
     clock.lap("total")
     data: dict[str, Any] = {

@@ -22,7 +22,7 @@ h1{margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}td,th{border:1px solid #ddd;padding:.25em .55em;
 text-align:left}th{background:#f5f5f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;padding:.15em .6em;border-radius:4px;color:#fff;font-weight:bold;text-transform:uppercase}
-.low{background:#2e7d32}.medium{background:#ef6c00}.high{background:#c62828}
+.low{background:#2e7d32}.medium{background:#ef6c00}.high{background:#c62828}.inconclusive{background:#757575}
 .note{background:#fff8e1;border-left:4px solid #ffb300;padding:.4em .8em;margin:.5em 0}
 .figs{display:flex;flex-wrap:wrap;gap:1em}.small{color:#666;font-size:.85em}pre{white-space:pre-wrap}
 """
@@ -55,7 +55,7 @@ def pct(v: Any) -> str:
 
 
 def badge(level: str) -> str:
-    level = level if level in th.LEVELS else "low"
+    level = level if level in th.LABELS else "low"
     return f'<span class="badge {level}">{level}</span>'
 
 
@@ -79,6 +79,13 @@ def summary_sentences(data: dict[str, Any]) -> list[str]:
         "control. This is evidence at this sample size, not a guarantee.",
     }[verdict]
     out = [lead]
+    unsure = [i for i in data.get("indicators", []) if i.get("label") == "inconclusive"]
+    if unsure:
+        out.append(
+            f"Inconclusive: {len(unsure)} indicator(s) cannot be confirmed low with these records (e.g. "
+            f"{unsure[0]['attack']} / {unsure[0]['name']}: {unsure[0]['value']:.3f}, 95% CI "
+            f"{unsure[0]['ci'][0]:.3f} to {unsure[0]['ci'][1]:.3f}); a larger holdout narrows them."
+        )
     attacks = data["attacks"]
     m = attacks["membership"]
     out.append(
@@ -99,6 +106,11 @@ def summary_sentences(data: dict[str, Any]) -> list[str]:
             "quasi-identifier combinations unique to one training record appear in the synthetic table, against "
             f"{pct(so['control_rate'])} ({so['control_count']} of {so['control_n']}) for holdout-unique ones."
         )
+    cd = attacks.get("column_disclosure", {})
+    if cd.get("columns"):
+        from ehrsynth.privacy.attacks.column_disclosure import describe_top
+
+        out.append("Column disclosure (values copied column by column): " + "; ".join(describe_top(cd)) + ".")
     a = attacks["attribute_inference"]
     if a.get("attributes"):
         worst = max(
@@ -193,9 +205,17 @@ def _attribute_section(data: dict[str, Any], figures: dict[str, Any]) -> str:
     )
     bars = figures.get("attribute_bars")
     if bars:
-        levels = {i["name"]: i["level"] for i in data["indicators"] if i["attack"] == "attribute_inference"}
+        levels = {
+            i["name"]: i.get("label", i["level"])
+            for i in data["indicators"]
+            if i["attack"] == "attribute_inference"
+        }
         bars = [{**b, "level": levels.get(b.get("indicator", ""), "low")} for b in bars]
-        parts.append(svg.risk_bars(bars, th.GUIDANCE_RISK, "Attribute-inference excess risk (colour: level)"))
+        parts.append(
+            svg.risk_bars(
+                bars, th.GUIDANCE_RISK, "Attribute-inference excess risk (colour: label; grey = inconclusive)"
+            )
+        )
     return "\n".join(parts)
 
 
@@ -226,6 +246,44 @@ def _singling_section(data: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _column_section(data: dict[str, Any]) -> str:
+    c = data["attacks"].get("column_disclosure")
+    if c is None:
+        return ""
+    parts = [f"<h2>Column disclosure {badge(c['verdict'])}</h2>"]
+    if c.get("skipped"):
+        parts.append(f"<p>Skipped: {e(c['skipped'])}.</p>")
+    rows = [
+        [
+            e(name),
+            e(r.get("identifier_like") or ""),
+            f"{r['member_only_in_synthetic']} / {r['member_only']}",
+            f"{r['nonmember_only_in_synthetic']} / {r['nonmember_only']}",
+            f"{r['member_singletons_in_synthetic']} / {r['member_singletons']}",
+            f"{num(r['risk'])} {ci(r['risk_ci'])}",
+        ]
+        for name, r in c.get("columns", {}).items()
+    ]
+    if rows:
+        parts.append(
+            table(
+                [
+                    "column",
+                    "identifier-like",
+                    "training-only values in synthetic",
+                    "holdout-only values in synthetic",
+                    "of which held by one training record",
+                    "risk [95% CI]",
+                ],
+                rows,
+            )
+        )
+    parts.append(
+        f'<p class="small">Equal sets of {c["set_size"]} training and holdout rows; values are never shown.</p>'
+    )
+    return "\n".join(parts)
+
+
 def _indicator_section(data: dict[str, Any]) -> str:
     rows = [
         [
@@ -234,7 +292,7 @@ def _indicator_section(data: dict[str, Any]) -> str:
             num(i["value"]),
             ci(i["ci"]),
             num(i["test_lower"], 4),
-            badge(i["level"]) + (" (inconclusive)" if i.get("inconclusive") else ""),
+            badge(i.get("label", i["level"])),
         ]
         for i in data["indicators"]
     ]
@@ -300,6 +358,7 @@ def render(data: dict[str, Any], figures: dict[str, Any], threat_model: str) -> 
         _membership_section(data, figures),
         _attribute_section(data, figures),
         _singling_section(data),
+        _column_section(data),
         _indicator_section(data),
         "<h2>Threat model and limitations</h2>",
         doc_to_html(threat_model),

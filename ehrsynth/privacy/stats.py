@@ -237,29 +237,30 @@ def excess_risk(
     *,
     n_bootstrap: int = 2000,
     confidence: float = 0.95,
-    rng: np.random.Generator,
+    rng: np.random.Generator | None = None,
 ) -> Estimate:
     """``(a - c) / (1 - c)`` for success rates ``a = k_attack / n_attack`` and ``c = k_control / n_control``.
 
-    The interval resamples both groups (for 0/1 outcomes the bootstrap is a pair of binomial draws). When the
-    control rate is 1 there is no room above it and the risk is 0.
+    The interval is Newcombe's interval for ``a - c`` (the one the verdict's significance test uses) divided by
+    ``1 - c``, clipped to [-1, 1]: it never collapses to a point at rates of 0 or 1 (a parametric bootstrap gave
+    [1, 1] for 3 of 3 successes) and never leaves the range (it gave [-1.75, 0.5] for a control near 1). When
+    the control rate is 1 there is no room above it and the risk is 0. ``n_bootstrap`` and ``rng`` are unused
+    (kept for callers written against the bootstrap version).
     """
+    del n_bootstrap, rng
     _check_confidence(confidence)
     for k, n, what in ((k_attack, n_attack, "attack"), (k_control, n_control, "control")):
         if n <= 0 or not 0 <= k <= n:
             raise InvalidDataError(f"{what} counts must satisfy 0 <= successes <= trials > 0, found {k}/{n}")
     a, c = k_attack / n_attack, k_control / n_control
-
-    def ratio(a_: np.ndarray, c_: np.ndarray) -> np.ndarray:
-        room = 1.0 - c_
-        safe = np.where(room > 0, room, 1.0)
-        return np.where(room > 0, (a_ - c_) / safe, 0.0)
-
-    value = float(ratio(np.asarray(a), np.asarray(c)))
-    boot = ratio(
-        rng.binomial(n_attack, a, n_bootstrap) / n_attack, rng.binomial(n_control, c, n_bootstrap) / n_control
-    )
-    return Estimate(value, _percentile_interval(boot, confidence), float(boot.std(ddof=1)))
+    room = 1.0 - c
+    if room <= 0:
+        return Estimate(0.0, (0.0, 0.0), 0.0)
+    lo_d, hi_d = newcombe_difference(k_attack, n_attack, k_control, n_control, confidence)
+    value = min(1.0, max(-1.0, (a - c) / room))
+    lo, hi = (min(1.0, max(-1.0, x / room)) for x in (lo_d, hi_d))
+    z = float(stats.norm.ppf(1 - (1 - confidence) / 2))
+    return Estimate(value, (min(lo, value), max(hi, value)), (hi - lo) / (2 * z))
 
 
 # -- exact intervals for rates ----------------------------------------------------------------------------

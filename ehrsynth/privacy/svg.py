@@ -122,7 +122,7 @@ def histogram_chart(
     return _frame(title, x_label, "share of records", body)
 
 
-LEVEL_COLOURS = {"low": "#2e7d32", "medium": "#ef6c00", "high": "#c62828"}
+LEVEL_COLOURS = {"low": "#2e7d32", "medium": "#ef6c00", "high": "#c62828", "inconclusive": "#757575"}
 
 
 def risk_bars(bars: Sequence[dict[str, Any]], guidance: float, title: str) -> str:

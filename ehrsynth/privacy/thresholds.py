@@ -21,10 +21,17 @@ re-identification risk of at most **0.09**. An indicator is
 and holdout records (rates: Newcombe's interval for a difference of proportions; AUC - 0.5 and TPR - FPR:
 normal approximation with the bootstrap standard error) is above zero at the family-wise level
 ``FAMILY_ALPHA`` (Bonferroni over all indicators of the audit), so that an independent sample from the same
-population is called low with probability at least about 95 %. When an
-indicator is low but its upper bound reaches the guidance, the report says that the data are too few to rule
-the guidance level out. An attack's verdict is the highest of its indicators; the overall verdict the highest
-of the attacks. Reported intervals (``*_ci``) are two-sided at ``REPORT_CONFIDENCE``.
+population is called low with probability at least about 95 %. An attack's verdict is the highest of its
+indicators; the overall verdict the highest of the attacks. Reported intervals (``*_ci``) are two-sided at
+``REPORT_CONFIDENCE``.
+
+**Labels follow the numbers.** Each indicator also has a display ``label``: its level, except that a low
+indicator is labelled **inconclusive** when its estimate is at least ``MEDIUM_RISK`` but not significant (a
+large excess seen on too few records), or when its interval is too wide to tell no excess from the guidance
+(it reaches both 0 and ``GUIDANCE_RISK``). Only then does the report say that the data are too few, naming the
+indicators. Every indicator lives on ``INDICATOR_RANGE`` = [-1, 1]: estimates and intervals are clipped to it
+(an excess ``(a - c) / (1 - c)`` below -1 means the attack does much *worse* on training records; it is shown
+as -1) and an interval always contains its estimate.
 """
 
 from __future__ import annotations
@@ -53,6 +60,21 @@ REPORT_CONFIDENCE = 0.95
 #: False-positive rate of the membership TPR indicator, and the number of non-members it needs.
 TPR_INDICATOR_FPR = 0.01
 MIN_NONMEMBERS_FOR_TPR_INDICATOR = 500
+#: The range of every risk indicator (estimates and interval ends are clipped to it).
+INDICATOR_RANGE = (-1.0, 1.0)
+#: Display labels: the levels plus "inconclusive" (a low level that the data cannot confirm).
+LABELS: tuple[str, ...] = (*LEVELS, "inconclusive")
+
+
+def clip_interval(value: float, ci: tuple[float, float]) -> tuple[float, tuple[float, float]]:
+    """``value`` and ``ci`` clipped to :data:`INDICATOR_RANGE`, with the interval widened to contain the value."""
+    lo_r, hi_r = INDICATOR_RANGE
+    if not math.isfinite(value):
+        return value, ci
+    v = min(hi_r, max(lo_r, float(value)))
+    lo = v if not math.isfinite(ci[0]) else min(hi_r, max(lo_r, float(ci[0])))
+    hi = v if not math.isfinite(ci[1]) else min(hi_r, max(lo_r, float(ci[1])))
+    return v, (min(lo, v), max(hi, v))
 
 
 @dataclass
@@ -73,6 +95,10 @@ class RiskIndicator:
     test_lower: float = float("nan")
     level: str = "low"
     inconclusive: bool = False
+    label: str = "low"
+
+    def __post_init__(self) -> None:
+        self.value, self.ci = clip_interval(self.value, (float(self.ci[0]), float(self.ci[1])))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +110,7 @@ class RiskIndicator:
             "test_lower": self.test_lower,
             "level": self.level,
             "inconclusive": self.inconclusive,
+            "label": self.label,
         }
 
 
@@ -126,6 +153,16 @@ def classify(value: float, significant: bool) -> str:
     return "low"
 
 
+def label(level: str, value: float, ci: tuple[float, float]) -> str:
+    """Display label of an indicator: its level, or "inconclusive" for a low level that the data cannot
+    confirm (a large but not significant estimate, or an interval spanning both 0 and the guidance)."""
+    if level != "low" or not math.isfinite(value):
+        return level
+    if value >= MEDIUM_RISK or (ci[0] <= 0.0 and ci[1] >= GUIDANCE_RISK):
+        return "inconclusive"
+    return "low"
+
+
 def highest(levels: Iterable[str]) -> str:
     """The most severe of ``levels`` (``"low"`` for none)."""
     return max(levels, key=LEVELS.index, default="low")
@@ -142,7 +179,8 @@ def assess(indicators: list[RiskIndicator]) -> dict[str, str]:
     for ind in indicators:
         ind.test_lower = _lower_bound(ind.test, alpha)
         ind.level = classify(ind.value, bool(ind.test_lower > 0.0))
-        ind.inconclusive = ind.level == "low" and ind.ci[1] >= GUIDANCE_RISK
+        ind.label = label(ind.level, ind.value, ind.ci)
+        ind.inconclusive = ind.label == "inconclusive"
         per_attack.setdefault(ind.attack, []).append(ind.level)
     return {attack: highest(levels) for attack, levels in per_attack.items()}
 

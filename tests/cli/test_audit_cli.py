@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import ehrsynth.cli.main as cli
+from ehrsynth.cli.audit import EXIT_FAIL
 
 N = 300
 
@@ -116,3 +117,32 @@ def test_parser_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     parser = cli.build_parser()
     args = parser.parse_args(["audit", "--train", "a", "--holdout", "b", "--synthetic", "c"])
     assert args.fail_on == "high" and args.seed == 0 and callable(args.handler)
+
+
+def test_copied_identifier_columns_fail_the_audit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 13 item 10: names, licence and passport numbers copied column by column are HIGH (exit 3)."""
+    rng = np.random.default_rng(0)
+
+    def people(n: int) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "first_name": rng.choice([f"F{i}" for i in range(300)], n),
+                "licence": [f"D{v:08d}" for v in rng.integers(0, 10**8, n)],
+                "passport": [f"P{v:09d}" for v in rng.integers(0, 10**9, n)],
+                "age": rng.integers(18, 95, n),
+                "sex": rng.choice(["F", "M"], n),
+            }
+        )
+
+    train, holdout, synthetic, fresh = people(56), people(56), people(56), people(56)
+    for name in ("first_name", "licence", "passport"):
+        synthetic[name] = train[name].to_numpy()[::-1]
+    paths = {}
+    for role, df in (("train", train), ("holdout", holdout), ("synthetic", synthetic), ("fresh", fresh)):
+        paths[role] = tmp_path / f"{role}.csv"
+        df.to_csv(paths[role], index=False)
+    argv = ["audit", "--train", str(paths["train"]), "--holdout", str(paths["holdout"]), "--bootstrap", "200"]
+    assert cli.main([*argv, "--synthetic", str(paths["synthetic"]), "--fail-on", "high"]) == EXIT_FAIL
+    out = capsys.readouterr().out
+    assert "column_disclosure: high" in out
+    assert cli.main([*argv, "--synthetic", str(paths["fresh"]), "--fail-on", "high"]) == 0

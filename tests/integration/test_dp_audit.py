@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ehrsynth.privacy.dp_audit import dp_audit
+from ehrsynth.dp_verify.runner import dp_audit
 
 # A schedule long enough for a 300-row table to be memorised without DP (one GAN epoch keeps it fast; the
 # autoencoder reconstruction attack is the strong one here).

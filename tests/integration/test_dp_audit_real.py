@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ehrsynth.privacy.dp_audit import dp_audit
+from ehrsynth.dp_verify.runner import dp_audit
 
 pytestmark = pytest.mark.slow
 

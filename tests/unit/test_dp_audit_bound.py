@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from ehrsynth.errors import InvalidDataError, InvalidParameterError
-from ehrsynth.privacy.lower_bound import (
+from ehrsynth.dp_verify.lower_bound import (
     GUESS_FRACTIONS,
     best_one_run_bound,
     guess_counts,
@@ -20,6 +19,7 @@ from ehrsynth.privacy.lower_bound import (
     threshold_rate_bound,
     within_run_ranks,
 )
+from ehrsynth.errors import InvalidDataError, InvalidParameterError
 
 
 def reference_p_value(m: int, r: int, v: int, eps: float, delta: float) -> float:

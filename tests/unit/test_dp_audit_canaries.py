@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ehrsynth.dp_verify.canaries import CODE_FRACTION, codes_per_canary, draw_inclusion, make_canaries
 from ehrsynth.errors import InvalidParameterError, SchemaError
-from ehrsynth.privacy.canaries import CODE_FRACTION, codes_per_canary, draw_inclusion, make_canaries
 from ehrsynth.schema import Kind, Schema
 
 

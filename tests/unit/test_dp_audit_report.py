@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ehrsynth.dp_verify.runner import DPAuditReport, dp_audit, render_html
 from ehrsynth.errors import InvalidDataError, InvalidParameterError, PrivacyBudgetError
-from ehrsynth.privacy.dp_audit import DPAuditReport, dp_audit, render_html
 
 REQUIRED = {
     "epsilon_claimed",
@@ -121,15 +121,18 @@ def test_report_files_are_written(tmp_path: Any) -> None:
     assert (tmp_path / "a.html").read_text().startswith("<!DOCTYPE html>")
 
 
-def test_module_imports_without_torch_and_is_callable() -> None:
+def test_privacy_imports_without_torch_and_reexports_the_function() -> None:
     code = (
-        "import sys, ehrsynth.privacy.dp_audit as m, ehrsynth.privacy.canaries, "
-        "ehrsynth.privacy.lower_bound; "
-        "assert 'torch' not in sys.modules, 'torch imported'; assert callable(m); "
-        "import ehrsynth.privacy as p; assert p.dp_audit is m"
+        "import sys, ehrsynth.privacy, ehrsynth.privacy.auditor, ehrsynth.privacy.report; "
+        "assert 'torch' not in sys.modules, 'ehrsynth.privacy imported torch'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
-    import ehrsynth.privacy.dp_audit as module
+    import ehrsynth.dp_verify.runner as runner
+    import ehrsynth.privacy as package
+
+    assert package.dp_audit is runner.dp_audit and package.DPAuditReport is runner.DPAuditReport
+    subprocess.run([sys.executable, "-c", code], check=True)
+    from ehrsynth.privacy import dp_audit as function
 
     with pytest.raises(InvalidParameterError, match="canaries"):
-        module(small_table(), canaries=1)  # type: ignore[operator]
+        function(small_table(), canaries=1)

@@ -82,7 +82,7 @@ def test_report_json_shape(copy_report: AuditReport) -> None:
         assert key in m
     assert set(m["attacks"]) == {"dcr", "dcr_calibrated", "density_ratio"}
     assert len(m["presence"]["thresholds"]) == 11
-    assert set(d["attacks"]) == {"membership", "attribute_inference", "singling_out"}
+    assert set(d["attacks"]) == {"membership", "attribute_inference", "singling_out", "column_disclosure"}
     assert d["attacks"]["attribute_inference"]["attributes"]
     assert set(d["attacks"]["singling_out"]) >= {"singling_out", "exact_copies", "near_copies"}
     for role in ("train", "holdout", "synthetic"):

@@ -11,7 +11,7 @@ is consistent with the claim, but does not prove it (a lower bound is only as st
    audit is a test harness, not a release: with a declared schema, DP domain discovery does not run, so it
    cannot silently drop the canaries' rare codes or categories, and the whole budget ε goes to the DP-SGD
    phases whose implementation is being tested.
-2. ``canaries`` distinguishable records are built (:mod:`ehrsynth.privacy.canaries`); each is included in the
+2. ``canaries`` distinguishable records are built (:mod:`ehrsynth.dp_verify.canaries`); each is included in the
    training data independently with probability ½. δ is fixed before the draw (``default_delta`` of the base
    rows plus all canaries), so it does not depend on which canaries went in.
 3. One model is trained (per run). Each canary is scored by four white-box attacks —
@@ -23,7 +23,7 @@ is consistent with the claim, but does not prove it (a lower bound is only as st
    form). Every score is post-processing of what DP training released.
 4. For each attack and each number of guesses (``GUESS_FRACTIONS`` of the canaries per side), the auditor
    guesses "in" for the highest scores and "out" for the lowest, abstaining on the rest; the count of correct
-   guesses gives ε_LB through the paper's bound for (ε, δ)-DP (:mod:`ehrsynth.privacy.lower_bound`). The best
+   guesses gives ε_LB through the paper's bound for (ε, δ)-DP (:mod:`ehrsynth.dp_verify.lower_bound`). The best
    rule is reported with a Bonferroni correction over all rules tried, so nothing is chosen by peeking at
    which canaries went in.
 
@@ -52,18 +52,16 @@ import json
 import logging
 import math
 import os
-import sys
 import time
-import types
 import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from ehrsynth.dp_verify.canaries import ATTACKS, draw_inclusion, make_canaries, score_canaries
+from ehrsynth.dp_verify.lower_bound import GUESS_FRACTIONS, best_one_run_bound, threshold_rate_bound
 from ehrsynth.errors import InvalidParameterError, PrivacyBudgetError
-from ehrsynth.privacy.canaries import ATTACKS, draw_inclusion, make_canaries, score_canaries
-from ehrsynth.privacy.lower_bound import GUESS_FRACTIONS, best_one_run_bound, threshold_rate_bound
 from ehrsynth.privacy.report import jsonable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -232,7 +230,7 @@ def _run_record(model: MedGAN, member: np.ndarray, seed: int, seconds: float, ro
 def _aucs(
     scores: dict[str, np.ndarray], member: np.ndarray, run: np.ndarray, rng: np.random.Generator
 ) -> dict[str, dict[str, Any]]:
-    from ehrsynth.privacy.lower_bound import within_run_ranks
+    from ehrsynth.dp_verify.lower_bound import within_run_ranks
     from ehrsynth.privacy.stats import roc_summary
 
     out: dict[str, dict[str, Any]] = {}
@@ -360,7 +358,7 @@ def _method(n_runs: int, n_rules: int) -> str:
 
 
 def _canary_design(schema: Schema) -> dict[str, Any]:
-    from ehrsynth.privacy.canaries import codes_per_canary
+    from ehrsynth.dp_verify.canaries import codes_per_canary
     from ehrsynth.schema import Kind
 
     kinds: dict[str, int] = {}
@@ -487,14 +485,3 @@ def render_html(data: dict[str, Any]) -> str:
         "that the claim holds. Canaries are included with probability 1/2; the schema is declared for every "
         "fit so that DP domain discovery cannot drop the canaries' values.</p></body></html>"
     )
-
-
-class _CallableModule(types.ModuleType):
-    """Lets ``ehrsynth.privacy.dp_audit(df, ...)`` call the function even after the package attribute of that
-    name has become this module (importing a submodule rebinds the attribute)."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> DPAuditReport:
-        return dp_audit(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
