@@ -52,3 +52,13 @@ def configure_logging(verbose: bool) -> None:
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_ThirdPartyFilter())
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler], force=True)
+
+
+def format_warnings() -> None:
+    """Warnings as one ``ehrsynth: warning: …`` line in CLI language, without the source line (CLI only)."""
+    import warnings
+
+    def _format(message: Warning | str, category: type[Warning], *_: object, **__: object) -> str:
+        return f"ehrsynth: warning: {to_cli_language(str(message))}\n"
+
+    warnings.formatwarning = _format  # type: ignore[assignment]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -73,12 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "handler", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from ehrsynth.cli._ux import configure_logging, format_warnings, to_cli_language
     from ehrsynth.errors import EhrsynthError
+
+    configure_logging(args.verbose)
+    format_warnings()
 
     try:
         code = int(args.handler(args))
@@ -89,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
     except EhrsynthError as exc:
         col = f" (column {exc.column!r})" if exc.column and repr(exc.column) not in str(exc) else ""
-        print(f"ehrsynth: error: {exc}{col}".replace("\n", " "), file=sys.stderr)
+        print(f"ehrsynth: error: {to_cli_language(str(exc))}{col}".replace("\n", " "), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("ehrsynth: interrupted", file=sys.stderr)

@@ -17,8 +17,8 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "schema",
         help="write the column kinds of INPUT (names, kinds, dtypes) to edit and pass back with --schema",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Write the column kinds of INPUT (names, kinds, dtypes; nothing read from the values) to "
+        "edit and pass back with --schema; --with-values also writes categories and bounds (not private).",
     )
     p.add_argument("input", help="table: .csv, .csv.gz or .parquet")
     p.add_argument("-o", "--output", help="write the schema JSON here (default: stdout)")

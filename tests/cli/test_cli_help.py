@@ -42,7 +42,7 @@ def test_every_subcommand_and_option_is_documented(name: str) -> None:
 
 def test_epochs_help_names_the_dp_default() -> None:
     helps = {a.dest: a.help for a in COMMANDS["synthesize"]._actions}
-    assert "100" in helps["epochs"] and "1000" in helps["epochs"]
+    assert "100 epochs" in helps["epochs"] and "2,000" in helps["epochs"]  # the DP and non-DP defaults
     assert helps["seed"] and helps["device"]
     sample = {a.dest: a.help for a in COMMANDS["sample"]._actions}
     assert "seed" in sample and sample["seed"] and "default" in sample["device"]
