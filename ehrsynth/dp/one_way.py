@@ -157,8 +157,9 @@ def release_one_way(
     n = len(df)
     nm = float(noise_multiplier)
     touched = _touched(df, specs, values)
-    bound, q_mech = _row_bound(touched.sum(axis=1), nm, rng)
-    keep = touched & (np.cumsum(touched, axis=1) <= bound)
+    max_cells = 2 * len(specs)  # public: at most two cells per column (a value and the fractional count)
+    bound, q_mech = _row_bound(touched.sum(axis=1), max_cells, nm, rng)
+    keep = (touched > 0) & (np.cumsum(touched, axis=1) <= bound)  # first columns in a fixed public order
     sigma = nm * math.sqrt(bound)
     mechanisms: list[Mechanism] = [q_mech]
     tau = domain.release_threshold(sigma, bound)
@@ -212,30 +213,38 @@ def _nonzero(s: pd.Series) -> np.ndarray:
 
 
 def _touched(df: pd.DataFrame, specs: list[Spec], values: dict[str, np.ndarray]) -> np.ndarray:
-    """Which cells each row touches, one column per spec (categoricals: always; others: nonzero or missing)."""
-    t = np.zeros((len(df), len(specs)), dtype=bool)
+    """How many cells of the 1-way release each row adds 1 to, one column per spec: a categorical always one
+    (its value or missing); a numeric column one for a nonzero or missing value (every value when dense) plus
+    one when a decimal column's value is non-integral (the 'fractional' count); 0/1 columns one for a 1 or
+    missing."""
+    t = np.zeros((len(df), len(specs)), dtype=np.int64)
     for j, spec in enumerate(specs):
         s = df[spec.name]
         if spec.role == "categorical":
-            t[:, j] = True
+            t[:, j] = 1
         elif spec.role == "numeric":
             x = values[spec.name]
-            t[:, j] = True if spec.dense else (~np.isfinite(x) | (x != 0))
+            finite = np.isfinite(x)
+            t[:, j] = (~finite | (x != 0) | spec.dense).astype(np.int64)
+            if not spec.integer:
+                t[:, j] += finite & (x != np.round(x))
         else:
             t[:, j] = s.isna().to_numpy() | _nonzero(s)
     return t
 
 
-def _row_bound(per_row: np.ndarray, nm: float, rng: np.random.Generator) -> tuple[int, Gaussian]:
-    """DP 99th percentile of cells touched per row (noisy histogram, sensitivity 1)."""
-    top = int(per_row.max(initial=0)) if len(per_row) else 0
-    width = max(top, 1) + 1  # the domain 0..k is public (k = number of columns); histogram up to it
-    hist = np.bincount(per_row.astype(np.int64), minlength=width).astype(np.float64)
+def _row_bound(
+    per_row: np.ndarray, max_cells: int, nm: float, rng: np.random.Generator
+) -> tuple[int, Gaussian]:
+    """DP 99th percentile of cells touched per row: a noisy histogram over the public domain 0..max_cells
+    (a row changes one bin by 1: sensitivity 1)."""
+    width = max_cells + 1
+    hist = np.bincount(np.minimum(per_row, max_cells).astype(np.int64), minlength=width).astype(np.float64)
     noisy = np.clip(hist + rng.normal(0.0, nm, size=width), 0.0, None)
     # post-processing: zero bins below 2σ so the noise of many empty bins does not move the quantile
     noisy = np.where(noisy > 2.0 * nm, noisy, 0.0)
     cum = np.cumsum(noisy)
-    bound = int(np.searchsorted(cum, ROW_BOUND_QUANTILE * cum[-1])) if cum[-1] > 0 else top
+    bound = int(np.searchsorted(cum, ROW_BOUND_QUANTILE * cum[-1])) if cum[-1] > 0 else max_cells
     return max(bound, 1), Gaussian("marginals:row-bound", nm, count=1)
 
 
