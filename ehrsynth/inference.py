@@ -22,13 +22,16 @@ Every column records ``nullable`` (it has missing values), its bounds and its pa
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ehrsynth.errors import FreeTextError, InvalidDataError, SchemaError
-from ehrsynth.schema import Column, Kind, Schema, _to_python
+from ehrsynth.kinds import Column, Kind, _to_python
+
+if TYPE_CHECKING:
+    from ehrsynth.schema import Schema
 
 IDENTIFIER_NAMES = re.compile(
     r"^(mrn|ssn|social_security(_number)?|email|e_mail|phone|phone_number|telephone|name|full_name|"
@@ -212,9 +215,10 @@ def _numeric_column(name: str, s: pd.Series, nullable: bool, dtype: str) -> Colu
     )
 
 
-def infer_schema(df: pd.DataFrame, *, max_categories: int = 1000) -> Schema:
+def infer_columns(df: pd.DataFrame, *, max_categories: int = 1000) -> list[Column]:
+    """One inferred :class:`Column` per column of ``df`` (wrapped in a Schema by ``Schema.infer``)."""
     check_frame(df)
-    return Schema([infer_column(name, df[name], max_categories=max_categories) for name in df.columns])
+    return [infer_column(name, df[name], max_categories=max_categories) for name in df.columns]
 
 
 # -- validation against a schema ---------------------------------------------------------------------------

@@ -19,129 +19,21 @@ JSON form (``schema.json``)::
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ehrsynth.errors import SchemaError
+from ehrsynth.inference import infer_columns, validate_frame
+from ehrsynth.kinds import Column, Kind, Scalar, _to_python
+
+__all__ = ["SCHEMA_VERSION", "Column", "Kind", "Scalar", "Schema", "_to_python"]
 
 SCHEMA_VERSION = 1
-
-
-class Kind(str, Enum):
-    """How a column is modelled (DESIGN §2)."""
-
-    BINARY = "binary"
-    COUNT = "count"
-    CATEGORICAL = "categorical"
-    CONTINUOUS = "continuous"
-    DATETIME = "datetime"
-    IDENTIFIER = "identifier"
-
-
-Scalar = str | int | float | bool
-
-
-def _to_python(value: Any) -> Scalar:
-    """Turn numpy scalars into JSON-able Python scalars."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
-
-
-@dataclass
-class Column:
-    """One column of a schema.
-
-    ``lower``/``upper`` bound count, continuous and datetime columns (datetime bounds are days since
-    1970-01-01). ``decimals`` rounds decoded continuous values (``None``: no rounding). ``categories`` is the
-    domain of a categorical column. ``dtype`` is the pandas dtype to restore on output. ``time_unit`` is
-    ``"D"`` (dates) or ``"s"`` (timestamps) for datetime columns.
-    """
-
-    name: str
-    kind: Kind
-    nullable: bool = False
-    categories: list[Scalar] | None = None
-    lower: float | None = None
-    upper: float | None = None
-    decimals: int | None = None
-    dtype: str | None = None
-    time_unit: str | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise SchemaError(f"column names must be non-empty strings, found {self.name!r}")
-        try:
-            self.kind = Kind(self.kind)
-        except ValueError:
-            allowed = ", ".join(k.value for k in Kind)
-            raise SchemaError(
-                f"column {self.name!r} has unknown kind {self.kind!r}; allowed: {allowed}", column=self.name
-            ) from None
-        self._check()
-
-    def _check(self) -> None:
-        name = self.name
-        if self.kind is Kind.CATEGORICAL:
-            if not self.categories:
-                raise SchemaError(
-                    f"categorical column {name!r} needs a non-empty 'categories' list", column=name
-                )
-            if len(set(map(repr, self.categories))) != len(self.categories):
-                raise SchemaError(f"categorical column {name!r} lists a category twice", column=name)
-        if self.kind in (Kind.COUNT, Kind.CONTINUOUS, Kind.DATETIME):
-            if self.lower is None or self.upper is None:
-                raise SchemaError(
-                    f"{self.kind.value} column {name!r} needs numeric 'lower' and 'upper' bounds", column=name
-                )
-            if not (math.isfinite(self.lower) and math.isfinite(self.upper)) or self.lower > self.upper:
-                raise SchemaError(
-                    f"column {name!r} has invalid bounds [{self.lower}, {self.upper}]; need finite lower <= upper",
-                    column=name,
-                )
-            if self.kind is Kind.COUNT and self.lower < 0:
-                raise SchemaError(f"count column {name!r} needs lower >= 0, found {self.lower}", column=name)
-        if self.time_unit not in (None, "D", "s"):
-            raise SchemaError(f"column {name!r}: time_unit must be 'D' or 's'", column=name)
-
-    @property
-    def modelled(self) -> bool:
-        return self.kind is not Kind.IDENTIFIER
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "kind": self.kind.value, "nullable": self.nullable}
-        for key in ("categories", "lower", "upper", "decimals", "dtype", "time_unit"):
-            value = getattr(self, key)
-            if value is not None:
-                out[key] = [_to_python(v) for v in value] if key == "categories" else _to_python(value)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Column:
-        if not isinstance(data, dict) or "name" not in data or "kind" not in data:
-            raise SchemaError(f"each schema column needs 'name' and 'kind', found {data!r}")
-        known = {"name", "kind", "nullable", "categories", "lower", "upper", "decimals", "dtype", "time_unit"}
-        unknown = set(data) - known
-        if unknown:
-            raise SchemaError(
-                f"column {data['name']!r} has unknown keys {sorted(unknown)}; allowed: {sorted(known)}",
-                column=str(data["name"]),
-            )
-        kwargs = dict(data)
-        for key in ("lower", "upper"):
-            if kwargs.get(key) is not None:
-                kwargs[key] = float(kwargs[key])
-        return cls(**kwargs)
 
 
 @dataclass
@@ -226,9 +118,7 @@ class Schema:
     @classmethod
     def infer(cls, df: pd.DataFrame, *, max_categories: int = 1000) -> Schema:
         """Infer a schema from data (NOT private: it reads every value). Rules: :mod:`ehrsynth.inference`."""
-        from ehrsynth.inference import infer_schema
-
-        return infer_schema(df, max_categories=max_categories)
+        return cls(infer_columns(df, max_categories=max_categories))
 
     def validate(self, df: pd.DataFrame, *, strict: bool = True) -> None:
         """Check that ``df`` matches this schema; raise :class:`SchemaError` naming the column if not.
@@ -236,6 +126,4 @@ class Schema:
         With ``strict=False`` (used after DP discovery) values outside a categorical domain or numeric bounds
         are allowed: the encoder maps them to missing or clips them.
         """
-        from ehrsynth.inference import validate_frame
-
         validate_frame(self, df, strict=strict)
