@@ -21,7 +21,6 @@ Every column records ``nullable`` (it has missing values), its bounds and its pa
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,21 +28,11 @@ import pandas as pd
 
 from ehrsynth.errors import FreeTextError, InvalidDataError, SchemaError
 from ehrsynth.kinds import Column, Kind, _to_python
+from ehrsynth.naming import CATEGORY_NAMES, IDENTIFIER_NAMES, ISO_DATE, KEY_NAMES, US_DATE
 
 if TYPE_CHECKING:
     from ehrsynth.schema import Schema
 
-IDENTIFIER_NAMES = re.compile(
-    r"^(mrn|ssn|social_security(_number)?|email|e_mail|phone|phone_number|telephone|name|full_name|"
-    r"first_name|last_name|surname|given_name|address|street|zip|zipcode|postcode|medical_record_number)$",
-    re.IGNORECASE,
-)
-KEY_NAMES = re.compile(r"(^id$|_id$|_nbr$|_num$|_no$|id$|_key$|^pid|idnum$)", re.IGNORECASE)
-CATEGORY_NAMES = re.compile(
-    r"(_id$|type|code|^arms?$|^strat|class|stage|grade|group|race|gender|^sex$|status)", re.IGNORECASE
-)
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
-US_DATE = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}( \d{1,2}:\d{2}(:\d{2})?)?$")
 MAX_INT_CATEGORIES = 50
 FREE_TEXT_MIN_MEAN_LENGTH = 25
 EPOCH = pd.Timestamp("1970-01-01")

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -38,12 +37,11 @@ import pandas as pd
 from ehrsynth.dp import domain
 from ehrsynth.dp.accounting import Mechanism
 from ehrsynth.errors import InvalidDataError
-from ehrsynth.inference import CATEGORY_NAMES, EPOCH, IDENTIFIER_NAMES, KEY_NAMES, MAX_INT_CATEGORIES
+from ehrsynth.inference import EPOCH, MAX_INT_CATEGORIES
+from ehrsynth.naming import CATEGORY_NAMES, DATE_NAMES, IDENTIFIER_NAMES, KEY_NAMES
 from ehrsynth.schema import Column, Kind, Scalar, Schema
 
 logger = logging.getLogger(__name__)
-
-DATE_NAMES = re.compile(r"(date|time|dob|_dt$|_at$)", re.IGNORECASE)
 
 
 @dataclass
