@@ -11,12 +11,12 @@ model 0.51-0.59 (seeds 0-5). Seed 0 runs by default (7-10 s on one thread); seed
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from support import code_columns
 
 from ehrsynth import MedGAN, Schema
 from ehrsynth.estimator import NoPrivacyWarning
@@ -32,19 +32,7 @@ OVERFIT: dict[str, Any] = {"ae_epochs": 300, "epochs": 300, "batch_size": 32, "a
 def code_table(n: int, seed: int) -> pd.DataFrame:
     """``n`` patients x 60 independent binary codes, prevalence 30 % to 50 %: every row is unique."""
     rng = np.random.default_rng(seed)
-    codes = (rng.random((n, N_CODES)) < np.linspace(0.3, 0.5, N_CODES)).astype(np.uint8)
-    return pd.DataFrame(codes, columns=[f"dx_{i:03d}" for i in range(N_CODES)])
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny models train faster on one thread, and much faster when other jobs share the two cores."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    return code_columns(rng, n, N_CODES, 0.3, 0.5)
 
 
 def membership_of(
