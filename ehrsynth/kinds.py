@@ -20,7 +20,7 @@ __all__ = ["Column", "Kind", "Scalar", "_to_python"]
 
 
 class Kind(str, Enum):
-    """How a column is modelled (DESIGN §2)."""
+    """How a column is modelled (docs/design.md §2)."""
 
     BINARY = "binary"
     COUNT = "count"

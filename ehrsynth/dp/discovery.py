@@ -2,7 +2,7 @@
 
 What is treated as public structure (never charged): the column names, their order and their pandas dtypes —
 the header and types of the table the user hands us, like a data dictionary. Everything that depends on the
-values is released by DP mechanisms charged to the same budget (DESIGN §4 rule 1):
+values is released by DP mechanisms charged to the same budget (docs/design.md §4 rule 1):
 
 - **category sets** of string columns: one joint release of Gaussian noisy counts with a threshold
   (:func:`ehrsynth.dp.domain.noisy_category_sets`), so a value held by a single patient is released with

@@ -1,4 +1,4 @@
-"""DP mechanisms for a table's domain: category sets, code vocabulary and numeric bounds (DESIGN §4 rule 1).
+"""DP mechanisms for a table's domain: category sets, code vocabulary and numeric bounds (docs/design.md §4 rule 1).
 
 Each function takes a ``np.random.Generator`` and returns its result with the :class:`Gaussian` mechanism to
 charge to the budget (``noise_multiplier`` = σ / L2 sensitivity, ``count`` = 1). The unit of privacy is one

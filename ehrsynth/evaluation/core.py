@@ -161,7 +161,7 @@ def evaluate(
     n_jobs: int | None = None,
     baselines: bool = True,
 ) -> EvaluationReport:
-    """Compare ``synthetic`` with the real ``train``/``test`` tables (DESIGN §6, the medGAN protocol).
+    """Compare ``synthetic`` with the real ``train``/``test`` tables (docs/design.md §6, the medGAN protocol).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Class-conditional synthetic images on the same trainers and DP code as the tabular medGAN (DESIGN §7).
+"""Class-conditional synthetic images on the same trainers and DP code as the tabular medGAN (docs/design.md §7).
 
 - :class:`ImageGAN` — ``ImageGAN(...).fit(images, labels)``, ``.sample(n, label=None)``, ``.save(dir)``.
 - :func:`load` — load a model directory written by :meth:`ImageGAN.save`.

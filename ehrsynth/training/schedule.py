@@ -3,7 +3,7 @@
 Non-private (medGAN reference): autoencoder 100 epochs of batch 100; GAN 1,000 epochs of batch 1,000, each epoch
 ``ceil(n / batch)`` iterations of 2 D steps + 1 G step.
 
-DP default: fewer, larger steps (DESIGN §4: the reference schedule is far too long under DP). The expected
+DP default: fewer, larger steps (docs/design.md §3: the reference schedule is far too long under DP). The expected
 batch is ``DP_BATCH_FRACTION`` of the rows (capped to [``DP_MIN_BATCH``, ``DP_MAX_BATCH``]), i.e. sample rate
 q = batch / n; ``DP_AE_EPOCHS`` autoencoder epochs and ``DP_EPOCHS`` GAN epochs, where one epoch is
 ``ceil(1/q)`` steps (iterations). Every D step draws a fresh Poisson batch. On tables so small that the batch
