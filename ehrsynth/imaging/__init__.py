@@ -10,8 +10,9 @@ Imported lazily so that ``import ehrsynth.imaging`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ehrsynth._lazy import lazy_getattr
 
 _LAZY = {
     "ImageGAN": ("ehrsynth.imaging.estimator", "ImageGAN"),
@@ -30,11 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ehrsynth.imaging.persist import load
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'ehrsynth.imaging' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = ["ImageGAN", "ImageSet", "evaluate", "load", "load_folder", "load_images", "load_npz"]

@@ -27,6 +27,8 @@ PACKAGE = REPO_ROOT / "ehrsynth"
 # Layers, lowest first; a module may import its own layer or lower ones. Longest prefix wins.
 LAYERS: dict[str, int] = {
     "ehrsynth._version": 0,
+    "ehrsynth._lazy": 0,
+    "ehrsynth.stopwatch": 0,
     "ehrsynth.errors": 0,
     "ehrsynth.kinds": 0,
     "ehrsynth.naming": 0,
