@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ehrsynth.column_sets import column_difference, describe_difference, preview
 from ehrsynth.errors import InvalidDataError, SchemaError
 from ehrsynth.naming import is_category_name, is_identifier_name, is_key_name, looks_like_date
 from ehrsynth.schema_json import KIND_NAMES, SchemaLike, SupportsToDict, declared_kinds
@@ -159,7 +160,7 @@ def plan_columns(train: pd.DataFrame, schema: SchemaLike | None) -> ColumnPlan:
     if not plan.kinds:
         raise InvalidDataError(
             "no column of the training table can be evaluated (all are excluded: "
-            f"{_preview(sorted(plan.excluded))}); provide binary, count, categorical or continuous columns"
+            f"{preview(sorted(plan.excluded))}); provide binary, count, categorical or continuous columns"
         )
     return plan
 
@@ -168,7 +169,7 @@ def _plan_from_schema(train: pd.DataFrame, declared: dict[str, str]) -> ColumnPl
     missing = [name for name in declared if name not in train.columns]
     if missing:
         raise SchemaError(
-            f"the schema lists columns that the training table does not have: {_preview(missing)}; "
+            f"the schema lists columns that the training table does not have: {preview(missing)}; "
             "use the schema written for this table or remove those entries",
             column=missing[0],
         )
@@ -185,11 +186,6 @@ def _plan_from_schema(train: pd.DataFrame, declared: dict[str, str]) -> ColumnPl
         else:
             kinds[str(name)] = kind
     return ColumnPlan(kinds=kinds, excluded=excluded, source="schema")
-
-
-def _preview(names: list[str], limit: int = 10) -> str:
-    shown = ", ".join(repr(n) for n in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 # -- frame checks ------------------------------------------------------------------------------------------
@@ -225,15 +221,16 @@ def check_same_columns(train: pd.DataFrame, other: pd.DataFrame, what: str, plan
     Excluded columns (identifiers) may be absent: synthetic tables often drop or replace keys.
     """
     missing = [c for c in plan.kinds if c not in other.columns]
-    extra = [c for c in other.columns if c not in train.columns]
+    extra = column_difference(train.columns, other.columns)[1]
     if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"lacks {len(missing)} column(s) of the training table: {_preview(missing)}")
-        if extra:
-            parts.append(f"has {len(extra)} column(s) the training table does not: {_preview(extra)}")
+        diff = describe_difference(
+            missing,
+            extra,
+            missing_label="lacks {n} column(s) of the training table",
+            extra_label="has {n} column(s) the training table does not",
+        )
         raise InvalidDataError(
-            f"the {what} table {' and '.join(parts)}; all tables must have the same columns "
+            f"the {what} table {diff}; all tables must have the same columns "
             "(pass the files that belong together, or drop/rename the columns that differ)",
             column=(missing or extra)[0],
         )

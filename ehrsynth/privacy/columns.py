@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ehrsynth.column_sets import column_difference, describe_difference
 from ehrsynth.errors import InvalidParameterError, SchemaError
 from ehrsynth.naming import is_identifier_name, is_key_name, is_quasi_identifier_name
 from ehrsynth.schema_json import SchemaLike, declared_kinds
@@ -69,17 +70,16 @@ class ColumnTyping:
 def typing_from_schema(schema: SchemaLike, columns: Sequence[str]) -> ColumnTyping:
     """Kinds declared by a schema; its column set must equal the tables' column set."""
     declared = [(name, SCHEMA_KIND_MAP[kind]) for name, kind in declared_kinds(schema).items()]
-    names = [n for n, _ in declared]
-    missing = [c for c in columns if c not in set(names)]
-    extra = [n for n in names if n not in set(columns)]
+    missing, extra = column_difference(columns, [n for n, _ in declared])
     if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"in the tables but not the schema: {missing[:10]}")
-        if extra:
-            parts.append(f"in the schema but not the tables: {extra[:10]}")
+        diff = describe_difference(
+            missing,
+            extra,
+            missing_label="in the tables but not the schema",
+            extra_label="in the schema but not the tables",
+        )
         raise SchemaError(
-            f"the schema does not match the tables ({'; '.join(parts)}); regenerate it with `ehrsynth schema` "
+            f"the schema does not match the tables ({diff}); regenerate it with `ehrsynth schema` "
             "on the training table or edit it",
             column=(missing or extra)[0],
         )

@@ -28,6 +28,7 @@ PACKAGE = REPO_ROOT / "ehrsynth"
 LAYERS: dict[str, int] = {
     "ehrsynth._version": 0,
     "ehrsynth._lazy": 0,
+    "ehrsynth.column_sets": 0,
     "ehrsynth.stopwatch": 0,
     "ehrsynth.errors": 0,
     "ehrsynth.kinds": 0,
