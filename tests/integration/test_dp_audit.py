@@ -42,7 +42,10 @@ def test_without_dp_a_memorising_model_gives_a_bound_well_above_half() -> None:
     assert data["delta"] == 1e-5  # default_delta(rows + canaries) = min(1e-5, 1 / (10 n)), fixed up front
 
 
-@pytest.mark.parametrize(("epsilon", "ae_epochs"), [(1.0, 150), (4.0, 100)])
+@pytest.mark.parametrize(
+    ("epsilon", "ae_epochs"),
+    [(1.0, 150), pytest.param(4.0, 100, marks=pytest.mark.slow)],  # ε=4: test-slow
+)
 def test_correct_dp_training_stays_below_the_claim(epsilon: float, ae_epochs: int) -> None:
     """At eps = 1 with the very schedule on which the noise-free bug is caught (tests/cli), and at eps = 4."""
     params = {**SMALL, "ae_epochs": ae_epochs}
