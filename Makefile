@@ -21,9 +21,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/ehrsynth demo -o demo-output
 
+# Default suite: under 4 CPU-minutes on 2 cores (README "Development"); slow and GPU tests excluded.
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# Everything marked slow: notebooks, real-data end-to-end runs, long DP audits.
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
@@ -36,7 +38,7 @@ lint: $(STAMP)
 	$(PY) -m mypy
 
 notebooks: $(STAMP)
-	$(PY) -m pytest -q tests/integration/test_notebooks.py
+	$(PY) -m pytest -q -m slow tests/integration/test_notebooks.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py --quick

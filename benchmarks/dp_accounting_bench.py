@@ -145,7 +145,7 @@ def bench_accountants() -> list[dict[str, Any]]:
         ]
     ]
     cases: list[tuple[str, list[Any], float]] = [
-        ("DESIGN cross-check: q=0.1, σ=1, 50 steps", [PoissonGaussian("d", 1.0, 0.1, 50)], 1e-5),
+        ("design.md §4 rule 6 cross-check: q=0.1, σ=1, 50 steps", [PoissonGaussian("d", 1.0, 0.1, 50)], 1e-5),
         (
             "DP default 10k rows at σ=2 (q=0.1, 700 steps) + 3 Gaussian releases σ=40",
             [PoissonGaussian("sgd", 2.0, 0.1, 700), *domain3(40.0)],

@@ -12,10 +12,10 @@ privacy auditor works without torch):
 
 from __future__ import annotations
 
-import importlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ehrsynth._lazy import lazy_getattr
 from ehrsynth._version import __version__
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -35,11 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ehrsynth.schema import Schema
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'ehrsynth' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = ["MedGAN", "Schema", "__version__", "load", "read_synthetic", "synthesize"]

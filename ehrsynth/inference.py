@@ -5,7 +5,7 @@ column in this order:
 
 1. **identifier** — the name is a known identifier (``mrn``, ``ssn``, ``email``, ``phone``, ``name``,
    ``first_name``, ``last_name``, ``address``…), or the name looks like a key (``id``, ``*_id``, ``*_nbr``,
-   ``*_num``, ``*id``, ``pid*``, ``*idnum``) and more than half of the values are distinct, or a string column
+   ``*_num``, entity ids such as ``patientid``, camelCase ``…Id``, ``pid*``, ``*idnum``; :mod:`ehrsynth.naming`) and more than half of the values are distinct, or a string column
    whose values are nearly all distinct (≥ 95 % of at least 20 non-missing values: missing values and a few
    repeats do not hide an ID or name column), or an integer column whose values are all distinct. Identifiers are never modelled: synthetic output gets fresh surrogate keys.
 2. **datetime** — a datetime dtype, or strings that all look like ISO (``2196-04-09``) or ``m/d/Y`` dates.
@@ -23,27 +23,19 @@ Every column records ``nullable`` (it has missing values), its bounds and its pa
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ehrsynth.errors import FreeTextError, InvalidDataError, SchemaError
-from ehrsynth.schema import Column, Kind, Schema, _to_python
+from ehrsynth.kinds import Column, Kind, _to_python
+from ehrsynth.naming import CATEGORY_NAMES, IDENTIFIER_NAMES, ISO_DATE, KEY_NAMES, US_DATE
 
-IDENTIFIER_NAMES = re.compile(
-    r"^(mrn|ssn|social_security(_number)?|email|e_mail|phone|phone_number|telephone|name|full_name|"
-    r"first_name|last_name|surname|given_name|address|street|zip|zipcode|postcode|medical_record_number)$",
-    re.IGNORECASE,
-)
-KEY_NAMES = re.compile(r"(^id$|_id$|_nbr$|_num$|_no$|id$|_key$|^pid|idnum$)", re.IGNORECASE)
-CATEGORY_NAMES = re.compile(
-    r"(_id$|type|code|^arms?$|^strat|class|stage|grade|group|race|gender|^sex$|status)", re.IGNORECASE
-)
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
-US_DATE = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}( \d{1,2}:\d{2}(:\d{2})?)?$")
+if TYPE_CHECKING:
+    from ehrsynth.schema import Schema
+
 MAX_INT_CATEGORIES = 50
 MAX_CODE_VALUES = 16  # integers with at most this many distinct values that are not 0..k: category codes
 NEAR_UNIQUE_SHARE = 0.95  # strings this distinct (missing values and a few repeats allowed) are identifiers
@@ -247,9 +239,10 @@ def infer_column_as(declared: Column, s: pd.Series, *, max_categories: int = 100
     )
 
 
-def infer_schema(df: pd.DataFrame, *, max_categories: int = 1000) -> Schema:
+def infer_columns(df: pd.DataFrame, *, max_categories: int = 1000) -> list[Column]:
+    """One inferred :class:`Column` per column of ``df`` (wrapped in a Schema by ``Schema.infer``)."""
     check_frame(df)
-    return Schema([infer_column(name, df[name], max_categories=max_categories) for name in df.columns])
+    return [infer_column(name, df[name], max_categories=max_categories) for name in df.columns]
 
 
 # -- validation against a schema ---------------------------------------------------------------------------

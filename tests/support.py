@@ -30,4 +30,27 @@ def make_table(n: int = 300, seed: int = 0) -> pd.DataFrame:
     return df
 
 
+#: Keys every DP-audit report (library and CLI JSON) must carry.
+DP_AUDIT_REPORT_KEYS = frozenset(
+    {
+        "epsilon_claimed",
+        "delta",
+        "epsilon_lower_bound",
+        "confidence",
+        "canaries",
+        "runs",
+        "method",
+        "attack_auc",
+    }
+)
+
 FAST = {"epochs": 2, "ae_epochs": 2, "bn_burn_in_batches": 2}
+
+
+def code_columns(
+    rng: np.random.Generator, n: int, n_codes: int, low: float, high: float, *, digits: int = 3
+) -> pd.DataFrame:
+    """``n`` rows x ``n_codes`` independent 0/1 codes ``dx_000``… (uint8), prevalence rising linearly from
+    ``low`` to ``high``; draws one ``rng.random((n, n_codes))`` block, so callers keep their random streams."""
+    codes = (rng.random((n, n_codes)) < np.linspace(low, high, n_codes)).astype(np.uint8)
+    return pd.DataFrame(codes, columns=[f"dx_{i:0{digits}d}" for i in range(n_codes)])

@@ -1,4 +1,4 @@
-"""DP independent marginals: the floor of the peer benchmark (DESIGN §6: perfect per-code probability up to
+"""DP independent marginals: the floor of the peer benchmark (docs/design.md §6: perfect per-code probability up to
 noise, no dependence at all).
 
 Mechanism. Every column is discretised over its public domain (:mod:`tabular`); the histogram of each column

@@ -61,4 +61,4 @@ def format_warnings() -> None:
     def _format(message: Warning | str, category: type[Warning], *_: object, **__: object) -> str:
         return f"ehrsynth: warning: {to_cli_language(str(message))}\n"
 
-    warnings.formatwarning = _format  # type: ignore[assignment]
+    warnings.formatwarning = _format

@@ -9,18 +9,10 @@ import argparse
 import sys
 from typing import Any
 
+from ehrsynth.cli._common import positive_int as _positive_int
+
 EXIT_FAIL = 3
 FAIL_ON = ("low", "medium", "high", "never")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}")
-    return value
 
 
 def add_parser(sub: Any) -> None:

@@ -11,15 +11,7 @@ import argparse
 import sys
 from typing import Any
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}")
-    return value
+from ehrsynth.cli._common import positive_int as _positive_int
 
 
 def _n_jobs(text: str) -> int:

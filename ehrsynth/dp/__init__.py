@@ -1,4 +1,4 @@
-"""Differential privacy for ehrsynth (DESIGN §4).
+"""Differential privacy for ehrsynth (docs/design.md §4).
 
 - :mod:`ehrsynth.dp.accounting` — the mechanisms (``PoissonGaussian``, ``Gaussian``, ``Laplace``), their
   composed ε under the PRV or RDP accountant, ``default_delta``, and ``PrivacyRecord`` (``privacy.json``).

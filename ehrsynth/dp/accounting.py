@@ -1,6 +1,6 @@
 """Privacy accounting: the mechanisms a fit runs, their composed ε, and the ``privacy.json`` record.
 
-Everything that reads the real data is one of three mechanisms (DESIGN §4), all under add/remove-one-row
+Everything that reads the real data is one of three mechanisms (docs/design.md §4), all under add/remove-one-row
 neighbours (the unit of privacy is one row of the table the model is fitted on):
 
 - :class:`PoissonGaussian` — a DP-SGD phase: ``steps`` Poisson-subsampled Gaussian steps at ``sample_rate``.

@@ -23,7 +23,6 @@ numbers → numeric; object/string → categorical) unless a declared schema nam
 from __future__ import annotations
 
 import logging
-import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,12 +33,11 @@ import pandas as pd
 from ehrsynth.dp.accounting import Mechanism
 from ehrsynth.dp.one_way import Release, Spec, release_one_way
 from ehrsynth.errors import DataFidelityWarning, InvalidDataError
-from ehrsynth.inference import EPOCH, IDENTIFIER_NAMES, KEY_NAMES
+from ehrsynth.inference import EPOCH
+from ehrsynth.naming import DATE_NAMES, IDENTIFIER_NAMES, KEY_NAMES
 from ehrsynth.schema import Column, Kind, Schema
 
 logger = logging.getLogger(__name__)
-
-DATE_NAMES = re.compile(r"(date|time|dob|_dt$|_at$)", re.IGNORECASE)
 
 
 @dataclass

@@ -40,7 +40,7 @@ from scipy.special import ndtri
 from ehrsynth.dp import domain
 from ehrsynth.dp.accounting import Gaussian, Mechanism
 from ehrsynth.errors import InvalidDataError
-from ehrsynth.inference import CATEGORY_NAMES
+from ehrsynth.naming import CATEGORY_NAMES
 from ehrsynth.schema import Column, Kind, Scalar
 
 ROW_BOUND_QUANTILE = 0.99
@@ -49,6 +49,10 @@ ZOOM_FACTOR = 8
 MAX_CODE_VALUES = 16
 FALSE_CELL_RATE = 0.05  # per release: chance that any empty cell survives the threshold
 SIGNIFICANT_Z = 3.0  # a missing rate or an 'other' mass is kept when above z·σ
+GROW_Z = 3.0  # neighbours of passing cells are kept above this (see _grow)
+CHILD_Z = 3.0  # next to a dominant child, other children are kept above this (see _merge_children)
+DOMINANT_SHARE = 0.7
+EDGE_Z = 1.0
 OTHER_LABEL = "other"
 RELEASES = 2 + ZOOM_LEVELS  # row bound, 1-way, zoom levels: what the budget plans for
 
@@ -308,7 +312,8 @@ def _numeric_cells(
     if not spec.integer:
         frac = float((v != np.round(v)).sum() + rng.normal(0.0, sigma))
         fractional = frac > SIGNIFICANT_Z * sigma
-    kept = _threshold_groups(noisy, sigma, z)
+    blocked = zc if zc >= 0 and spec.integer and not spec.dense else -1
+    kept = _threshold_groups(noisy, sigma, z, blocked)
     if kept is None:
         raise InvalidDataError(
             f"column {spec.name!r}: its values are too spread out for their range to be released at this "
@@ -323,7 +328,7 @@ def _numeric_cells(
     return cells, fractional
 
 
-def _threshold_groups(noisy: np.ndarray, sigma: float, z: float) -> np.ndarray | None:
+def _threshold_groups(noisy: np.ndarray, sigma: float, z: float, blocked: int = -1) -> np.ndarray | None:
     """Zero cells below z·σ; then, among the cells still zero, sum aligned groups of 2, 4, 8, 16 (signal adds
     g-fold, noise √g-fold) and spread a passing group's sum over its cells, so spread-out tails keep their mass
     at a coarser resolution. None: significant mass that nothing localises (the caller refuses the column)."""
@@ -338,10 +343,43 @@ def _threshold_groups(noisy: np.ndarray, sigma: float, z: float) -> np.ndarray |
             kept[a : a + g] = sums[a // g] / width
             taken[a : a + g] = True
     if kept.sum() > 0:
-        return kept
+        return _grow(kept, noisy, sigma, blocked=blocked)
     if noisy.sum() <= SIGNIFICANT_Z * sigma * math.sqrt(len(noisy)):
         return kept  # nothing nonzero worth releasing: all mass is the remainder (zeros)
     return None
+
+
+def _grow(
+    kept: np.ndarray, noisy: np.ndarray, sigma: float, z: float = GROW_Z, blocked: int = -1
+) -> np.ndarray:
+    """Extend the passing cells outwards: the next 1, 2 or 4 cells beyond each edge of a passing run are kept
+    when their noisy sum exceeds z·σ·√g (a lower bar than the Bonferroni one: only neighbours of real mass are
+    tested, a handful per column), so tails next to the bulk keep their mass. ``blocked``: a cell never grown
+    into (the unmeasured zero cell of a sparse column). Post-processing."""
+    kept = kept.copy()
+    taken = kept > 0
+    wall = np.zeros(len(noisy), dtype=bool)
+    if blocked >= 0:
+        wall[blocked] = True
+    n = len(noisy)
+    for _ in range(n):
+        grown = False
+        for i in np.flatnonzero(taken):
+            for step in (-1, 1):
+                j = i + step
+                if not 0 <= j < n or taken[j] or wall[j]:
+                    continue
+                for g in (1, 2, 4):
+                    block = np.arange(j, j + step * g, step)
+                    if block.min() < 0 or block.max() >= n or (taken | wall)[block].any():
+                        break
+                    total = float(noisy[block].sum())
+                    if total > z * sigma * math.sqrt(g):
+                        kept[block], taken[block], grown = total / g, True, True
+                        break
+        if not grown:
+            break
+    return kept
 
 
 def _numeric_stub(spec: Spec, rate: float, fractional: bool) -> Column:
@@ -403,7 +441,7 @@ def _zoom(
                 lo, hi, parent = plan
                 counts = np.bincount(mine[mine >= 0], minlength=len(lo)).astype(float)
                 noisy = counts + rng.normal(0.0, sigma, size=len(lo))
-                cells[name] = _merge_children(cells[name], lo, hi, parent, noisy, threshold)
+                cells[name] = _merge_children(cells[name], lo, hi, parent, noisy, sigma, threshold)
     return cells, mechanisms
 
 
@@ -438,20 +476,37 @@ def _children(c: _Cells, integer: bool) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def _merge_children(
-    c: _Cells, lo: np.ndarray, hi: np.ndarray, parent: np.ndarray, noisy: np.ndarray, threshold: float
+    c: _Cells,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    parent: np.ndarray,
+    noisy: np.ndarray,
+    sigma: float,
+    threshold: float,
 ) -> _Cells:
-    """Replace split parents by their children: children below the threshold are zeroed, the rest rescaled
-    to the parent's estimate (top-down consistency); a parent whose children all vanish spreads evenly."""
-    kept = np.where(noisy > threshold, noisy, 0.0)
-    counts = np.zeros_like(kept)
+    """Replace split parents by their children; each parent keeps its (already released) mass, shared out by
+    its children's noisy counts (top-down consistency). How depends on the pattern, decided per parent from
+    the noisy counts (post-processing): when one child dominates (a point mass, e.g. a score that is always
+    a multiple of 10, or a year column whose decade is one child), the other children must clear
+    ``CHILD_Z``·σ, so no value is invented next to a point mass; otherwise (a smooth density) every child
+    between the first and the last one above ``EDGE_Z``·σ keeps its count clipped at 0, so the parent's support
+    neither shrinks to its densest children nor spills past the data's edge. A parent
+    whose children are all ≤ 0 spreads evenly. ``threshold`` is unused (the level's Bonferroni bar)."""
+    del threshold
+    counts = np.zeros(len(noisy))
     for p in np.unique(parent):
-        mine = parent == p
-        total = kept[mine].sum()
-        counts[mine] = (
-            kept[mine] * (c.count[p] / total)
-            if total > 0
-            else c.count[p] * (hi[mine] - lo[mine]) / (hi[mine] - lo[mine]).sum()
-        )
+        mine = np.flatnonzero(parent == p)
+        share = np.clip(noisy[mine], 0.0, None)
+        if share.sum() > 0 and share.max() >= DOMINANT_SHARE * share.sum():
+            share = np.where(noisy[mine] > CHILD_Z * sigma, share, 0.0)
+            share[np.argmax(noisy[mine])] = max(share.max(), 1.0)
+        else:  # smooth: only between the first and last child clearly above the noise (no spill at the edges)
+            clear = np.flatnonzero(noisy[mine] > EDGE_Z * sigma)
+            if len(clear):
+                share[: clear[0]] = 0.0
+                share[clear[-1] + 1 :] = 0.0
+        width = hi[mine] - lo[mine]
+        counts[mine] = c.count[p] * (share / share.sum() if share.sum() > 0 else width / width.sum())
     stay = np.setdiff1d(np.arange(len(c.lo)), np.unique(parent))
     all_lo = np.concatenate([c.lo[stay], lo])
     order = np.argsort(all_lo, kind="stable")

@@ -1,4 +1,4 @@
-"""Wiring a module for DP-SGD with Opacus ghost clipping (DESIGN §4 rules 2–5).
+"""Wiring a module for DP-SGD with Opacus ghost clipping (docs/design.md §4 rules 2–5).
 
 We assemble Opacus' pieces ourselves instead of calling ``PrivacyEngine.make_private`` because the library
 owns batch sampling (seeded Poisson sampling, one fresh batch per optimizer step) and accounting (the

@@ -68,11 +68,10 @@ def codes_per_canary(n_binary: int) -> int:
 
 
 def _extremes(df: pd.DataFrame, col: Column) -> tuple[Any, Any]:
-    """The base table's values of ``col`` at its lowest and highest encoded position (as typed in the data)."""
-    from ehrsynth.transforms import TableTransformer
+    """The base table's lowest and highest values of ``col`` (as typed in the data; dates by time)."""
+    from ehrsynth.transforms.numeric import numeric_values
 
-    single = Schema([col])
-    scaled = TableTransformer(single).encode(df[[col.name]])[:, 0]
+    scaled = numeric_values(col, df[col.name])
     present = df[col.name].notna().to_numpy()
     if not present.any():
         raise InvalidDataError(

@@ -1,4 +1,4 @@
-"""Utility evaluation of synthetic tables (DESIGN §6): what is the synthetic data good for?
+"""Utility evaluation of synthetic tables (docs/design.md §6): what is the synthetic data good for?
 
 - :func:`evaluate` — dimension-wise probability, average count and prediction (medGAN protocol), pairwise
   correlation / co-occurrence error, marginal distances (TVD, KS), TSTR on a target, the SDMetrics quality

@@ -5,15 +5,18 @@ so any file written by :mod:`ehrsynth.schema` works), otherwise from :func:`infe
 **training** table only. Inference rules, per column, in this order:
 
 1. only missing values → excluded ("only missing values");
-2. a key-like name (``id``, ``*_id``, ``*_nbr``, ``*_num``, ``*_no``, ``*_key``, ``mrn``, ``ssn``…) with more
-   than half of the values distinct → excluded as identifier-like;
-3. a datetime dtype, or strings that all look like ISO dates (``2196-04-09``) → ``datetime``;
+2. the name of a direct identifier (``mrn``, ``ssn``, ``email``, ``phone``, ``first_name``…), or a key-like
+   name (``id``, ``*_id``, ``*_nbr``, ``*_num``, ``*_no``, ``*_key``…) with more than half of the values
+   distinct → excluded as identifier-like (the naming rules are :mod:`ehrsynth.naming`, shared with the
+   synthesizer and the privacy audit);
+3. a datetime dtype, or strings that all look like ISO (``2196-04-09``) or ``m/d/Y`` dates → ``datetime``;
 4. an integer/string column (at least 20 rows) whose values are all distinct, or a string column with more
    than 50 distinct values that are distinct in more than half of the rows (keys, names or free text) →
    excluded as identifier-like;
 5. booleans, or numbers that are all 0 or 1 → ``binary``;
-6. integers named like a category (``*_id``, ``*type*``, ``*code*``, ``*class*``, ``*stage*``, ``*grade*``,
-   ``*group*``, ``*status*``) with at most 50 distinct values → ``categorical``;
+6. integers named like a category (``*_id``, ``*type*``, ``*code*``, ``arm(s)``, ``strat*``, ``*class*``,
+   ``*stage*``, ``*grade*``, ``*group*``, ``race``, ``gender``, ``sex``, ``*status*``) with at most 50 distinct
+   values → ``categorical``;
 7. other numbers → ``count`` when all are non-negative integers, else ``continuous``;
 8. anything else → ``categorical``.
 
@@ -23,39 +26,34 @@ and listed in the report with the reason.
 
 from __future__ import annotations
 
-import json
-import os
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ehrsynth.errors import InvalidDataError, SchemaError, UnsupportedFileError
+from ehrsynth.column_sets import column_difference, describe_difference, preview
+from ehrsynth.errors import InvalidDataError, SchemaError
+from ehrsynth.naming import is_category_name, is_identifier_name, is_key_name, looks_like_date
+from ehrsynth.schema_json import KIND_NAMES, SchemaLike, SupportsToDict, declared_kinds
 
-KINDS: tuple[str, ...] = ("binary", "count", "categorical", "continuous", "datetime", "identifier")
+__all__ = [
+    "KINDS",
+    "NUMERIC_KINDS",
+    "ColumnPlan",
+    "SchemaLike",
+    "SupportsToDict",
+    "check_frame",
+    "check_same_columns",
+    "infer_kinds",
+    "plan_columns",
+    "schema_kinds",
+]
+
+KINDS: tuple[str, ...] = KIND_NAMES
 NUMERIC_KINDS: tuple[str, ...] = ("count", "continuous", "datetime")
-
-_KEY_NAME = re.compile(
-    r"(^id$|_id$|_nbr$|_num$|_no$|_key$|^mrn$|^ssn$|^email$|^phone$|^name$|^first_name$|^last_name$)",
-    re.IGNORECASE,
-)
-_CATEGORY_NAME = re.compile(r"(_id$|type|code|class|stage|grade|group|status)", re.IGNORECASE)
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 MAX_INT_CATEGORIES = 50
 MIN_ROWS_FOR_UNIQUE_KEY = 20
-
-
-class SupportsToDict(Protocol):
-    """Anything with ``to_dict()`` returning the schema JSON object (e.g. :class:`ehrsynth.schema.Schema`)."""
-
-    def to_dict(self) -> dict[str, Any]: ...
-
-
-SchemaLike = str | os.PathLike[str] | Mapping[str, Any] | SupportsToDict
 
 
 @dataclass(frozen=True)
@@ -94,48 +92,10 @@ class ColumnPlan:
 # -- schema --------------------------------------------------------------------------------------------------
 
 
-def _schema_object(schema: SchemaLike) -> Any:
-    if isinstance(schema, Mapping):
-        return dict(schema)
-    if isinstance(schema, (str, os.PathLike)):
-        path = Path(schema)
-        if not path.name.lower().endswith(".json"):
-            raise UnsupportedFileError(
-                f"schema file {str(path)!r} must be a .json file (a schema JSON object)"
-            )
-        if not path.is_file():
-            raise SchemaError(f"schema file {str(path)!r} does not exist")
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SchemaError(f"schema file {str(path)!r} is not valid JSON: {exc}") from exc
-    to_dict = getattr(schema, "to_dict", None)
-    if callable(to_dict):
-        return to_dict()
-    raise SchemaError(
-        "schema must be a path to a JSON file, a dict or an object with to_dict(); "
-        f"found {type(schema).__name__}"
-    )
-
-
 def schema_kinds(schema: SchemaLike) -> dict[str, str]:
-    """``{name: kind}`` from a schema JSON object ``{"columns": [{"name", "kind"}, ...]}``."""
-    data = _schema_object(schema)
-    if not isinstance(data, dict) or not isinstance(data.get("columns"), list):
-        raise SchemaError("a schema is a JSON object with a 'columns' list of {'name', 'kind'} objects")
-    kinds: dict[str, str] = {}
-    for entry in data["columns"]:
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or "kind" not in entry:
-            raise SchemaError(f"each schema column needs a string 'name' and a 'kind', found {entry!r}")
-        name, kind = entry["name"], entry["kind"]
-        if kind not in KINDS:
-            raise SchemaError(
-                f"schema column {name!r} has kind {kind!r}; allowed: {', '.join(KINDS)}", column=name
-            )
-        if name in kinds:
-            raise SchemaError(f"schema lists column {name!r} twice; list each column once", column=name)
-        kinds[name] = kind
-    return kinds
+    """``{name: kind}`` from a schema JSON object ``{"columns": [{"name", "kind"}, ...]}`` (a path, a dict or
+    an object with ``to_dict()``); read by :func:`ehrsynth.schema_json.declared_kinds`."""
+    return declared_kinds(schema)
 
 
 # -- inference -----------------------------------------------------------------------------------------------
@@ -156,11 +116,13 @@ def _infer_one(name: str, s: pd.Series) -> tuple[str | None, str]:
     is_num = pd.api.types.is_numeric_dtype(s) and not is_bool
     is_float = pd.api.types.is_float_dtype(s)
     is_text = s.dtype == object or isinstance(s.dtype, pd.StringDtype)
-    if _KEY_NAME.search(name) and n_unique > 0.5 * n and not is_bool:
+    if is_identifier_name(name):
+        return None, "identifier: the name of a direct identifier"
+    if is_key_name(name) and n_unique > 0.5 * n and not is_bool:
         return None, "identifier-like: key name and mostly distinct values"
     if pd.api.types.is_datetime64_any_dtype(s):
         return "datetime", ""
-    if is_text and values.map(lambda v: isinstance(v, str) and bool(_ISO_DATE.match(v))).all():
+    if is_text and values.map(lambda v: isinstance(v, str) and looks_like_date(v)).all():
         return "datetime", ""
     if n >= MIN_ROWS_FOR_UNIQUE_KEY and n_unique == n and (is_text or (is_num and not is_float)):
         return None, "identifier-like: every value is distinct"
@@ -173,7 +135,7 @@ def _infer_one(name: str, s: pd.Series) -> tuple[str | None, str]:
         if np.isin(arr, (0.0, 1.0)).all():
             return "binary", ""
         integral = _is_integral(arr)
-        if integral and _CATEGORY_NAME.search(name) and n_unique <= MAX_INT_CATEGORIES:
+        if integral and is_category_name(name) and n_unique <= MAX_INT_CATEGORIES:
             return "categorical", ""
         return ("count" if integral and arr.min() >= 0 else "continuous"), ""
     return "categorical", ""
@@ -198,7 +160,7 @@ def plan_columns(train: pd.DataFrame, schema: SchemaLike | None) -> ColumnPlan:
     if not plan.kinds:
         raise InvalidDataError(
             "no column of the training table can be evaluated (all are excluded: "
-            f"{_preview(sorted(plan.excluded))}); provide binary, count, categorical or continuous columns"
+            f"{preview(sorted(plan.excluded))}); provide binary, count, categorical or continuous columns"
         )
     return plan
 
@@ -207,7 +169,7 @@ def _plan_from_schema(train: pd.DataFrame, declared: dict[str, str]) -> ColumnPl
     missing = [name for name in declared if name not in train.columns]
     if missing:
         raise SchemaError(
-            f"the schema lists columns that the training table does not have: {_preview(missing)}; "
+            f"the schema lists columns that the training table does not have: {preview(missing)}; "
             "use the schema written for this table or remove those entries",
             column=missing[0],
         )
@@ -224,11 +186,6 @@ def _plan_from_schema(train: pd.DataFrame, declared: dict[str, str]) -> ColumnPl
         else:
             kinds[str(name)] = kind
     return ColumnPlan(kinds=kinds, excluded=excluded, source="schema")
-
-
-def _preview(names: list[str], limit: int = 10) -> str:
-    shown = ", ".join(repr(n) for n in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 # -- frame checks ------------------------------------------------------------------------------------------
@@ -264,15 +221,16 @@ def check_same_columns(train: pd.DataFrame, other: pd.DataFrame, what: str, plan
     Excluded columns (identifiers) may be absent: synthetic tables often drop or replace keys.
     """
     missing = [c for c in plan.kinds if c not in other.columns]
-    extra = [c for c in other.columns if c not in train.columns]
+    extra = column_difference(train.columns, other.columns)[1]
     if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"lacks {len(missing)} column(s) of the training table: {_preview(missing)}")
-        if extra:
-            parts.append(f"has {len(extra)} column(s) the training table does not: {_preview(extra)}")
+        diff = describe_difference(
+            missing,
+            extra,
+            missing_label="lacks {n} column(s) of the training table",
+            extra_label="has {n} column(s) the training table does not",
+        )
         raise InvalidDataError(
-            f"the {what} table {' and '.join(parts)}; all tables must have the same columns "
+            f"the {what} table {diff}; all tables must have the same columns "
             "(pass the files that belong together, or drop/rename the columns that differ)",
             column=(missing or extra)[0],
         )

@@ -12,7 +12,6 @@ ceiling of dimension-wise prediction and TSTR.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import numpy as np
@@ -41,6 +40,7 @@ from ehrsynth.evaluation.prepare import Prepared, prepare
 from ehrsynth.evaluation.report import EvaluationReport
 from ehrsynth.evaluation.sdmetrics_quality import sdmetrics_quality
 from ehrsynth.evaluation.tstr import TargetTask, check_target_name, make_task, run_tstr, tstr_section
+from ehrsynth.stopwatch import Stopwatch
 
 logger = logging.getLogger(__name__)
 
@@ -68,28 +68,6 @@ def _check_params(top_k: Any, n_jobs: Any, target: Any, baselines: Any) -> None:
         )
     if not isinstance(baselines, bool):
         raise InvalidParameterError(f"baselines must be True or False, found {baselines!r}")
-
-
-class _Timer:
-    """Wall-clock and process CPU seconds (all threads) per section; CPU time is the robust figure on a
-    machine shared with other jobs."""
-
-    def __init__(self) -> None:
-        self.wall: dict[str, float] = {}
-        self.cpu: dict[str, float] = {}
-        self._start = self._last = time.perf_counter()
-        self._cpu_start = self._cpu_last = time.process_time()
-
-    def lap(self, name: str) -> None:
-        now, cpu = time.perf_counter(), time.process_time()
-        self.wall[name] = round(now - self._last, 3)
-        self.cpu[name] = round(cpu - self._cpu_last, 3)
-        self._last, self._cpu_last = now, cpu
-        logger.info("evaluate: %s took %.2f s (%.2f s CPU)", name, self.wall[name], self.cpu[name])
-
-    def totals(self) -> tuple[dict[str, float], dict[str, float]]:
-        wall = {**self.wall, "total": round(time.perf_counter() - self._start, 3)}
-        return wall, {**self.cpu, "total": round(time.process_time() - self._cpu_start, 3)}
 
 
 def _top_codes(plan: ColumnPlan, prev: np.ndarray, top_k: int) -> list[int]:
@@ -161,7 +139,7 @@ def evaluate(
     n_jobs: int | None = None,
     baselines: bool = True,
 ) -> EvaluationReport:
-    """Compare ``synthetic`` with the real ``train``/``test`` tables (DESIGN §6, the medGAN protocol).
+    """Compare ``synthetic`` with the real ``train``/``test`` tables (docs/design.md §6, the medGAN protocol).
 
     Parameters
     ----------
@@ -197,7 +175,7 @@ def evaluate(
     check_same_columns(train, synthetic, "synthetic", plan)
     if target is not None:
         check_target_name(target, list(train.columns), plan)
-    timer = _Timer()
+    timer = Stopwatch(logger, "evaluate")
     p_train = prepare(train, plan, "training")
     p_test = prepare(test, plan, "test")
     p_synth = prepare(synthetic, plan, "synthetic")

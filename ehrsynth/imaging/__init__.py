@@ -1,4 +1,4 @@
-"""Class-conditional synthetic images on the same trainers and DP code as the tabular medGAN (DESIGN §7).
+"""Class-conditional synthetic images on the same trainers and DP code as the tabular medGAN (docs/design.md §7).
 
 - :class:`ImageGAN` — ``ImageGAN(...).fit(images, labels)``, ``.sample(n, label=None)``, ``.save(dir)``.
 - :func:`load` — load a model directory written by :meth:`ImageGAN.save`.
@@ -10,8 +10,9 @@ Imported lazily so that ``import ehrsynth.imaging`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ehrsynth._lazy import lazy_getattr
 
 _LAZY = {
     "ImageGAN": ("ehrsynth.imaging.estimator", "ImageGAN"),
@@ -29,11 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ehrsynth.imaging.loaders import ImageSet, load_folder, load_images, load_npz
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'ehrsynth.imaging' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = ["ImageGAN", "ImageSet", "evaluate", "load", "load_folder", "load_images", "load_npz"]

@@ -1,4 +1,4 @@
-"""Utility and memorisation of synthetic images against a real train/test split (DESIGN §7).
+"""Utility and memorisation of synthetic images against a real train/test split (docs/design.md §7).
 
 - ``trtr_auc``: the small CNN of :mod:`ehrsynth.imaging.classifier` trained on the real training split, tested
   on the real test split (the ceiling). ``tstr_auc``: the same CNN, same settings, trained ONLY on the synthetic

@@ -4,7 +4,7 @@
 DP, ``ceil(1 / q)`` Poisson-sampled steps at sample rate ``q = batch / n`` under DP; the generator takes one
 step per ``d_steps`` D steps. Fake labels are drawn uniformly over the classes (data-independent).
 
-**DP** (DESIGN §4). Only the discriminator reads the images, through DP-SGD (Opacus ghost clipping; real and
+**DP** (docs/design.md §4). Only the discriminator reads the images, through DP-SGD (Opacus ghost clipping; real and
 fake terms in one clipped, noised step; a fresh Poisson batch per step); the generator is post-processing. The
 label set is public when ``classes`` is declared (labels outside it are an error) and charged nothing;
 otherwise it is released by a thresholded Gaussian count of each label (:func:`ehrsynth.dp.domain.

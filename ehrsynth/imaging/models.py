@@ -1,4 +1,4 @@
-"""Conditional DCGAN-family modules for square images (DESIGN §7).
+"""Conditional DCGAN-family modules for square images (docs/design.md §7).
 
 Supported sizes are ``base · 2^k`` with base 4 or 7 in 28–128 px: :data:`SUPPORTED_SIZES` = 28, 32, 56, 64,
 112, 128 (other sizes are resized to one of these by the estimator, see :func:`choose_size`).

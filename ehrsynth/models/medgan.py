@@ -1,4 +1,4 @@
-"""medGAN modules (Choi et al. 2017; DESIGN §3), extended to mixed layouts through :class:`LayoutHead`.
+"""medGAN modules (Choi et al. 2017; docs/design.md §3), extended to mixed layouts through :class:`LayoutHead`.
 
 - :class:`Autoencoder`: encoder ``input → 128`` (tanh for binary data, ReLU for counts), decoder
   ``128 → input`` whose logits go through the layout's activations.

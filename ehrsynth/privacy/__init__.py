@@ -38,8 +38,9 @@ and CUDA is available.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ehrsynth._lazy import lazy_getattr
 
 _LAZY = {
     "audit": ("ehrsynth.privacy.auditor", "audit"),
@@ -55,11 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ehrsynth.privacy.report import AuditReport
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'ehrsynth.privacy' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = ["AuditReport", "DPAuditReport", "audit", "dp_audit"]

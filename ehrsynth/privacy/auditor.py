@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -46,25 +45,10 @@ from ehrsynth.privacy.encoding import TableEncoder
 from ehrsynth.privacy.inputs import SMALL_HOLDOUT_RATIO, check_tables, load_table
 from ehrsynth.privacy.overlap import check_overlap
 from ehrsynth.privacy.report import AuditReport
+from ehrsynth.stopwatch import Stopwatch
 
 logger = logging.getLogger(__name__)
 ATTACKS = ("membership", "attribute_inference", "singling_out", "column_disclosure")
-
-
-class _Clock:
-    """Wall and CPU seconds (all threads) per stage of the audit, recorded in the report."""
-
-    def __init__(self) -> None:
-        self.start = self.last = (time.perf_counter(), time.process_time())
-        self.wall: dict[str, float] = {}
-        self.cpu: dict[str, float] = {}
-
-    def lap(self, name: str) -> None:
-        now = (time.perf_counter(), time.process_time())
-        base = self.start if name == "total" else self.last
-        self.wall[name] = now[0] - base[0]
-        self.cpu[name] = now[1] - base[1]
-        self.last = now
 
 
 def _check_params(n_bootstrap: int, k: int, near_copy_distance: float, top_records: int) -> None:
@@ -148,7 +132,7 @@ def audit(
     ``device`` is ``auto``/``cpu``/``cuda`` for the distance computations.
     """
     _check_params(n_bootstrap, k, near_copy_distance, top_records)
-    clock = _Clock()
+    clock = Stopwatch()
     tables = [
         load_table(t, role) for t, role in ((train, "train"), (holdout, "holdout"), (synthetic, "synthetic"))
     ]

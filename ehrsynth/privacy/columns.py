@@ -9,27 +9,27 @@ Kinds used by the audit:
 - ``categorical``: everything else (text, categories, 0/1 with missing values);
 - identifiers are dropped and listed in the report: columns declared ``identifier`` in the schema, or (without a
   schema) columns named like ``mrn``, ``ssn``, ``email``…, key-like names (``id``, ``*_id``, ``*_nbr``…) with
-  more than half distinct values, and integer or text columns whose values are all distinct.
+  more than half distinct values, and integer or text columns whose values are all distinct. The naming rules
+  are :mod:`ehrsynth.naming`, the same ones the synthesizer uses.
 
-A schema is the JSON written by ``ehrsynth schema`` (a path or the parsed dict); only each column's ``name`` and
-``kind`` are read: binary → binary; count, continuous, datetime → numeric; categorical → categorical;
+A schema is the JSON written by ``ehrsynth schema`` (a path, the parsed dict or a Schema), read by
+:func:`ehrsynth.schema_json.declared_kinds`; only each column's ``name`` and ``kind`` are used: binary → binary; count, continuous, datetime → numeric; categorical → categorical;
 identifier → dropped.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ehrsynth.column_sets import column_difference, describe_difference
 from ehrsynth.errors import InvalidParameterError, SchemaError
+from ehrsynth.naming import is_identifier_name, is_key_name, is_quasi_identifier_name
+from ehrsynth.schema_json import SchemaLike, declared_kinds
 
 KINDS = ("binary", "numeric", "categorical")
 SCHEMA_KIND_MAP = {
@@ -40,17 +40,6 @@ SCHEMA_KIND_MAP = {
     "categorical": "categorical",
     "identifier": "identifier",
 }
-IDENTIFIER_NAMES = re.compile(
-    r"^(mrn|ssn|social_security(_number)?|email|e_mail|phone|phone_number|telephone|name|full_name|"
-    r"first_name|last_name|surname|given_name|address|street|medical_record_number|uuid|guid)$",
-    re.IGNORECASE,
-)
-KEY_NAMES = re.compile(r"(^id$|_id$|_nbr$|_num$|_no$|id$|_key$|_uuid$)", re.IGNORECASE)
-DEMOGRAPHIC_NAMES = re.compile(
-    r"(^age|_age$|age_group|^sex$|gender|race|ethnic|marital|religion|language|insurance|zip|postcode|"
-    r"birth|dob|^state$|country|region)",
-    re.IGNORECASE,
-)
 MIN_ROWS_FOR_UNIQUE_RULE = 20
 
 
@@ -78,49 +67,19 @@ class ColumnTyping:
         }
 
 
-def _load_schema(schema: str | os.PathLike[str] | Mapping[str, Any]) -> list[tuple[str, str]]:
-    if isinstance(schema, (str, os.PathLike)):
-        path = Path(schema)
-        if not path.is_file():
-            raise SchemaError(f"schema file {str(path)!r} does not exist")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SchemaError(f"schema file {str(path)!r} is not valid JSON: {exc}") from exc
-    else:
-        data = schema
-    if not isinstance(data, Mapping) or not isinstance(data.get("columns"), list):
-        raise SchemaError('a schema is a JSON object with a "columns" list of {"name": ..., "kind": ...}')
-    out: list[tuple[str, str]] = []
-    for col in data["columns"]:
-        if not isinstance(col, Mapping) or not isinstance(col.get("name"), str) or "kind" not in col:
-            raise SchemaError(f'each schema column needs a string "name" and a "kind", found {col!r}')
-        kind = str(col["kind"])
-        if kind not in SCHEMA_KIND_MAP:
-            raise SchemaError(
-                f"schema column {col['name']!r} has unknown kind {kind!r}; allowed: {', '.join(SCHEMA_KIND_MAP)}",
-                column=col["name"],
-            )
-        out.append((col["name"], SCHEMA_KIND_MAP[kind]))
-    return out
-
-
-def typing_from_schema(
-    schema: str | os.PathLike[str] | Mapping[str, Any], columns: Sequence[str]
-) -> ColumnTyping:
+def typing_from_schema(schema: SchemaLike, columns: Sequence[str]) -> ColumnTyping:
     """Kinds declared by a schema; its column set must equal the tables' column set."""
-    declared = _load_schema(schema)
-    names = [n for n, _ in declared]
-    missing = [c for c in columns if c not in set(names)]
-    extra = [n for n in names if n not in set(columns)]
+    declared = [(name, SCHEMA_KIND_MAP[kind]) for name, kind in declared_kinds(schema).items()]
+    missing, extra = column_difference(columns, [n for n, _ in declared])
     if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"in the tables but not the schema: {missing[:10]}")
-        if extra:
-            parts.append(f"in the schema but not the tables: {extra[:10]}")
+        diff = describe_difference(
+            missing,
+            extra,
+            missing_label="in the tables but not the schema",
+            extra_label="in the schema but not the tables",
+        )
         raise SchemaError(
-            f"the schema does not match the tables ({'; '.join(parts)}); regenerate it with `ehrsynth schema` "
+            f"the schema does not match the tables ({diff}); regenerate it with `ehrsynth schema` "
             "on the training table or edit it",
             column=(missing or extra)[0],
         )
@@ -136,7 +95,7 @@ def _identifier_reason(name: str, s: pd.Series) -> str | None:
     if n == 0:
         return None
     distinct = nonnull.nunique()
-    if KEY_NAMES.search(name) and distinct > 0.5 * n:
+    if is_key_name(name) and distinct > 0.5 * n:
         return f"key-like name with {distinct} distinct values in {n} rows"
     is_int = pd.api.types.is_integer_dtype(s) or (
         pd.api.types.is_float_dtype(s) and bool(np.all(nonnull.to_numpy() == np.round(nonnull.to_numpy())))
@@ -265,7 +224,7 @@ def infer_typing(frames: Sequence[pd.DataFrame]) -> ColumnTyping:
     kinds: dict[str, str] = {}
     dropped: dict[str, str] = {}
     for name in names:
-        if IDENTIFIER_NAMES.match(name):
+        if is_identifier_name(name):
             dropped[name] = "name of a direct identifier"
             continue
         if zero_one.get(name):  # 0/1 codes: never identifiers
@@ -323,7 +282,7 @@ def default_quasi_identifiers(
     attribute-disclosure setting: the attacker knows a patient's demographics and common diagnoses)."""
     skip = set(exclude)
     demographics = [
-        n for n, k in typing.kinds.items() if k != "binary" and n not in skip and DEMOGRAPHIC_NAMES.search(n)
+        n for n, k in typing.kinds.items() if k != "binary" and n not in skip and is_quasi_identifier_name(n)
     ]
     binary = [n for n in typing.of_kind("binary") if n not in skip and 0.0 < prevalence.get(n, 0.0) < 1.0]
     common = sorted(binary, key=lambda n: (-prevalence[n], n))[:n_codes]

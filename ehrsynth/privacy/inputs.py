@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ehrsynth.column_sets import column_difference, describe_difference
 from ehrsynth.errors import InvalidDataError
 from ehrsynth.privacy.columns import numeric_blocks
 
@@ -96,11 +97,6 @@ def _dtype_family(s: pd.Series) -> str:
     return "text"
 
 
-def _list(names: list[str], limit: int = 10) -> str:
-    shown = ", ".join(repr(n) for n in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
 def check_tables(train: LoadedTable, holdout: LoadedTable, synthetic: LoadedTable) -> list[str]:
     """Validate the three tables; reorder holdout and synthetic columns like train. Returns the column names."""
     tables = (train, holdout, synthetic)
@@ -132,15 +128,12 @@ def check_tables(train: LoadedTable, holdout: LoadedTable, synthetic: LoadedTabl
     for t in (holdout, synthetic):
         other = set(t.frame.columns)
         if other != reference:
-            missing = [c for c in columns if c not in other]
-            extra = [c for c in t.frame.columns if c not in reference]
-            parts = []
-            if missing:
-                parts.append(f"missing from {t.role}: {_list(missing)}")
-            if extra:
-                parts.append(f"only in {t.role}: {_list(extra)}")
+            missing, extra = column_difference(columns, t.frame.columns)
+            diff = describe_difference(
+                missing, extra, missing_label=f"missing from {t.role}", extra_label=f"only in {t.role}"
+            )
             raise InvalidDataError(
-                f"train and {t.role} have different column sets ({'; '.join(parts)}); the three tables must "
+                f"train and {t.role} have different column sets ({diff}); the three tables must "
                 "have the same columns — drop or rename columns so that they match",
                 column=(missing or extra)[0],
             )

@@ -4,7 +4,7 @@ Each iteration runs ``d_steps`` discriminator steps, each on a FRESH batch of re
 DP), then one generator step. The generator side is anything with trainable parameters and a ``generate``
 function (medGAN: decoder(G(z)), whose decoder fine-tuning is post-processing under DP; imaging: G(z, y)).
 
-Under DP (DESIGN §4): the discriminator is wrapped for ghost clipping; the real and fake terms of its loss
+Under DP (docs/design.md §4): the discriminator is wrapped for ghost clipping; the real and fake terms of its loss
 go through one forward on the concatenated batch, one backward and one clipped, noised step; the generator
 step runs with the discriminator's hooks disabled and its gradients discarded (they never reach a D update).
 The generator's BatchNorm uses running statistics during D steps and batch statistics during G steps.

@@ -6,7 +6,7 @@ an 8,000-row table finishes in minutes on 2 cores; the 1-way marginal calibratio
 The medGAN reference (autoencoder 100 epochs, GAN 1,000 epochs, each epoch ``ceil(n / batch)`` iterations) is
 had by passing ``ae_epochs=100, epochs=1000`` (CLI: ``--reference-schedule``): hours on tables of 10k rows.
 
-DP default: fewer, larger steps (DESIGN §4: the reference schedule is far too long under DP). The expected
+DP default: fewer, larger steps (docs/design.md §3: the reference schedule is far too long under DP). The expected
 batch is ``DP_BATCH_FRACTION`` of the rows (capped to [``DP_MIN_BATCH``, ``DP_MAX_BATCH``]), i.e. sample rate
 q = batch / n; ``DP_AE_EPOCHS`` autoencoder epochs and ``DP_EPOCHS`` GAN epochs, where one epoch is
 ``ceil(1/q)`` steps (iterations). Every D step draws a fresh Poisson batch. On tables so small that the batch

@@ -3,7 +3,7 @@
 The transformer reads nothing from the data beyond what it encodes: category sets and bounds come from the
 schema (declared, inferred, or DP-discovered), so building it spends no privacy budget.
 
-Encoding per kind (DESIGN §2): binary → one unit; count/continuous/datetime → one unit min–max scaled to
+Encoding per kind (docs/design.md §2): binary → one unit; count/continuous/datetime → one unit min–max scaled to
 [0, 1] with the schema's bounds (values outside are clipped); categorical → a one-hot block (plus a final
 "missing" unit when nullable); a nullable non-categorical column gets an extra missing-flag unit.
 Identifier columns are not encoded; decoding writes fresh surrogate keys for them.

@@ -12,19 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from support import DP_AUDIT_REPORT_KEYS
 
 import ehrsynth.cli.main as cli_main
 
-REQUIRED = {
-    "epsilon_claimed",
-    "delta",
-    "epsilon_lower_bound",
-    "confidence",
-    "canaries",
-    "runs",
-    "method",
-    "attack_auc",
-}
+REQUIRED = DP_AUDIT_REPORT_KEYS
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from ehrsynth.cli.main import main
 
@@ -80,6 +81,7 @@ def test_long_dp_never_releases_codes_of_single_patients(diabetes_csv: Path, tmp
     assert not set(synth["code"]) & singletons
 
 
+@pytest.mark.slow  # end to end on real data; the DP CLI path runs faster in tests/cli/test_cli_train.py
 def test_diabetes_slice_dp(diabetes_csv: Path, tmp_path: Path) -> None:
     df = pd.read_csv(diabetes_csv, nrows=30000, na_values=["?"])
     cols = ["encounter_id", "patient_nbr", "race", "gender", "age", "admission_type_id", "time_in_hospital"]

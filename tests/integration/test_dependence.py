@@ -22,7 +22,7 @@ def block_table(n: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame((rng.random((n, 40)) < p[z]).astype("int64"), columns=[f"dx_{i}" for i in range(40)])
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow)])  # seed 1: make test-slow
 def test_non_dp_medgan_learns_block_structure(seed: int) -> None:
     df = block_table(5000, seed)
     with warnings.catch_warnings():

@@ -6,11 +6,10 @@ tests/cli/test_audit_dp_cli.py; the same checks on 5,000 real patients are in te
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pandas as pd
 import pytest
+from support import code_columns
 
 from ehrsynth.dp_verify.runner import dp_audit
 
@@ -22,25 +21,13 @@ SMALL = {"ae_epochs": 150, "epochs": 1, "device": "cpu", "accountant": "rdp"}
 def code_table(n: int = 300, seed: int = 0) -> pd.DataFrame:
     """40 binary codes (1-25% prevalence), two categoricals, a count, a continuous column and an id."""
     rng = np.random.default_rng(seed)
-    codes = (rng.random((n, 40)) < np.linspace(0.01, 0.25, 40)).astype(np.uint8)
-    df = pd.DataFrame(codes, columns=[f"dx_{i:03d}" for i in range(40)])
+    df = code_columns(rng, n, 40, 0.01, 0.25)
     df.insert(0, "patient_id", np.arange(1000, 1000 + n))
     df.insert(1, "sex", rng.choice(["F", "M"], n))
     df.insert(2, "age_band", rng.choice(["[0-20)", "[20-40)", "[40-60)", "[60-80)", "[80+)"], n))
     df["visits"] = rng.poisson(2, n)
     df["bmi"] = np.round(rng.normal(27, 4, n), 1)
     return df
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny models train faster on one thread, and much faster when other jobs share the two cores."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_without_dp_a_memorising_model_gives_a_bound_well_above_half() -> None:
@@ -55,7 +42,10 @@ def test_without_dp_a_memorising_model_gives_a_bound_well_above_half() -> None:
     assert data["delta"] == 1e-5  # default_delta(rows + canaries) = min(1e-5, 1 / (10 n)), fixed up front
 
 
-@pytest.mark.parametrize(("epsilon", "ae_epochs"), [(1.0, 150), (4.0, 100)])
+@pytest.mark.parametrize(
+    ("epsilon", "ae_epochs"),
+    [(1.0, 150), pytest.param(4.0, 100, marks=pytest.mark.slow)],  # ε=4: test-slow
+)
 def test_correct_dp_training_stays_below_the_claim(epsilon: float, ae_epochs: int) -> None:
     """At eps = 1 with the very schedule on which the noise-free bug is caught (tests/cli), and at eps = 4."""
     params = {**SMALL, "ae_epochs": ae_epochs}

@@ -6,7 +6,6 @@ Data: Diabetes 130-US hospitals (Strack et al. 2014; UCI ML Repository id 296; C
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +27,6 @@ def patients(diabetes_csv: Path) -> pd.DataFrame:
     top = list(df[dx].sum().sort_values(ascending=False, kind="stable").index[:100])
     idx = np.sort(np.random.default_rng(0).choice(len(df), size=5000, replace=False))
     return df.iloc[idx][["patient_nbr", "race", "gender", "age", "readmitted", *top]].reset_index(drop=True)
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def show(name: str, data: dict[str, Any]) -> None:

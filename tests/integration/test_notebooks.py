@@ -1,10 +1,15 @@
-"""Execute every notebook in notebooks/ (they use small settings) so they stay runnable."""
+"""Execute every notebook in notebooks/ (they use small settings) so they stay runnable.
+
+Slow (minutes each): not in the default ``make test``; run by ``make notebooks`` and ``make test-slow``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+
+pytestmark = pytest.mark.slow
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 

@@ -52,7 +52,7 @@ ISSUE_EXAMPLE: dict[str, Any] = {
 
 # -- cross-checks ---------------------------------------------------------------------------------------------
 def test_design_cross_check_q01_sigma1_50_steps() -> None:
-    # DESIGN §4 rule 6: q=0.1, σ=1, 50 steps → PLD 5.148, Opacus PRV 5.16, RDP 5.885 — at δ = 1e-5
+    # docs/design.md §4 rule 6: q=0.1, σ=1, 50 steps → PLD 5.148, Opacus PRV 5.16, RDP 5.885 — at δ = 1e-5
     m = [PoissonGaussian("d", 1.0, 0.1, 50)]
     assert compute_epsilon(m, 1e-5, "prv") == pytest.approx(5.16, abs=0.005)
     assert compute_epsilon(m, 1e-5, "rdp") == pytest.approx(5.885, abs=0.01)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from support import code_columns
 
 from ehrsynth.dp_verify.canaries import CODE_FRACTION, codes_per_canary, draw_inclusion, make_canaries
 from ehrsynth.errors import InvalidParameterError, SchemaError
@@ -13,8 +14,7 @@ from ehrsynth.schema import Kind, Schema
 
 def table(n: int = 200, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    codes = (rng.random((n, 20)) < np.linspace(0.01, 0.3, 20)).astype(np.uint8)
-    df = pd.DataFrame(codes, columns=[f"dx_{i:02d}" for i in range(20)])
+    df = code_columns(rng, n, 20, 0.01, 0.3, digits=2)
     df.insert(0, "patient_id", np.arange(5000, 5000 + n))
     df.insert(1, "sex", rng.choice(["F", "M"], n))
     df.insert(2, "stage", rng.choice(["I", "II", "III", "IV"], n, p=[0.5, 0.3, 0.15, 0.05]))

@@ -10,20 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from support import DP_AUDIT_REPORT_KEYS
 
 from ehrsynth.dp_verify.runner import DPAuditReport, dp_audit, render_html
 from ehrsynth.errors import InvalidDataError, InvalidParameterError, PrivacyBudgetError
 
-REQUIRED = {
-    "epsilon_claimed",
-    "delta",
-    "epsilon_lower_bound",
-    "confidence",
-    "canaries",
-    "runs",
-    "method",
-    "attack_auc",
-}
+REQUIRED = DP_AUDIT_REPORT_KEYS
 
 
 def small_table(n: int = 150) -> pd.DataFrame:

@@ -1,0 +1,125 @@
+"""What a column's *name* says about it: the one set of naming rules shared by the synthesizer and the auditors.
+
+Schema inference (:mod:`ehrsynth.inference`), DP schema discovery (:mod:`ehrsynth.dp.discovery`), the privacy
+audit (:mod:`ehrsynth.privacy.columns`) and the evaluation (:mod:`ehrsynth.evaluation.columns`) all read these
+rules, so a column the synthesizer treats as an identifier is one the auditor drops too. Names are matched
+case-insensitively, with ``_``, a space, a dash or nothing between words (``patient_name``, ``PatientName``,
+``patient-name`` are the same name). The compiled patterns are public and give the same answers as the
+functions (``IDENTIFIER_NAMES.match``, the others ``.search``).
+
+- **direct identifier** (:func:`is_identifier_name`): the name alone says the column identifies a person —
+  ``mrn``, ``ssn``, ``ssn_number``, ``social_security_number``, ``email``, ``phone``, ``fax``, ``name``,
+  ``first_name``, ``patient_name``, ``address``, ``street``, ``zip``/``postcode``, ``passport_number``,
+  ``driver_license``/``licence_no``, ``uuid``, ``url``, ``account_number``, ``medicaid_number``… optionally prefixed by ``patient_``,
+  ``home_``, ``work_``… and suffixed by ``_number``/``_no``/``_num``/``_id``. Never modelled, never audited.
+- **key** (:func:`is_key_name`): a record key by name (``id``, ``*_id``, ``*_nbr``, ``*_num``, ``*_no``,
+  ``*_key``, ``*_uuid``, ``pid*``, ``*idnum``, ``patientid``/``PatientId``). A key is an identifier only when
+  most of its values are distinct (the callers check the values), or under DP where values cannot be looked at.
+- **category** (:func:`is_category_name`): integers named like codes or groups (``*_id``, ``*type*``,
+  ``*code*``, ``arm(s)``, ``strat*``, ``class``, ``stage``, ``grade``, ``group``, ``race``, ``gender``, ``sex``,
+  ``status``) are categorical when they take few values.
+- **date** (:func:`is_date_name`): text named like a date (``*date*``, ``*time*``, ``dob``, ``*_dt``, ``*_at``).
+- **quasi-identifier** (:func:`is_quasi_identifier_name`): demographics an attacker may know (age, sex, race,
+  zip, birth date…); the privacy audit's default attribute-inference inputs.
+
+This module imports only the standard library (the privacy audit must import without torch or pandas
+overheads).
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "CATEGORY_NAMES",
+    "DATE_NAMES",
+    "IDENTIFIER_NAMES",
+    "ISO_DATE",
+    "KEY_NAMES",
+    "QUASI_IDENTIFIER_NAMES",
+    "US_DATE",
+    "is_category_name",
+    "is_date_name",
+    "is_identifier_name",
+    "is_key_name",
+    "is_quasi_identifier_name",
+    "looks_like_date",
+]
+
+_SEP = r"[_\s\-.]?"  # snake_case, spaces, dashes, or nothing (camelCase under IGNORECASE)
+_PREFIX = (
+    rf"(?:(?:patient|pt|person|member|subject|client|contact|primary|home|work|mobile|cell|emergency){_SEP})*"
+)
+_SUFFIX = rf"(?:{_SEP}(?:number|no|num|nr|nbr|id))?"
+_CORE = "|".join(
+    (
+        r"mrn",
+        rf"medical{_SEP}record(?:{_SEP}number)?",
+        r"ssn",
+        rf"social{_SEP}security(?:{_SEP}number)?",
+        rf"e{_SEP}mail(?:{_SEP}address)?",
+        r"(?:tele)?phone",
+        r"fax",
+        rf"(?:first|last|given|family|full|middle|maiden|sur|fore){_SEP}name",
+        r"name",
+        rf"address(?:{_SEP}line{_SEP}\d)?",
+        rf"street(?:{_SEP}address)?",
+        rf"zip(?:{_SEP}code)?",
+        rf"post(?:al)?{_SEP}code",
+        rf"(?:drivers?{_SEP})?licen[cs]e",
+        r"passport",
+        r"uuid",
+        r"guid",
+        r"url",
+    )
+)
+# identifiers only with a number suffix ("medicaid" alone is an insurance flag, "medicaid_number" is not)
+_NUMBERED = rf"(?:account|health{_SEP}plan(?:{_SEP}beneficiary)?|nhs|medicare|medicaid|policy){_SEP}(?:number|no|num|nr|nbr)"
+# a prefix or suffix alone never makes an identifier ("number", "id" are keys, not names)
+IDENTIFIER_NAMES = re.compile(rf"^{_PREFIX}(?:(?:{_CORE}){_SUFFIX}|{_NUMBERED})$", re.IGNORECASE)
+KEY_NAMES = re.compile(
+    r"(^(?:id|key|uuid|guid)$|[_\s\-](?:id|nbr|num|no|key|uuid|guid)$|^pid|idnum$|(?-i:[a-z0-9]Id$)|"
+    r"(?:patient|subject|person|member|encounter|visit|admission|record|case|hadm|stay|episode|pat|study)id$)",
+    re.IGNORECASE,
+)
+CATEGORY_NAMES = re.compile(
+    r"(_id$|type|code|^arms?$|^strat|class|stage|grade|group|race|gender|^sex$|status)", re.IGNORECASE
+)
+DATE_NAMES = re.compile(r"(date|time|dob|_dt$|_at$)", re.IGNORECASE)
+QUASI_IDENTIFIER_NAMES = re.compile(
+    r"(^age|_age$|age_group|^sex$|gender|race|ethnic|marital|religion|language|insurance|zip|postcode|"
+    r"birth|dob|^state$|country|region)",
+    re.IGNORECASE,
+)
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
+US_DATE = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}( \d{1,2}:\d{2}(:\d{2})?)?$")
+
+
+def is_identifier_name(name: str) -> bool:
+    """The name alone marks a direct identifier (see the module docstring)."""
+    return bool(IDENTIFIER_NAMES.match(name))
+
+
+def is_key_name(name: str) -> bool:
+    """The name looks like a record key; an identifier when most values are distinct (callers check)."""
+    return bool(KEY_NAMES.search(name))
+
+
+def is_category_name(name: str) -> bool:
+    """Integers with this name are codes or groups (categorical when they take few values)."""
+    return bool(CATEGORY_NAMES.search(name))
+
+
+def is_date_name(name: str) -> bool:
+    """Text with this name is read as dates."""
+    return bool(DATE_NAMES.search(name))
+
+
+def is_quasi_identifier_name(name: str) -> bool:
+    """A demographic an attacker may know (the privacy audit's default quasi-identifiers)."""
+    return bool(QUASI_IDENTIFIER_NAMES.search(name))
+
+
+def looks_like_date(text: str) -> bool:
+    """An ISO (``2196-04-09``, optionally with a time) or ``m/d/Y`` date string."""
+    return bool(ISO_DATE.match(text) or US_DATE.match(text))
