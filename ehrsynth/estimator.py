@@ -139,7 +139,7 @@ class MedGAN(Estimator):
     generator_: Generator
     discriminator_: Discriminator
     privacy_: PrivacyRecord
-    calibration_: dict[str, list[Any]] | None
+    calibration_: dict[str, Any] | None
     history_: dict[str, list[dict[str, float]]]
     schedule_: Schedule
     n_features_in_: int
@@ -360,7 +360,8 @@ class MedGAN(Estimator):
                     logits = logits + shift
                 parts.append(ae.head.activate(logits).float().cpu().numpy())
         matrix = np.concatenate(parts, axis=0)
-        out = self.transformer_.decode(matrix, random_state=rng)
+        maps = (getattr(self, "calibration_", None) or {}).get("positions")
+        out = self.transformer_.decode(matrix, random_state=rng, position_maps=maps)
         from ehrsynth.io.synthetic import provenance
 
         out.attrs["ehrsynth"] = provenance(self)

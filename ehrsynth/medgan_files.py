@@ -32,24 +32,41 @@ def checked_schedule(raw: Any, where: str) -> Schedule:
     return Schedule(**raw)
 
 
-def checked_calibration(raw: Any, schema: Schema, where: str) -> dict[str, list[Any]] | None:
+def checked_calibration(raw: Any, schema: Schema, where: str) -> dict[str, Any] | None:
     """Validate the stored marginal calibration (the directory may come from someone else): one finite logit
     shift per encoded unit of the schema's layout."""
     if raw is None:
         return None
     from ehrsynth.transforms import TableTransformer
+    from ehrsynth.transforms.table import POSITION_GRID
 
+    transformer = TableTransformer(schema)
     try:
-        if set(raw) != {"shift"}:
+        if not set(raw) <= {"shift", "positions"} or "shift" not in raw:
             raise KeyError(f"keys {sorted(raw)}")
         shift = [float(x) for x in raw["shift"]]
-    except (KeyError, TypeError, ValueError) as exc:
+        positions = {
+            str(name): [[float(v) for v in row] for row in table]
+            for name, table in (raw.get("positions") or {}).items()
+        }
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelDirError(f"{where}: malformed 'calibration' ({exc}); re-save the model") from exc
-    if len(shift) != TableTransformer(schema).width:
+    if len(shift) != transformer.width:
         raise ModelDirError(f"{where}: 'calibration' does not match the schema's layout; re-save the model")
     if not all(math.isfinite(x) for x in shift):
         raise ModelDirError(f"{where}: 'calibration' holds non-finite values; re-save the model")
-    return {"shift": shift}
+    for name, table in positions.items():
+        codec = transformer.codecs.get(name)
+        ok = codec is not None and len(table) == codec.n_bins
+        ok = ok and all(
+            len(row) == len(POSITION_GRID) and all(0.0 <= v <= 1.0 for v in row) and row == sorted(row)
+            for row in table
+        )
+        if not ok:
+            raise ModelDirError(
+                f"{where}: 'calibration' positions of column {name!r} do not match its bins; re-save the model"
+            )
+    return {"shift": shift, "positions": positions}
 
 
 def check_long_input(raw: Any) -> dict[str, Any]:

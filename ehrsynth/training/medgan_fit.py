@@ -278,9 +278,10 @@ def _train_autoencoder(
 
 def _calibration(
     config: MedGANConfig, modules: MedGANModules, tgen: torch.Generator, device: torch.device
-) -> dict[str, list[Any]] | None:
+) -> dict[str, Any] | None:
     """Full-width logit shifts that make the generator's expected 1-way marginals (categories, numeric
-    quantile bins, 0/1 shares, missing rates) equal the schema's released ones (post-processing: free)."""
+    quantile bins, 0/1 shares, missing rates) equal the schema's released ones, and per numeric bin the
+    generator's position quantiles, so positions are uniform inside each bin (post-processing: free)."""
     if not config.calibrate_marginals:
         return None
     from ehrsynth.dp.marginals import layout_shifts
@@ -293,4 +294,8 @@ def _calibration(
         z = torch.randn(CALIBRATION_ROWS, latent, generator=tgen).to(device)
         logits = modules.autoencoder.decoder(modules.generator(z)).float().cpu().numpy()
     shift = layout_shifts(logits, modules.transformer.layout, target, known)
-    return {"shift": shift.tolist()}
+    with torch.inference_mode():  # positions inside numeric bins, as sampling will draw them
+        probs = modules.autoencoder.head.activate(torch.as_tensor(logits + shift, dtype=torch.float32))
+    seed = int(torch.randint(0, 2**62, (1,), generator=tgen).item())
+    positions = modules.transformer.position_quantiles(probs.numpy(), np.random.default_rng(seed))
+    return {"shift": shift.tolist(), "positions": positions}

@@ -94,7 +94,7 @@ class MedGANState:
     schema: Schema
     modules: MedGANModules
     privacy: PrivacyRecord
-    calibration: dict[str, list[Any]] | None
+    calibration: dict[str, Any] | None
     history: dict[str, list[dict[str, float]]]
     schedule: Schedule
 

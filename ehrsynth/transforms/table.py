@@ -197,11 +197,39 @@ class TableTransformer:
         return numeric_values(col, s)
 
     # -- decode -----------------------------------------------------------------------------------------
-    def decode(self, X: np.ndarray, *, random_state: np.random.Generator | None = None) -> pd.DataFrame:
+    def position_quantiles(self, probs: np.ndarray, rng: np.random.Generator) -> dict[str, list[list[float]]]:
+        """Per numeric column and bin, the quantiles (at :data:`POSITION_GRID`) of the positions the generator
+        puts inside that bin, from activated decoder outputs ``probs``; decoding maps positions through them so
+        that values are spread inside each bin as the released CDF says, whatever the generator learnt
+        (post-processing: free). Bins drawn fewer than :data:`MIN_POSITION_ROWS` times keep the identity."""
+        out: dict[str, list[list[float]]] = {}
+        for span in self.layout:
+            col = self.schema[span.column]
+            if span.kind is not SpanKind.SOFTMAX or col.kind is Kind.CATEGORICAL:
+                continue
+            n_bins = self.codecs[col.name].n_bins
+            cells = _draw_cells(probs[:, span.start : span.stop], rng)
+            u = probs[:, span.stop]
+            table = []
+            for b in range(n_bins):
+                mine = u[cells == b]
+                q = np.quantile(mine, POSITION_GRID) if len(mine) >= MIN_POSITION_ROWS else POSITION_GRID
+                table.append(np.maximum.accumulate(q).tolist())
+            out[col.name] = table
+        return out
+
+    def decode(
+        self,
+        X: np.ndarray,
+        *,
+        random_state: np.random.Generator | None = None,
+        position_maps: dict[str, list[list[float]]] | None = None,
+    ) -> pd.DataFrame:
         """Decode an ``(n, width)`` matrix of probabilities / scaled values into a typed DataFrame.
 
         ``random_state``: sample binary, missing and categorical units from their probabilities; ``None``
-        takes the most likely value (threshold 0.5 / argmax).
+        takes the most likely value (threshold 0.5 / argmax). ``position_maps``: per numeric column and bin,
+        the generator's position quantiles (:meth:`position_quantiles`) to make positions uniform in each bin.
         """
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.width:
@@ -235,7 +263,8 @@ class TableTransformer:
                 if col.kind is Kind.CATEGORICAL:
                     columns[col.name] = self._decode_categorical(col, cells)
                 else:
-                    columns[col.name] = self._decode_numeric(col, cells, X[:, span.stop])
+                    maps = (position_maps or {}).get(col.name)
+                    columns[col.name] = self._decode_numeric(col, cells, X[:, span.stop], maps)
                 continue
             values = units[:, position[(col.name, SpanKind.BINARY)]].astype(np.float64)
             key = (col.name, SpanKind.MISSING)
@@ -250,10 +279,18 @@ class TableTransformer:
         out = pd.concat([*blocks, rest] if columns else blocks, axis=1, copy=False)
         return out if list(out.columns) == self.schema.names else out[self.schema.names]
 
-    def _decode_numeric(self, col: Column, cells: np.ndarray, position: np.ndarray) -> pd.Series:
+    def _decode_numeric(
+        self, col: Column, cells: np.ndarray, position: np.ndarray, maps: list[list[float]] | None
+    ) -> pd.Series:
         codec = self.codecs[col.name]
         missing = cells >= codec.n_bins
-        values = codec.decode(np.minimum(cells, codec.n_bins - 1), position.astype(np.float64))
+        bins = np.minimum(cells, codec.n_bins - 1)
+        u = position.astype(np.float64)
+        if maps is not None:  # the generator's position quantiles in each bin -> uniform positions
+            for b in np.unique(bins):
+                mine = bins == b
+                u[mine] = np.interp(u[mine], maps[b], POSITION_GRID)
+        values = codec.decode(bins, u)
         return self._restore_numeric(col, values, missing)
 
     def _binary_blocks(self, units: np.ndarray, idx: list[int], names: list[str]) -> list[pd.DataFrame]:
@@ -314,6 +351,10 @@ class TableTransformer:
         series = pd.Series(values, dtype="float64")
         series[missing] = np.nan
         return _restore_dtype(col, series, missing)
+
+
+POSITION_GRID = np.linspace(0.0, 1.0, 17)
+MIN_POSITION_ROWS = 50
 
 
 def _lookup(index: dict[tuple[str, Any], int], values: np.ndarray, missing: np.ndarray) -> np.ndarray:
