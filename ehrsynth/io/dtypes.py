@@ -57,15 +57,25 @@ def restore_dtypes(df: pd.DataFrame, description: dict[str, Any], *, from_text: 
     return df
 
 
+def _category_key(value: Any) -> tuple[str, Any]:
+    """1, 1.0, np.int64(1) and "1" (text read back from CSV) match; "a" matches "a"."""
+    if isinstance(value, (bool, np.bool_)):
+        return ("b", bool(value))
+    try:
+        return ("n", float(value))
+    except (TypeError, ValueError):
+        return ("s", str(value))
+
+
 def as_released_categories(s: pd.Series, categories: list[Any]) -> pd.Series:
     """A text/number column of a categorical-kind schema column as ``category`` with the released
     ``categories`` (in schema order); unchanged when it already is one or holds a value outside them."""
     if isinstance(s.dtype, pd.CategoricalDtype) or not categories:
         return s
-    lookup = {str(c): c for c in categories}
-    if not s.dropna().map(lambda v: str(v) in lookup).all():
+    lookup = {_category_key(c): c for c in categories}
+    if not s.dropna().map(lambda v: _category_key(v) in lookup).all():
         return s
-    values = s.map(lambda v: lookup[str(v)], na_action="ignore")
+    values = s.map(lambda v: lookup[_category_key(v)], na_action="ignore")
     return pd.Series(pd.Categorical(values, categories=pd.Index(categories)), index=s.index, name=s.name)
 
 

@@ -173,11 +173,13 @@ def _read_table(p: Path, meta: dict[str, Any]) -> pd.DataFrame:
 
 
 def _released_categories(df: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
-    """Columns the schema calls categorical come back as ``category`` with the released categories."""
+    """Columns the schema calls categorical come back as ``category`` with the released categories, unless
+    the input held them as numbers (integer codes such as ``{3, 6, 7}`` keep their integer dtype)."""
     if meta.get("schema") is None or meta.get("layout") == "long":
         return df
     for col in Schema.from_dict(meta["schema"]).columns:
-        if col.kind is Kind.CATEGORICAL and col.name in df.columns:
+        numeric_input = col.dtype is not None and col.dtype.lower().startswith(("int", "uint", "float"))
+        if col.kind is Kind.CATEGORICAL and col.name in df.columns and not numeric_input:
             df[col.name] = as_released_categories(df[col.name], list(col.categories or []))
     return df
 
