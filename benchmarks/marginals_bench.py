@@ -173,6 +173,10 @@ def markdown(results: list[dict[str, Any]], speed: dict[str, Any] | None, env: d
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
+        if "refused" in r:
+            lines.append(f"| {r['table']} | {r['rows']} × {r['columns']} | {r['epsilon'] or 'no DP'} | refused: "
+                         f"{r['refused'][:150]} | | | | | | | |")  # fmt: skip
+            continue
         w = r["worst"][0]
         fmt = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731
         lines.append(
@@ -202,7 +206,16 @@ def main() -> None:
         real = load(table, args.rows, args.seed)
         for e in args.epsilons:
             eps = None if e == "none" else float(e)
-            r = run_one(table, real, eps, args.seed)
+            try:
+                r = run_one(table, real, eps, args.seed)
+            except ehrsynth.errors.EhrsynthError as exc:  # a refusal is a result: the user sees this line
+                r = {
+                    "table": table,
+                    "epsilon": eps,
+                    "rows": len(real),
+                    "columns": real.shape[1],
+                    "refused": str(exc),
+                }
             results.append(r)
             print({k: v for k, v in r.items() if k not in ("columns_detail", "head")}, flush=True)
     speed = None if args.no_speed else sampling_speed(args.seed)

@@ -93,7 +93,9 @@ class _Cells:
     hi: np.ndarray
     count: np.ndarray
     zero: float | None = None  # the measured count of zeros (None: zeros are the remainder)
+    zero_sd: float = 0.0  # its noise
     one: float = 0.0  # the unthresholded noisy count of the cell holding 1 (a rare 0/1 code's prevalence)
+    one_sd: float = 0.0  # its noise
 
 
 # -- grids ----------------------------------------------------------------------------------------------------
@@ -179,7 +181,7 @@ def release_one_way(
         s = df[spec.name]
         missing = s.isna().to_numpy()
         noisy_missing = float((rows & missing).sum() + rng.normal(0.0, sigma))
-        rate = noisy_missing / n if noisy_missing > SIGNIFICANT_Z * sigma else 0.0
+        rate = min(noisy_missing / n, 1.0) if noisy_missing > SIGNIFICANT_Z * sigma else 0.0
         if spec.role == "numeric":
             cells, fractional = _numeric_cells(spec, values[spec.name], rows & ~missing, sigma, z_cell, rng)
             numeric[spec.name] = cells
@@ -199,11 +201,53 @@ def release_one_way(
     if numeric:
         zoomed, zoom_mechs = _zoom(specs, numeric, keep, values, bound, nm, rng)
         mechanisms.extend(zoom_mechs)
+        spread: list[str] = []
         for name, cells in zoomed.items():
-            stub = out.columns[name]
-            if stub is not None:
-                out.columns[name] = _finish_numeric(stub, cells, n, next(s for s in specs if s.name == name))
+            stub, spec = out.columns[name], next(s for s in specs if s.name == name)
+            if stub is None:
+                continue
+            try:
+                out.columns[name] = _finish_numeric(stub, cells, n, spec)
+            except InvalidDataError:
+                if not _declared_range(spec):
+                    spread.append(name)
+                    continue
+                out.columns[name] = _uniform_declared(stub, spec)  # public range: spread over it
+        if spread:
+            shown = ", ".join(repr(c) for c in spread)
+            raise InvalidDataError(
+                f"column(s) {shown}: values too spread out for their distribution to be released at this budget "
+                "(no part of the grid holds enough rows above the noise); declare their ranges in a schema "
+                "(kind and 'lower'/'upper': public, spends no budget), raise epsilon, or drop them",
+                column=spread[0],
+            )
     return out
+
+
+def _zeros_and_ones(cells: _Cells, nonmissing: float) -> bool:
+    """Whether a column where no cell passed is consistent with a 0/1 code: its nonzero mass (from the
+    measured zeros) is not significantly more than the noisy count of the cell holding 1."""
+    nonzero = nonmissing - float(cells.zero or 0.0)
+    sd = math.hypot(cells.zero_sd, cells.one_sd)
+    return nonzero - cells.one <= SIGNIFICANT_Z * max(sd, 1.0)
+
+
+def _declared_range(spec: Spec) -> bool:
+    col = spec.declared
+    return col is not None and col.lower is not None and col.upper is not None
+
+
+def _uniform_declared(stub: Column, spec: Spec) -> Column:
+    """A declared (public) range whose released cells hold nothing localisable: the flat CDF over it."""
+    from ehrsynth.transforms.numeric import uniform_cdf
+
+    col = spec.declared
+    lo, hi = float(col.lower), float(col.upper)  # type: ignore[union-attr, arg-type]
+    knots, cdf = uniform_cdf(lo, hi, integer=spec.integer)
+    return Column(
+        stub.name, stub.kind, nullable=stub.nullable, lower=lo, upper=hi, decimals=0 if spec.integer else None,
+        dtype=stub.dtype, time_unit=stub.time_unit, knots=knots, cdf=cdf, missing_rate=stub.missing_rate,
+    )  # fmt: skip
 
 
 def _fixed(spec: Spec) -> bool:
@@ -324,7 +368,8 @@ def _numeric_cells(
     if not spec.integer and not fractional:  # integral values stored as floats: integer cells from here on
         lo, hi = np.ceil(lo), np.ceil(hi)
         spec.integer = True
-    cells = _Cells(lo.copy(), hi.copy(), kept, one=float(noisy[one_cell]) if one_cell >= 0 else 0.0)
+    one = float(noisy[one_cell]) if one_cell >= 0 else 0.0
+    cells = _Cells(lo.copy(), hi.copy(), kept, one=one, one_sd=sigma)
     return cells, fractional
 
 
@@ -408,7 +453,16 @@ def _zoom(
     mechanisms: list[Mechanism] = []
     for level in range(1, ZOOM_LEVELS + 1):
         plans = {name: _children(c, by_name[name].integer) for name, c in cells.items()}
-        zero_cols = [n for n in cells if level == 1 and not by_name[n].dense and not _binary_like(cells[n])]
+        # zeros are measured where they are not simply the remainder of a 0/1 code: every sparse column with
+        # mass beyond the cell of 1, and every column where nothing passed (a rare code, or a dense column too
+        # spread to localise: the measured zeros tell them apart)
+        zero_cols = [
+            n
+            for n in cells
+            if level == 1
+            and not by_name[n].dense
+            and (not _binary_like(cells[n]) or cells[n].count.sum() == 0)
+        ]
         names = sorted(
             set(n for n, p in plans.items() if p is not None) | set(zero_cols), key=index.__getitem__
         )
@@ -436,6 +490,7 @@ def _zoom(
             if name in zero_cols:
                 noisy_zero = float((mine == -1).sum() + rng.normal(0.0, sigma))
                 cells[name].zero = noisy_zero if noisy_zero > threshold else 0.0
+                cells[name].zero_sd = sigma
             plan = plans.get(name)
             if plan is not None:
                 lo, hi, parent = plan
@@ -515,7 +570,9 @@ def _merge_children(
         np.concatenate([c.hi[stay], hi])[order],
         np.concatenate([c.count[stay], counts])[order],
         zero=c.zero,
+        zero_sd=c.zero_sd,
         one=c.one,
+        one_sd=c.one_sd,
     )
 
 
@@ -523,6 +580,13 @@ def _finish_numeric(stub: Column, cells: _Cells, n: int, spec: Spec) -> Column:
     """Cells + the zero remainder → a CDF (knots/cdf), or a categorical/binary column for integer codes."""
     nonmissing = n * (1.0 - float(stub.missing_rate or 0.0))
     total = float(cells.count.sum())
+    if total == 0 and cells.zero is not None and not _zeros_and_ones(cells, nonmissing):
+        raise InvalidDataError(  # most values are nonzero, but no part of the grid holds enough of them
+            f"column {spec.name!r}: its values are too spread out for their distribution to be released at "
+            "this budget; declare its range in a schema (kind and 'lower'/'upper': public, spends no budget), "
+            "raise epsilon, or drop the column",
+            column=spec.name,
+        )
     if spec.dense:
         zero = 0.0  # zeros were measured in their cell like any value
     elif cells.zero is not None:  # measured: the nonzero cells share what is not zero (thresholding losses)

@@ -163,3 +163,21 @@ def test_position_maps_spread_values_inside_each_bin_as_released() -> None:
     ks_naive = ks_2samp(df["lab"], naive["lab"]).statistic
     ks_fixed = ks_2samp(df["lab"], fixed["lab"]).statistic
     assert ks_fixed < 0.02 < ks_naive
+
+
+def test_a_column_too_spread_to_release_is_refused_naming_it_but_rare_codes_are_not() -> None:
+    rng = np.random.default_rng(0)
+    n = 600
+    df = pd.DataFrame(
+        {
+            "spread": 10.0 ** rng.uniform(-3, 9, n),  # every value nonzero, log-uniform over twelve decades
+            "rare_code": (rng.random(n) < 0.02).astype("int64"),  # a 0/1 code too rare to pass a cell
+        }
+    )
+    from ehrsynth.errors import InvalidDataError
+
+    with pytest.raises(InvalidDataError, match="'spread'.*declare their ranges") as info:
+        discover_schema(df, noise_multiplier=8.0, rng=np.random.default_rng(1))
+    assert "rare_code" not in str(info.value)
+    schema, _ = discover_schema(df[["rare_code"]], noise_multiplier=8.0, rng=np.random.default_rng(1))
+    assert schema["rare_code"].kind is Kind.BINARY
