@@ -190,7 +190,9 @@ def release_row_cap(
     """K: the ``quantile`` of free ones per row, from a Gaussian histogram (exact when ``noise_multiplier`` is None).
 
     Histogram over 0..max_cap (values above in the last bin): one row changes one bin by 1, L2 sensitivity 1.
-    The quantile is read from the noisy counts clipped at 0 (post-processing); K is at least 1.
+    The quantile is the first bin where the noisy cumulative count reaches ``quantile`` × n (post-processing;
+    n is public; bins are not clipped at 0, which would pile the positive noise of empty bins into the
+    tail); K is in [1, max_cap].
     """
     if not 0 < quantile <= 1:
         raise InvalidParameterError(f"cap quantile must be in (0, 1], found {quantile!r}")
@@ -200,12 +202,9 @@ def release_row_cap(
     if noise_multiplier is not None:
         hist = hist + rng.normal(0.0, noise_multiplier, size=hist.size)
         mech = Gaussian("measure:row_cap", noise_multiplier, count=1)
-    hist = np.clip(hist, 0.0, None)
-    total = hist.sum()
-    if total <= 0:
-        return 1, mech
-    cdf = np.cumsum(hist) / total
-    k = int(np.searchsorted(cdf, quantile - 1e-12, side="left"))
+    cum = np.maximum.accumulate(np.cumsum(hist))  # unclipped bins: the noise stays zero-mean
+    n = len(ones_per_row)  # public, as the number of rows is everywhere in the library
+    k = int(np.searchsorted(cum, quantile * n - 1e-9, side="left"))
     return max(1, min(k, max_cap)), mech
 
 

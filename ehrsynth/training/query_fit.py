@@ -3,8 +3,9 @@
 The model's answers come from a batch of m latent vectors: P = probabilities of the indicator units
 (m × u, the layout head's sigmoid/softmax), 1-way answers ``P.mean(0)``, all pairs ``PᵀP / m`` (one matrix
 product), triples ``mean(P_a · P_b · P_c)``. The loss is the inverse-variance-weighted squared error to the
-targets (GEM, Liu et al. 2021; MargNet): a target's variance is its DP noise variance plus the sampling
-variance of a frequency, ``sd² + max(t, 1/n)(1 − t)/n``, so the same loss serves exact statistics (no DP).
+targets (GEM, Liu et al. 2021; MargNet): a target's variance is its DP noise variance plus one count²,
+``sd² + 1/n²``, so exact statistics (no DP) get uniform weights. (A sampling-variance floor t(1 − t)/n gave
+near-zero targets weights so large that the fit stalled on them.)
 Targets are first projected to feasible values (:func:`project`). The cost of a step depends on m and the
 number of units, never on the number of rows.
 """
@@ -108,8 +109,8 @@ class QueryFitConfig:
 
 
 def _variance(target: np.ndarray, sd: np.ndarray | float, n: int) -> np.ndarray:
-    t = np.asarray(target, dtype=np.float64)
-    return np.asarray(sd, dtype=np.float64) ** 2 + np.maximum(t, 1.0 / n) * (1.0 - np.minimum(t, 1.0)) / n
+    """Noise variance plus a floor of one count²: uniform weights for exact statistics."""
+    return np.broadcast_to(np.asarray(sd, dtype=np.float64) ** 2 + 1.0 / n**2, np.shape(target))
 
 
 class _Targets:
