@@ -84,7 +84,9 @@ def test_fit_reproduces_exact_pairs() -> None:
     refresh_batchnorm(gen, tg)
     ae.eval()
     with torch.no_grad():
-        P = indicator_probabilities(gen, ae, torch.randn(20_000, 32, generator=tg), torch.as_tensor(IND.units))
+        P = indicator_probabilities(
+            gen, ae, torch.randn(20_000, 32, generator=tg), torch.as_tensor(IND.units)
+        )
     P = P.double().numpy()
     fitted = P.T @ P / len(P)
     target = project(q).pairs

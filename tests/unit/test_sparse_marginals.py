@@ -153,7 +153,9 @@ def test_release_pairs_exact_and_noise_scale() -> None:
     mask = IND.pair_mask()
     assert np.allclose(exact.freq[mask], counts[mask] / 500) and exact.mechanism is None
     assert np.allclose(exact.freq, exact.freq.T) and not exact.freq[~(mask | mask.T)].any()
-    noisy = [release_pairs(M, IND, ones=7, noise_multiplier=0.5, rng=np.random.default_rng(s)) for s in range(40)]
+    noisy = [
+        release_pairs(M, IND, ones=7, noise_multiplier=0.5, rng=np.random.default_rng(s)) for s in range(40)
+    ]
     err = np.stack([(r.freq - exact.freq)[mask] * 500 for r in noisy])
     assert err.std() == pytest.approx(0.5 * pair_sensitivity(7), rel=0.1)
     assert noisy[0].sd == pytest.approx(0.5 * pair_sensitivity(7) / 500)
