@@ -179,6 +179,47 @@ def triple_sensitivity(ones: int, k: int) -> float:
 
 
 # -- releases -----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OnesHistogram:
+    """Released (noisy) histogram of free ones per row over 0..max_cap (the last bin holds the rows above).
+
+    Any number of caps can be read from it (post-processing): a high quantile for the 1-way release, whose
+    sensitivity √(C + K) grows slowly, and a lower one for the pairs, whose √(L(L−1)/2) grows like K.
+    """
+
+    counts: np.ndarray
+    n: int
+
+    def quantile(self, q: float) -> int:
+        """First bin where the noisy cumulative count reaches q·n (n public; bins are not clipped at 0, which
+        would pile the positive noise of empty bins into the tail); in [1, max_cap]."""
+        if not 0 < q <= 1:
+            raise InvalidParameterError(f"cap quantile must be in (0, 1], found {q!r}")
+        cum = np.maximum.accumulate(np.cumsum(self.counts))
+        k = int(np.searchsorted(cum, q * self.n - 1e-9, side="left"))
+        return max(1, min(k, self.counts.size - 1))
+
+
+def release_ones_histogram(
+    ones_per_row: np.ndarray,
+    *,
+    noise_multiplier: float | None,
+    rng: np.random.Generator,
+    max_cap: int = DEFAULT_MAX_CAP,
+) -> tuple[OnesHistogram, Gaussian | None]:
+    """Gaussian histogram of free ones per row (exact when ``noise_multiplier`` is None).
+
+    Values above ``max_cap`` fall in the last bin, so one row changes one bin by 1: L2 sensitivity 1.
+    """
+    clipped = np.minimum(np.asarray(ones_per_row, dtype=np.int64), max_cap)
+    hist = np.bincount(clipped, minlength=max_cap + 1).astype(np.float64)
+    mech = None
+    if noise_multiplier is not None:
+        hist = hist + rng.normal(0.0, noise_multiplier, size=hist.size)
+        mech = Gaussian("measure:row_cap", noise_multiplier, count=1)
+    return OnesHistogram(hist, len(clipped)), mech
+
+
 def release_row_cap(
     ones_per_row: np.ndarray,
     *,
@@ -187,25 +228,11 @@ def release_row_cap(
     quantile: float = DEFAULT_CAP_QUANTILE,
     max_cap: int = DEFAULT_MAX_CAP,
 ) -> tuple[int, Gaussian | None]:
-    """K: the ``quantile`` of free ones per row, from a Gaussian histogram (exact when ``noise_multiplier`` is None).
-
-    Histogram over 0..max_cap (values above in the last bin): one row changes one bin by 1, L2 sensitivity 1.
-    The quantile is the first bin where the noisy cumulative count reaches ``quantile`` × n (post-processing;
-    n is public; bins are not clipped at 0, which would pile the positive noise of empty bins into the
-    tail); K is in [1, max_cap].
-    """
-    if not 0 < quantile <= 1:
-        raise InvalidParameterError(f"cap quantile must be in (0, 1], found {quantile!r}")
-    clipped = np.minimum(np.asarray(ones_per_row, dtype=np.int64), max_cap)
-    hist = np.bincount(clipped, minlength=max_cap + 1).astype(np.float64)
-    mech = None
-    if noise_multiplier is not None:
-        hist = hist + rng.normal(0.0, noise_multiplier, size=hist.size)
-        mech = Gaussian("measure:row_cap", noise_multiplier, count=1)
-    cum = np.maximum.accumulate(np.cumsum(hist))  # unclipped bins: the noise stays zero-mean
-    n = len(ones_per_row)  # public, as the number of rows is everywhere in the library
-    k = int(np.searchsorted(cum, quantile * n - 1e-9, side="left"))
-    return max(1, min(k, max_cap)), mech
+    """K: the ``quantile`` of free ones per row from :func:`release_ones_histogram`; K in [1, max_cap]."""
+    hist, mech = release_ones_histogram(
+        ones_per_row, noise_multiplier=noise_multiplier, rng=rng, max_cap=max_cap
+    )
+    return hist.quantile(quantile), mech
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ from ehrsynth.dp.sparse_marginals import (
     free_ones_per_row,
     indicator_matrix,
     priority,
+    release_ones_histogram,
     release_pairs,
-    release_row_cap,
     release_triples,
     triple_counts,
     truncate_rows,
@@ -81,11 +81,27 @@ def release_cap(
     rng: np.random.Generator,
     quantile: float = DEFAULT_CAP_QUANTILE,
 ) -> tuple[int, list[Mechanism]]:
-    """K (free ones kept per row) from a DP quantile of ones per row — exact without DP — and its mechanism."""
+    """K (free ones kept per row) from a DP quantile of ones per row, and its mechanism; without DP the
+    largest number of ones in a row (no truncation). See :func:`release_caps` for several quantiles."""
+    (k,), mechs = release_caps(X, layout, plan=plan, rng=rng, quantiles=(quantile,))
+    return k, mechs
+
+
+def release_caps(
+    X: np.ndarray,
+    layout: list[Span],
+    *,
+    plan: MeasurePlan,
+    rng: np.random.Generator,
+    quantiles: tuple[float, ...],
+) -> tuple[tuple[int, ...], list[Mechanism]]:
+    """Caps at several quantiles from ONE released histogram (e.g. 0.99 for the 1-ways, 0.9 for pairs)."""
     ind = IndicatorLayout.from_layout(layout)
     per_row = free_ones_per_row(indicator_matrix(X, ind), ind)
-    k, mech = release_row_cap(per_row, noise_multiplier=plan.row_cap, rng=rng, quantile=quantile)
-    return k, [mech] if mech is not None else []
+    if not plan.private:  # exact statistics need no bound: keep every one
+        return tuple(max(1, int(per_row.max(initial=0))) for _ in quantiles), []
+    hist, mech = release_ones_histogram(per_row, noise_multiplier=plan.row_cap, rng=rng)
+    return tuple(hist.quantile(q) for q in quantiles), [mech] if mech is not None else []
 
 
 def run_measure_engine(

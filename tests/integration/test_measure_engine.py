@@ -81,7 +81,7 @@ def _pair_r(real: pd.DataFrame, synth: pd.DataFrame) -> float:
 
 def test_planted_dependence_is_learned_at_epsilon_3() -> None:
     df = two_blocks(5000, 0)
-    synth, mechs, plan, res = _fit(df, 3.0, 0)
+    synth, _, _, res = _fit(df, 3.0, 0)
     r = _pair_r(df, synth)
     rng = np.random.default_rng(0)
     independent = df.apply(lambda c: rng.permutation(c.to_numpy()))

@@ -28,6 +28,7 @@ from ehrsynth.dp.sparse_marginals import (
     pair_counts,
     pair_sensitivity,
     priority,
+    release_ones_histogram,
     release_pairs,
     release_row_cap,
     triple_counts,
@@ -143,6 +144,15 @@ def test_release_row_cap_exact_and_noisy() -> None:
     assert k == 3 and mech is None
     k, mech = release_row_cap(per_row, noise_multiplier=2.0, rng=np.random.default_rng(0), quantile=0.95)
     assert 3 <= k <= 12 and mech == Gaussian("measure:row_cap", 2.0, count=1)
+
+
+def test_one_histogram_serves_several_caps() -> None:
+    per_row = np.random.default_rng(0).poisson(4, 10_000)
+    hist, mech = release_ones_histogram(per_row, noise_multiplier=20.0, rng=np.random.default_rng(1))
+    assert mech is not None and mech.count == 1
+    for q in (0.5, 0.9, 0.99):
+        assert abs(hist.quantile(q) - np.quantile(per_row, q)) <= 1
+    assert hist.quantile(0.9) <= hist.quantile(0.99)
 
 
 def test_release_pairs_exact_and_noise_scale() -> None:
