@@ -84,12 +84,38 @@ def project(q: MeasuredQueries, *, pairs_too: bool = True) -> MeasuredQueries:
     return replace(q, one_way=p, pairs=pairs, triple_freq=tri)
 
 
+def shrink_pairs(q: MeasuredQueries, *, bins: int = 32) -> MeasuredQueries:
+    """Empirical-Bayes denoising of noisy pairs (post-processing): shrink each pair's residual from
+    independence, d = pair − p_a·p_b, towards the mean residual of pairs of similar expected size p_a·p_b.
+
+    Pairs are grouped in ``bins`` equal-count bins of p_a·p_b; in a bin with residual mean m and variance v,
+    the signal variance is s² = max(v − sd², 0) and d becomes m + s²/(s² + sd²)·(d − m) (the posterior mean
+    under a Gaussian prior: James–Stein). Pairs of rare codes, whose signal is far below the noise, go to
+    their bin's mean; common pairs keep their measured dependence. Exact pairs (sd = 0) are left unchanged.
+    """
+    if q.pair_sd <= 0 or not q.pair_mask.any():
+        return q
+    p = np.clip(q.one_way, 0.0, 1.0)
+    i, j = np.nonzero(q.pair_mask)
+    expected = p[i] * p[j]
+    d = q.pairs[i, j] - expected
+    order = np.argsort(expected, kind="stable")
+    out = np.empty_like(d)
+    for chunk in np.array_split(order, min(bins, len(order))):
+        m = d[chunk].mean()
+        s2 = max(float(d[chunk].var()) - q.pair_sd**2, 0.0)
+        out[chunk] = m + s2 / (s2 + q.pair_sd**2) * (d[chunk] - m)
+    pairs = np.zeros_like(q.pairs)
+    pairs[i, j] = expected + out
+    return replace(q, pairs=pairs + pairs.T)
+
+
 @dataclass(frozen=True)
 class QueryFitConfig:
     """Fitting schedule: ``batch`` latent vectors (re-drawn every ``resample_every`` steps; 0 = one fixed
     batch), ``steps`` Adam steps at ``lr`` decayed linearly to ``lr * final_lr_fraction``, stopping early
     after ``max_seconds`` (None = no limit); ``project_pairs``: clip pair/triple targets to their bounds
-    (see :func:`project`)."""
+    (see :func:`project`); ``shrink``: denoise noisy pairs first (:func:`shrink_pairs`)."""
 
     batch: int = 2048
     steps: int = 1500
@@ -99,6 +125,7 @@ class QueryFitConfig:
     max_seconds: float | None = None
     log_every: int = 100
     project_pairs: bool = True
+    shrink: bool = True
 
     def __post_init__(self) -> None:
         for name in ("batch", "steps", "log_every"):
@@ -124,8 +151,8 @@ def _variance(target: np.ndarray, sd: np.ndarray | float, n: int) -> np.ndarray:
 class _Targets:
     """The projected targets and their inverse-variance weights as tensors."""
 
-    def __init__(self, q: MeasuredQueries, device: torch.device, project_pairs: bool) -> None:
-        q = project(q, pairs_too=project_pairs)
+    def __init__(self, q: MeasuredQueries, device: torch.device, config: QueryFitConfig) -> None:
+        q = project(shrink_pairs(q) if config.shrink else q, pairs_too=config.project_pairs)
 
         def f32(a: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(np.asarray(a, dtype=np.float32), device=device)
@@ -192,7 +219,7 @@ def fit_queries(
     The history holds errors against the released answers only (functions of released values).
     """
     device = next(generator.parameters()).device
-    targets = _Targets(queries, device, config.project_pairs)
+    targets = _Targets(queries, device, config)
     params = [*generator.parameters(), *autoencoder.decoder.parameters()]
     opt = torch.optim.Adam(params, lr=config.lr)
     sched = torch.optim.lr_scheduler.LinearLR(

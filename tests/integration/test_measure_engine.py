@@ -86,9 +86,9 @@ def test_planted_dependence_is_learned_at_epsilon_3() -> None:
     rng = np.random.default_rng(0)
     independent = df.apply(lambda c: rng.permutation(c.to_numpy()))
     r_indep = _pair_r(df, independent)
-    assert r > 0.9 and r_indep < 0.3  # measured r ≈ 0.99 against ≈ 0.0 for independent marginals
+    assert r > 0.9 and r_indep < 0.3  # measured r 0.998 (seeds 0, 1) against -0.10 / 0.00 for independent
     within = np.corrcoef(synth.to_numpy(float).T)[0, 1:8].mean()
-    assert within > 0.3  # real ≈ 0.55
+    assert within > 0.3  # real ≈ 0.37, measured 0.39 (seed 0) / 0.41 (seed 1)
     assert np.abs(synth.mean() - df.mean()).max() < 0.05
     assert res.cap >= 1 and res.history["fit"][-1]["rmse_pairs"] < 0.02
 

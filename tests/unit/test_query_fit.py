@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -19,6 +21,7 @@ from ehrsynth.training.query_fit import (
     init_decoder_bias,
     project,
     refresh_batchnorm,
+    shrink_pairs,
 )
 from ehrsynth.transforms.layout import Span, SpanKind
 
@@ -119,3 +122,23 @@ def test_refresh_batchnorm_leaves_eval_mode_and_fresh_stats() -> None:
 def test_config_rejects_bad_values(bad: dict[str, object]) -> None:
     with pytest.raises(InvalidParameterError):
         QueryFitConfig(**bad)  # type: ignore[arg-type]
+
+
+def test_shrink_pairs_removes_noise_and_keeps_strong_dependence() -> None:
+    rng = np.random.default_rng(0)
+    u = 60
+    blocks = np.arange(u)
+    p = rng.uniform(0.01, 0.3, u)
+    true = np.outer(p, p)
+    true[0, 1] = true[1, 0] = min(p[0], p[1])  # one strongly dependent pair
+    mask = np.triu(np.ones((u, u), dtype=bool), 1)
+    sd = 0.01
+    noise = np.triu(rng.normal(0, sd, (u, u)), 1)
+    q = MeasuredQueries(np.arange(u), blocks, 10_000, p, np.zeros(u), true + noise + noise.T, sd, mask)
+    shrunk = shrink_pairs(q)
+    err_before = np.abs(q.pairs - true)[mask].mean()
+    err_after = np.abs(shrunk.pairs - true)[mask].mean()
+    assert err_after < err_before / 3
+    assert np.allclose(shrunk.pairs, shrunk.pairs.T)
+    exact = replace(q, pair_sd=0.0)
+    assert shrink_pairs(exact) is exact
