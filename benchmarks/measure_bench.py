@@ -115,6 +115,31 @@ def workload(real: pd.DataFrame, synth: pd.DataFrame, seed: int) -> dict[str, fl
     }
 
 
+def dimwise_auroc(train: pd.DataFrame, test: pd.DataFrame, top: int = 50) -> float:
+    """medGAN's dimension-wise prediction: mean AUROC on ``test`` (real holdout) of a logistic regression per
+    top-``top`` code, trained on ``train`` with every other column one-hot encoded (0.5 for a constant label)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    cols = list(test.columns)
+    codes = test[[c for c in cols if c.startswith("dx_")]].mean().sort_values(ascending=False).index[:top]
+    both = pd.get_dummies(pd.concat([train, test]).astype(str), columns=cols, dtype=np.float32)
+    a, b = both.iloc[: len(train)], both.iloc[len(train) :]
+    scores = []
+    for c in codes:
+        feats = [f for f in both.columns if not f.startswith(c + "_")]
+        y_tr = train[c].astype(int).to_numpy()
+        y_te = test[c].astype(int).to_numpy()
+        if y_tr.min() == y_tr.max():
+            scores.append(0.5)
+            continue
+        lr = LogisticRegression(solver="liblinear", C=1.0, tol=1e-3, max_iter=100).fit(
+            a[feats].to_numpy(), y_tr
+        )
+        scores.append(float(roc_auc_score(y_te, lr.decision_function(b[feats].to_numpy()))))
+    return float(np.mean(scores))
+
+
 def independent(real: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     return pd.DataFrame({c: rng.choice(real[c].to_numpy(), n) for c in real.columns})
@@ -165,8 +190,20 @@ def _random_truncation(M: Any, ind: IndicatorLayout, cap: int, rng: np.random.Ge
 
 
 # -- one run ----------------------------------------------------------------------------------------------------
+def _shares(text: str | None) -> dict[str, float] | None:
+    """'one_way=0.5,pairs=0.33,...' → a shares dict (None: the defaults)."""
+    if not text:
+        return None
+    return {k: float(v) for k, v in (item.split("=") for item in text.split(","))}
+
+
 def run(
-    df: pd.DataFrame, epsilon: float | None, seed: int, config: MeasureConfig, args: Any
+    df: pd.DataFrame,
+    holdout: pd.DataFrame,
+    epsilon: float | None,
+    seed: int,
+    config: MeasureConfig,
+    args: Any,
 ) -> dict[str, Any]:
     schema = Schema.infer(df)
     tr = TableTransformer(schema)
@@ -176,7 +213,13 @@ def run(
     plan = (
         exact_plan(args.rounds, args.per_round)
         if epsilon is None
-        else plan_measure_budget(epsilon=epsilon, delta=1e-5, rounds=args.rounds, per_round=args.per_round)
+        else plan_measure_budget(
+            epsilon=epsilon,
+            delta=1e-5,
+            rounds=args.rounds,
+            per_round=args.per_round,
+            shares=_shares(args.shares),
+        )
     )
     (cap_one, cap), mechs = release_caps(
         X, tr.layout, plan=plan, rng=rng, quantiles=(args.one_way_quantile, args.cap_quantile)
@@ -232,7 +275,60 @@ def run(
         "final_fit": res.history["fit"][-1],
         "raw": workload(df, raw, seed),
         "independent_dp": workload(df, indep, seed),
+        "auroc": dimwise_auroc(synth, holdout),
         **workload(df, synth, seed),
+    }
+
+
+def scale_timing(rows: int, codes: int, epsilon: float, config: MeasureConfig, seed: int) -> dict[str, Any]:
+    """Engine seconds on a generated rows × codes 0/1 table (20 latent groups, each with its own codes)."""
+    rng = np.random.default_rng(seed)
+    g = rng.integers(0, 20, rows)
+    p = np.full((20, codes), 2.0 / codes)
+    for k in range(20):
+        p[k, rng.choice(codes, 10, replace=False)] = 0.3
+    df = pd.DataFrame(
+        (rng.random((rows, codes)) < p[g]).astype(np.uint8), columns=[f"dx_{i}" for i in range(codes)]
+    )
+    tr = TableTransformer(Schema.infer(df))
+    X = tr.encode(df)
+    tg = torch.Generator().manual_seed(seed)
+    t0 = time.perf_counter()
+    plan = plan_measure_budget(epsilon=epsilon, delta=1e-5, rounds=2, per_round=20)
+    (cap_one, cap), _ = release_caps(X, tr.layout, plan=plan, rng=rng, quantiles=(0.99, 0.9))
+    ind = IndicatorLayout.from_layout(tr.layout)
+    M = truncate_rows(indicator_matrix(X, ind), ind, cap_one, priority(ind, "hash"))
+    one, sd, _ = _one_way_release(M, ones=ind.n_fixed + cap_one, noise_multiplier=plan.one_way, rng=rng)
+    torch.manual_seed(seed)
+    gen, ae = Generator(128, (128, 128), "tanh"), Autoencoder(tr.layout)
+    t1 = time.perf_counter()
+    res = run_measure_engine(
+        X,
+        tr.layout,
+        gen,
+        ae,
+        one_way=one,
+        one_way_sd=sd,
+        cap=cap,
+        plan=plan,
+        rng=rng,
+        generator_rng=tg,
+        config=config,
+    )
+    t2 = time.perf_counter()
+    fit = res.history["fit"]
+    first_end = next((i for i in range(1, len(fit)) if fit[i]["seconds"] < fit[i - 1]["seconds"]), len(fit))
+    return {
+        "rows": rows,
+        "codes": codes,
+        "epsilon": epsilon,
+        "units": ind.size,
+        "measure_seconds": t1 - t0,
+        "engine_seconds": t2 - t1,
+        "initial_fit_seconds": fit[first_end - 1]["seconds"],
+        "initial_fit_steps": fit[first_end - 1]["step"] + 1,
+        "last_logged": res.history["fit"][-1],
+        "rounds_run": len(res.history["rounds"]),
     }
 
 
@@ -257,9 +353,25 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=SHARED_DATA)
     ap.add_argument("--no-bias", action="store_true", help="skip the truncation-order bias table")
     ap.add_argument("--tag", default="")
+    ap.add_argument(
+        "--shares", default=None, help="budget shares, e.g. row_cap=0.04,one_way=0.5,pairs=0.33,rounds=0.13"
+    )
+    ap.add_argument("--scale-codes", type=int, default=0, help="only time the engine on a generated table")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     torch.set_num_threads(1)
+    if args.scale_codes:
+        cfg = MeasureConfig(
+            fit=QueryFitConfig(batch=args.batch, steps=args.steps, lr=args.lr, max_seconds=args.max_seconds),
+            round_steps=max(args.steps // 5, 1),
+        )
+        res = scale_timing(args.rows, args.scale_codes, 1.0, cfg, args.seed)
+        print(res)
+        save_json(
+            f"measure-scale{args.tag}",
+            {"environment": environment(), "args": vars(args) | {"data": ""}, **res},
+        )
+        return
     df, holdout = load(
         args.data / "diabetes130" / "diabetic_data_dev.csv.gz", args.rows, args.codes, args.seed
     )
@@ -279,6 +391,8 @@ def main() -> None:
     out: dict[str, Any] = {"environment": environment(), "args": {k: str(v) for k, v in vars(args).items()}}
     out["independent"] = workload(df, independent(df, len(df), args.seed), args.seed)
     out["real_holdout"] = workload(df, holdout, args.seed)
+    out["real_holdout"]["auroc"] = dimwise_auroc(df, holdout)
+    out["independent"]["auroc"] = dimwise_auroc(independent(df, len(df), args.seed), holdout)
     print("independent", out["independent"], "\nreal holdout", out["real_holdout"], flush=True)
     if not args.no_bias:
         tr = TableTransformer(Schema.infer(df))
@@ -292,7 +406,7 @@ def main() -> None:
     out["runs"] = []
     for e in args.epsilons:
         eps = None if e == "none" else float(e)
-        r = run(df, eps, args.seed, config, args)
+        r = run(df, holdout, eps, args.seed, config, args)
         out["runs"].append(r)
         print({k: v for k, v in r.items() if k != "rounds"}, flush=True)
     path = save_json(f"measure{args.tag}", out)
@@ -303,8 +417,9 @@ def main() -> None:
         f"{out['environment']['cpus']} cores shared, load {out['environment']['load_average_1min']:.1f}). "
         f"Diabetes dev, {len(df)} patients × 4 demographics + {args.codes} codes; as many synthetic rows; "
         "metrics after the 1-way logit calibration (raw fit in parentheses).\n",
-        "| run | K | ε spent | measure s | fit s | 1-way TVD | 2-way TVD | 3-way TVD | code corr r | max prevalence err |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| run | K | ε spent | measure s | fit s | 1-way TVD | 2-way TVD | 3-way TVD | code corr r | max prevalence err "
+        "| dim-wise AUROC |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, key in (
         ("real holdout (same size)", "real_holdout"),
@@ -313,7 +428,7 @@ def main() -> None:
         w = out[key]
         lines.append(
             f"| {name} | – | – | – | – | {w['tvd1_mean']:.4f} | {w['tvd2_mean']:.4f} | {w['tvd3_mean']:.4f} | "
-            f"{w['code_corr_r']:.3f} | {w['prevalence_max_err']:.4f} |"
+            f"{w['code_corr_r']:.3f} | {w['prevalence_max_err']:.4f} | {w['auroc']:.3f} |"
         )
     for r in out["runs"]:
         lines.append(
@@ -321,12 +436,13 @@ def main() -> None:
             f"{r['epsilon_spent']:.3f} | {r['measure_seconds']:.1f} | {r['engine_seconds']:.1f} | "
             f"{r['tvd1_mean']:.4f} | {r['tvd2_mean']:.4f} ({r['raw']['tvd2_mean']:.4f}) | "
             f"{r['tvd3_mean']:.4f} ({r['raw']['tvd3_mean']:.4f}) | "
-            f"{r['code_corr_r']:.3f} ({r['raw']['code_corr_r']:.3f}) | {r['prevalence_max_err']:.4f} |"
+            f"{r['code_corr_r']:.3f} ({r['raw']['code_corr_r']:.3f}) | {r['prevalence_max_err']:.4f} | "
+            f"{r['auroc']:.3f} |"
         )
         w = r["independent_dp"]
         lines.append(
             f"| same 1-way release, independent columns | | | | | {w['tvd1_mean']:.4f} | {w['tvd2_mean']:.4f} | "
-            f"{w['tvd3_mean']:.4f} | {w['code_corr_r']:.3f} | {w['prevalence_max_err']:.4f} |"
+            f"{w['tvd3_mean']:.4f} | {w['code_corr_r']:.3f} | {w['prevalence_max_err']:.4f} | – |"
         )
     update_section(f"measure{args.tag}", "\n".join(lines))
 
