@@ -60,7 +60,7 @@ class MeasureConfig:
     truncation: str = "rarest"
     candidates: int = 2000
     fit: QueryFitConfig = field(default_factory=QueryFitConfig)
-    round_steps: int = 300
+    round_steps: int = 120
     answer_batch: int = 8192
     init_bias: bool = True
 
