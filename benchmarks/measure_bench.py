@@ -244,21 +244,8 @@ def run(
         config=config,
     )
     t2 = time.perf_counter()
-    with torch.no_grad():
-        calib = ae.decode(gen(torch.randn(20_000, 128, generator=tg))).numpy()
-        probs = ae.decode(gen(torch.randn(len(df), 128, generator=tg))).numpy()
-    free = ind.units[
-        ind.free
-    ]  # the lead's calibration: logit shifts to the released 1-ways (post-processing)
-    shift = logit_shifts(calib[:, free], np.clip(one[ind.free], 0.5 / len(df), 1 - 0.5 / len(df)))
-    calibrated = probs.copy()
-    calibrated[:, free] = apply_shifts(probs[:, free], shift)
-    raw = tr.decode(probs, random_state=np.random.default_rng(seed))[df.columns]
-    # the same released 1-ways, columns drawn independently: what the pairs add over the 1-way release
-    flat = np.full(tr.width, 0.5)
-    flat[ind.units] = project(res.queries).one_way
-    indep = tr.decode(np.tile(flat, (len(df), 1)), random_state=np.random.default_rng(seed))[df.columns]
-    synth = tr.decode(calibrated, random_state=np.random.default_rng(seed))[df.columns]
+    synth, raw, indep = _synthesize(tr, ind, gen, ae, one, res.queries, len(df), seed, tg)
+    synth, raw, indep = synth[df.columns], raw[df.columns], indep[df.columns]
     all_mechs = [*mechs, *([m1] if m1 else []), *res.mechanisms]
     return {
         "epsilon": epsilon,
@@ -278,6 +265,35 @@ def run(
         "auroc": dimwise_auroc(synth, holdout),
         **workload(df, synth, seed),
     }
+
+
+def _synthesize(
+    tr: TableTransformer,
+    ind: IndicatorLayout,
+    gen: Generator,
+    ae: Autoencoder,
+    one: np.ndarray,
+    queries: Any,
+    n: int,
+    seed: int,
+    tg: torch.Generator,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(calibrated, raw, independent-from-the-same-1-ways) synthetic tables of ``n`` rows."""
+    with torch.no_grad():
+        calib = ae.decode(gen(torch.randn(20_000, 128, generator=tg))).numpy()
+        probs = ae.decode(gen(torch.randn(n, 128, generator=tg))).numpy()
+    # the lead's calibration: logit shifts to the released 1-ways (post-processing)
+    free = ind.units[ind.free]
+    shift = logit_shifts(calib[:, free], np.clip(one[ind.free], 0.5 / n, 1 - 0.5 / n))
+    calibrated = probs.copy()
+    calibrated[:, free] = apply_shifts(probs[:, free], shift)
+    raw = tr.decode(probs, random_state=np.random.default_rng(seed))
+    # the same released 1-ways, columns drawn independently: what the pairs add over the 1-way release
+    flat = np.full(tr.width, 0.5)
+    flat[ind.units] = project(queries).one_way
+    indep = tr.decode(np.tile(flat, (n, 1)), random_state=np.random.default_rng(seed))
+    synth = tr.decode(calibrated, random_state=np.random.default_rng(seed))
+    return synth, raw, indep
 
 
 def scale_timing(rows: int, codes: int, epsilon: float, config: MeasureConfig, seed: int) -> dict[str, Any]:
@@ -332,6 +348,56 @@ def scale_timing(rows: int, codes: int, epsilon: float, config: MeasureConfig, s
     }
 
 
+def _scale_main(args: Any) -> None:
+    cfg = MeasureConfig(
+        fit=QueryFitConfig(batch=args.batch, steps=args.steps, lr=args.lr, max_seconds=args.max_seconds),
+        round_steps=max(args.steps // 5, 1),
+    )
+    res = scale_timing(args.rows, args.scale_codes, 1.0, cfg, args.seed)
+    print(res)
+    save_json(
+        f"measure-scale{args.tag}",
+        {"environment": environment(), "args": vars(args) | {"data": ""}, **res},
+    )
+
+
+def _markdown(out: dict[str, Any], args: Any, rows: int) -> str:
+    lines = [
+        "### Measure-then-fit engine (issue 12)\n",
+        f"`python benchmarks/measure_bench.py {' '.join(sys.argv[1:])}` ({out['environment']['date']}, "
+        f"{out['environment']['cpus']} cores shared, load {out['environment']['load_average_1min']:.1f}). "
+        f"Diabetes dev, {rows} patients × 4 demographics + {args.codes} codes; as many synthetic rows; "
+        "metrics after the 1-way logit calibration (raw fit in parentheses).\n",
+        "| run | K | ε spent | measure s | fit s | 1-way TVD | 2-way TVD | 3-way TVD | code corr r | max prevalence err "
+        "| dim-wise AUROC |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, key in (
+        ("real holdout (same size)", "real_holdout"),
+        ("independent exact marginals", "independent"),
+    ):
+        w = out[key]
+        lines.append(
+            f"| {name} | – | – | – | – | {w['tvd1_mean']:.4f} | {w['tvd2_mean']:.4f} | {w['tvd3_mean']:.4f} | "
+            f"{w['code_corr_r']:.3f} | {w['prevalence_max_err']:.4f} | {w['auroc']:.3f} |"
+        )
+    for r in out["runs"]:
+        lines.append(
+            f"| measure ε={r['epsilon'] if r['epsilon'] is not None else 'none'} | {r['cap_K']} | "
+            f"{r['epsilon_spent']:.3f} | {r['measure_seconds']:.1f} | {r['engine_seconds']:.1f} | "
+            f"{r['tvd1_mean']:.4f} | {r['tvd2_mean']:.4f} ({r['raw']['tvd2_mean']:.4f}) | "
+            f"{r['tvd3_mean']:.4f} ({r['raw']['tvd3_mean']:.4f}) | "
+            f"{r['code_corr_r']:.3f} ({r['raw']['code_corr_r']:.3f}) | {r['prevalence_max_err']:.4f} | "
+            f"{r['auroc']:.3f} |"
+        )
+        w = r["independent_dp"]
+        lines.append(
+            f"| same 1-way release, independent columns | | | | | {w['tvd1_mean']:.4f} | {w['tvd2_mean']:.4f} | "
+            f"{w['tvd3_mean']:.4f} | {w['code_corr_r']:.3f} | {w['prevalence_max_err']:.4f} | – |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=10_000)
@@ -361,16 +427,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
     torch.set_num_threads(1)
     if args.scale_codes:
-        cfg = MeasureConfig(
-            fit=QueryFitConfig(batch=args.batch, steps=args.steps, lr=args.lr, max_seconds=args.max_seconds),
-            round_steps=max(args.steps // 5, 1),
-        )
-        res = scale_timing(args.rows, args.scale_codes, 1.0, cfg, args.seed)
-        print(res)
-        save_json(
-            f"measure-scale{args.tag}",
-            {"environment": environment(), "args": vars(args) | {"data": ""}, **res},
-        )
+        _scale_main(args)
         return
     df, holdout = load(
         args.data / "diabetes130" / "diabetic_data_dev.csv.gz", args.rows, args.codes, args.seed
@@ -411,40 +468,7 @@ def main() -> None:
         print({k: v for k, v in r.items() if k != "rounds"}, flush=True)
     path = save_json(f"measure{args.tag}", out)
     print("saved", path)
-    lines = [
-        "### Measure-then-fit engine (issue 12)\n",
-        f"`python benchmarks/measure_bench.py {' '.join(sys.argv[1:])}` ({out['environment']['date']}, "
-        f"{out['environment']['cpus']} cores shared, load {out['environment']['load_average_1min']:.1f}). "
-        f"Diabetes dev, {len(df)} patients × 4 demographics + {args.codes} codes; as many synthetic rows; "
-        "metrics after the 1-way logit calibration (raw fit in parentheses).\n",
-        "| run | K | ε spent | measure s | fit s | 1-way TVD | 2-way TVD | 3-way TVD | code corr r | max prevalence err "
-        "| dim-wise AUROC |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for name, key in (
-        ("real holdout (same size)", "real_holdout"),
-        ("independent exact marginals", "independent"),
-    ):
-        w = out[key]
-        lines.append(
-            f"| {name} | – | – | – | – | {w['tvd1_mean']:.4f} | {w['tvd2_mean']:.4f} | {w['tvd3_mean']:.4f} | "
-            f"{w['code_corr_r']:.3f} | {w['prevalence_max_err']:.4f} | {w['auroc']:.3f} |"
-        )
-    for r in out["runs"]:
-        lines.append(
-            f"| measure ε={r['epsilon'] if r['epsilon'] is not None else 'none'} | {r['cap_K']} | "
-            f"{r['epsilon_spent']:.3f} | {r['measure_seconds']:.1f} | {r['engine_seconds']:.1f} | "
-            f"{r['tvd1_mean']:.4f} | {r['tvd2_mean']:.4f} ({r['raw']['tvd2_mean']:.4f}) | "
-            f"{r['tvd3_mean']:.4f} ({r['raw']['tvd3_mean']:.4f}) | "
-            f"{r['code_corr_r']:.3f} ({r['raw']['code_corr_r']:.3f}) | {r['prevalence_max_err']:.4f} | "
-            f"{r['auroc']:.3f} |"
-        )
-        w = r["independent_dp"]
-        lines.append(
-            f"| same 1-way release, independent columns | | | | | {w['tvd1_mean']:.4f} | {w['tvd2_mean']:.4f} | "
-            f"{w['tvd3_mean']:.4f} | {w['code_corr_r']:.3f} | {w['prevalence_max_err']:.4f} | – |"
-        )
-    update_section(f"measure{args.tag}", "\n".join(lines))
+    update_section(f"measure{args.tag}", _markdown(out, args, len(df)))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from ehrsynth.dp.accounting import Gaussian, Mechanism
@@ -125,11 +126,7 @@ def run_measure_engine(
     values, and the measured queries."""
     config = config or MeasureConfig()
     ind = IndicatorLayout.from_layout(layout)
-    one_way = np.asarray(one_way, dtype=np.float64)
-    if one_way.shape != (ind.size,):
-        raise InvalidParameterError(
-            f"one_way must hold one frequency per indicator unit ({ind.size}), found shape {one_way.shape}"
-        )
+    one_way = _check_one_way(one_way, ind.size)
     M = truncate_rows(indicator_matrix(X, ind), ind, cap, priority(ind, config.truncation, one_way))
     ones = ind.n_fixed + cap
     n = M.shape[0]
@@ -152,48 +149,91 @@ def run_measure_engine(
     history["fit"] = fit_queries(
         generator, autoencoder, queries, config=config.fit, generator_rng=generator_rng
     )
-    select_eps = em_epsilon(plan.select) if plan.private and plan.select is not None else None
+    ctx = _Round(M, ind, ones, plan, config, generator, autoencoder, rng, generator_rng)
     measured: set[tuple[int, ...]] = set()
     for r in range(plan.rounds):
-        public = np.random.default_rng(rng.integers(2**63))  # candidates: released pairs + a seed only
-        cands = candidate_triples(ind, queries.pairs, config.candidates, public)
+        step = ctx.select_and_measure(queries, measured, r + 1)
+        if step is None:
+            break
+        queries, mechs, record = step
+        mechanisms += mechs
+        history["rounds"].append(record)
+        refit = replace(config.fit, steps=config.round_steps)
+        history["fit"] += fit_queries(
+            generator, autoencoder, queries, config=refit, generator_rng=generator_rng
+        )
+        if record["mean_gap"] <= 2 * record["sd"]:
+            break
+    refresh_batchnorm(generator, generator_rng)
+    autoencoder.eval()
+    return MeasureResult(mechanisms, history, cap, queries)
+
+
+def _check_one_way(one_way: np.ndarray, size: int) -> np.ndarray:
+    out = np.asarray(one_way, dtype=np.float64)
+    if out.shape != (size,):
+        raise InvalidParameterError(
+            f"one_way must hold one frequency per indicator unit ({size}), found shape {out.shape}; pass the "
+            "1-way release in the order of ehrsynth.dp.sparse_marginals.indicator_layout(layout)"
+        )
+    return out
+
+
+@dataclass
+class _Round:
+    """What one adaptive round reads: the truncated matrix, the plan, the modules being fitted."""
+
+    M: sp.csr_matrix
+    ind: IndicatorLayout
+    ones: int
+    plan: MeasurePlan
+    config: MeasureConfig
+    generator: Generator
+    autoencoder: Autoencoder
+    rng: np.random.Generator
+    generator_rng: torch.Generator
+
+    def select_and_measure(
+        self, queries: MeasuredQueries, measured: set[tuple[int, ...]], r: int
+    ) -> tuple[MeasuredQueries, list[Mechanism], dict[str, float]] | None:
+        """Select ``per_round`` triples (EM on |count − n·model|, sensitivity 1, n public) and measure them."""
+        plan, n = self.plan, self.M.shape[0]
+        public = np.random.default_rng(self.rng.integers(2**63))  # candidates: released pairs + a seed only
+        cands = candidate_triples(self.ind, queries.pairs, self.config.candidates, public)
         cands = np.asarray([t for t in cands if tuple(t) not in measured], dtype=np.int64).reshape(-1, 3)
         if len(cands) == 0:
-            break
-        model = _model_triples(generator, autoencoder, ind, cands, config.answer_batch, generator_rng)
-        scores = np.abs(triple_counts(M, cands) - n * model)  # sensitivity 1 (n public)
+            return None
+        model = _model_triples(
+            self.generator, self.autoencoder, self.ind, cands, self.config.answer_batch, self.generator_rng
+        )
+        scores = np.abs(triple_counts(self.M, cands) - n * model)
         k = min(plan.per_round, len(cands))
-        if select_eps is not None:
-            idx = select_top_k(scores, k, epsilon0=select_eps, sensitivity=1.0, rng=rng)
+        if plan.private and plan.select is not None:
+            idx = select_top_k(scores, k, epsilon0=em_epsilon(plan.select), sensitivity=1.0, rng=self.rng)
         else:
             idx = np.argsort(-scores, kind="stable")[:k]
         picked = cands[idx]
         measured.update(tuple(int(v) for v in t) for t in picked)
         freq, sd, mech = release_triples(
-            M, picked, ones=ones, noise_multiplier=plan.triples, rng=rng, name=f"measure:triples:{r + 1}"
+            self.M,
+            picked,
+            ones=self.ones,
+            noise_multiplier=plan.triples,
+            rng=self.rng,
+            name=f"measure:triples:{r}",
         )
+        mechs: list[Mechanism] = []
         if mech is not None and plan.select is not None:
-            mechanisms += [Gaussian(f"measure:select:{r + 1}", plan.select, count=len(picked)), mech]
-        queries = queries.with_triples(picked, freq, sd)
-        gap = float(np.abs(freq - model[idx]).mean())
-        history["rounds"].append(
-            {
-                "round": float(r + 1),
-                "triples": float(k),
-                "candidates": float(len(cands)),
-                "mean_gap": gap,
-                "sd": sd,
-            }
-        )
-        refit = replace(config.fit, steps=config.round_steps)
-        history["fit"] += fit_queries(
-            generator, autoencoder, queries, config=refit, generator_rng=generator_rng
-        )
-        if gap <= 2 * sd:
-            break
-    refresh_batchnorm(generator, generator_rng)
-    autoencoder.eval()
-    return MeasureResult(mechanisms, history, cap, queries)
+            mechs = [Gaussian(f"measure:select:{r}", plan.select, count=len(picked)), mech]
+        gap = float(np.abs(freq - model[idx]).mean())  # released values only
+        record = {
+            "round": float(r),
+            "triples": float(k),
+            "candidates": float(len(cands)),
+            "mean_gap": gap,
+            "sd": sd,
+        }
+        return queries.with_triples(picked, freq, sd), mechs, record
 
 
 def _model_triples(
