@@ -1,0 +1,321 @@
+"""DP measurement of sparse indicator marginals: the row cap K, all cross-block pairs, selected triples.
+
+The *indicator units* of an encoded layout are every unit of its BINARY, MISSING and SOFTMAX spans (SCALED
+units are not measured). Units of one SOFTMAX span form a *block* (exactly one 1 per row, so pairs inside a
+block are structurally zero and never measured); every BINARY/MISSING unit is a block of its own.
+
+Contribution bound (DESIGN §4b). Each row keeps its C block ones (C = number of SOFTMAX spans, public) and at
+most ``cap`` = K ones among the BINARY/MISSING units, so it has at most L = C + K ones, all in distinct blocks.
+Adding or removing one row then changes
+
+- the vector of 1-way counts by at most √L in L2,
+- the vector of **all** cross-block pair counts by at most √(L(L−1)/2) in L2 (each of its C(L, 2) pairs by 1),
+- the counts of any k selected triples by at most √min(k, C(L, 3)),
+
+whatever the number of units. Rows above the cap are truncated in a FIXED public order (:func:`priority`):
+the default ``"rarest"`` keeps the ones of the units with the lowest released 1-way frequency first (ties by
+position), so the cap costs the rare units — whose pairs are most fragile — nothing, and the loss falls on
+common units whose counts are large. Every truncation order drops the same *number* of ones and pairs from a
+row above the cap (it keeps exactly K of its r ones, C(L, 2) of its pairs), so the order only decides where
+the loss lands; random truncation would in addition make a kept code's partners look negatively correlated
+with it (measured in ``benchmarks/measure_bench.py``).
+
+Releases are Gaussian (σ = noise_multiplier × L2 sensitivity on counts) and recorded as
+:class:`~ehrsynth.dp.accounting.Gaussian` mechanisms; frequencies divide by the number of rows, treated as
+public as elsewhere in the library (:mod:`ehrsynth.dp.marginals`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ehrsynth.dp.accounting import Gaussian
+from ehrsynth.errors import InvalidParameterError
+from ehrsynth.transforms.layout import Span, SpanKind
+
+TRUNCATION_ORDERS = ("rarest", "commonest", "hash")
+DEFAULT_CAP_QUANTILE = 0.9
+DEFAULT_MAX_CAP = 64
+
+
+@dataclass(frozen=True)
+class IndicatorLayout:
+    """The measured units of a layout: ``units`` (positions in the encoded matrix), ``blocks`` (block id per
+    unit), ``free`` (True for BINARY/MISSING units, which the cap truncates) and ``n_fixed`` = C, the number
+    of SOFTMAX spans (each contributes exactly one 1 per row)."""
+
+    units: np.ndarray
+    blocks: np.ndarray
+    free: np.ndarray
+    n_fixed: int
+
+    @property
+    def size(self) -> int:
+        return int(self.units.size)
+
+    def pair_mask(self) -> np.ndarray:
+        """(u, u) bool: the measured pairs, i < j in different blocks (upper triangle)."""
+        cross = self.blocks[:, None] != self.blocks[None, :]
+        return np.triu(cross, k=1)
+
+    @classmethod
+    def from_layout(cls, layout: list[Span]) -> IndicatorLayout:
+        units, blocks = indicator_layout(layout)
+        kinds = {s.start + i: s.kind for s in layout for i in range(s.width)}
+        free = np.asarray([kinds[int(u)] is not SpanKind.SOFTMAX for u in units], dtype=bool)
+        n_fixed = sum(1 for s in layout if s.kind is SpanKind.SOFTMAX)
+        return cls(units, blocks, free, n_fixed)
+
+
+def indicator_layout(layout: list[Span]) -> tuple[np.ndarray, np.ndarray]:
+    """(unit index array, block id array) of the indicator units, in layout order.
+
+    Units of one SOFTMAX span share a block id; each BINARY or MISSING unit is its own block (a binary unit
+    and its own missing flag are two blocks: their pair is measured like any other). SCALED units are left out.
+    """
+    units: list[int] = []
+    blocks: list[int] = []
+    block = 0
+    for span in layout:
+        if span.kind is SpanKind.SCALED:
+            continue
+        if span.kind is SpanKind.SOFTMAX:
+            units.extend(range(span.start, span.stop))
+            blocks.extend([block] * span.width)
+        else:
+            units.append(span.start)
+            blocks.append(block)
+        block += 1
+    return np.asarray(units, dtype=np.int64), np.asarray(blocks, dtype=np.int64)
+
+
+# -- the indicator matrix and its truncation -----------------------------------------------------------------
+def indicator_matrix(X: np.ndarray, ind: IndicatorLayout) -> sp.csr_matrix:
+    """(n × u) sparse 0/1 float32 matrix of the indicator units of the encoded ``X``.
+
+    The bound is enforced by construction, not trusted: a SOFTMAX block keeps only its first largest unit
+    (exactly one 1 for an encoded row; an all-zero block contributes nothing), BINARY/MISSING units are ``!= 0``.
+    """
+    X = np.asarray(X)
+    n = X.shape[0]
+    cols = X[:, ind.units]
+    on = np.zeros(cols.shape, dtype=bool)
+    on[:, ind.free] = cols[:, ind.free] != 0
+    for b in np.unique(ind.blocks[~ind.free]):
+        pos = np.flatnonzero(ind.blocks == b)
+        block = cols[:, pos]
+        first = np.argmax(block, axis=1)
+        has = block[np.arange(n), first] > 0
+        on[np.flatnonzero(has), pos[first[has]]] = True
+    return sp.csr_matrix(on, dtype=np.float32)
+
+
+def priority(
+    ind: IndicatorLayout, order: str, one_way: np.ndarray | None = None, seed: int = 0
+) -> np.ndarray:
+    """Rank per unit (0 = kept first) for truncation: a public order from the released 1-ways or a seeded hash.
+
+    ``"rarest"``: lowest ``one_way`` first; ``"commonest"``: highest first; ``"hash"``: a permutation seeded by
+    ``seed`` (public, independent of the data). Ties break by position, so the order is deterministic.
+    """
+    if order not in TRUNCATION_ORDERS:
+        raise InvalidParameterError(f"truncation order must be one of {TRUNCATION_ORDERS}, found {order!r}")
+    u = ind.size
+    if order == "hash":
+        perm = np.random.default_rng(seed).permutation(u)
+    else:
+        if one_way is None or np.shape(one_way) != (u,):
+            raise InvalidParameterError(
+                f"truncation order {order!r} needs the released 1-way frequencies of all {u} indicator units"
+            )
+        key = np.asarray(one_way, dtype=np.float64)
+        perm = np.lexsort((np.arange(u), key if order == "rarest" else -key))
+    rank = np.empty(u, dtype=np.int64)
+    rank[perm] = np.arange(u)
+    return rank
+
+
+def truncate_rows(M: sp.csr_matrix, ind: IndicatorLayout, cap: int, rank: np.ndarray) -> sp.csr_matrix:
+    """Keep every block one and, per row, the ``cap`` free ones of lowest ``rank`` (fixed public order)."""
+    if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 0:
+        raise InvalidParameterError(f"cap must be an integer >= 0, found {cap!r}")
+    M = sp.csr_matrix(M)
+    rows = np.repeat(np.arange(M.shape[0]), np.diff(M.indptr))
+    cols = M.indices
+    free = ind.free[cols]
+    key = np.where(free, rank[cols], -1)  # block ones sort first and are always kept
+    order = np.lexsort((key, rows))
+    rows_s, cols_s, free_s = rows[order], cols[order], free[order]
+    n = M.shape[0]
+    pos = np.arange(rows_s.size) - np.searchsorted(rows_s, np.arange(n))[rows_s]
+    n_block = np.bincount(rows_s[~free_s], minlength=n)  # block ones sort first in each row
+    pos_free = pos - n_block[rows_s]
+    keep = ~free_s | (pos_free < cap)
+    data = np.ones(int(keep.sum()), dtype=np.float32)
+    return sp.csr_matrix((data, (rows_s[keep], cols_s[keep])), shape=M.shape)
+
+
+def free_ones_per_row(M: sp.csr_matrix, ind: IndicatorLayout) -> np.ndarray:
+    return np.asarray(M[:, np.flatnonzero(ind.free)].sum(axis=1)).ravel().astype(np.int64)
+
+
+# -- sensitivities ------------------------------------------------------------------------------------------------
+def one_way_sensitivity(ones: int) -> float:
+    return math.sqrt(ones)
+
+
+def pair_sensitivity(ones: int) -> float:
+    """L2 change of all pair counts when a row with at most ``ones`` ones (distinct blocks) is added/removed."""
+    return math.sqrt(ones * (ones - 1) / 2)
+
+
+def triple_sensitivity(ones: int, k: int) -> float:
+    """L2 change of ``k`` triple counts: a row is in at most min(k, C(ones, 3)) of them."""
+    return math.sqrt(min(k, math.comb(ones, 3)))
+
+
+# -- releases -----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OnesHistogram:
+    """Released (noisy) histogram of free ones per row over 0..max_cap (the last bin holds the rows above).
+
+    Any number of caps can be read from it (post-processing): a high quantile for the 1-way release, whose
+    sensitivity √(C + K) grows slowly, and a lower one for the pairs, whose √(L(L−1)/2) grows like K.
+    """
+
+    counts: np.ndarray
+    n: int
+
+    def quantile(self, q: float) -> int:
+        """First bin where the noisy cumulative count reaches q·n (n public; bins are not clipped at 0, which
+        would pile the positive noise of empty bins into the tail); in [1, max_cap]."""
+        if not 0 < q <= 1:
+            raise InvalidParameterError(f"cap quantile must be in (0, 1], found {q!r}")
+        cum = np.maximum.accumulate(np.cumsum(self.counts))
+        k = int(np.searchsorted(cum, q * self.n - 1e-9, side="left"))
+        return max(1, min(k, self.counts.size - 1))
+
+
+def release_ones_histogram(
+    ones_per_row: np.ndarray,
+    *,
+    noise_multiplier: float | None,
+    rng: np.random.Generator,
+    max_cap: int = DEFAULT_MAX_CAP,
+) -> tuple[OnesHistogram, Gaussian | None]:
+    """Gaussian histogram of free ones per row (exact when ``noise_multiplier`` is None).
+
+    Values above ``max_cap`` fall in the last bin, so one row changes one bin by 1: L2 sensitivity 1.
+    """
+    clipped = np.minimum(np.asarray(ones_per_row, dtype=np.int64), max_cap)
+    hist = np.bincount(clipped, minlength=max_cap + 1).astype(np.float64)
+    mech = None
+    if noise_multiplier is not None:
+        hist = hist + rng.normal(0.0, noise_multiplier, size=hist.size)
+        mech = Gaussian("measure:row_cap", noise_multiplier, count=1)
+    return OnesHistogram(hist, len(clipped)), mech
+
+
+def release_row_cap(
+    ones_per_row: np.ndarray,
+    *,
+    noise_multiplier: float | None,
+    rng: np.random.Generator,
+    quantile: float = DEFAULT_CAP_QUANTILE,
+    max_cap: int = DEFAULT_MAX_CAP,
+) -> tuple[int, Gaussian | None]:
+    """K: the ``quantile`` of free ones per row from :func:`release_ones_histogram`; K in [1, max_cap]."""
+    hist, mech = release_ones_histogram(
+        ones_per_row, noise_multiplier=noise_multiplier, rng=rng, max_cap=max_cap
+    )
+    return hist.quantile(quantile), mech
+
+
+@dataclass(frozen=True)
+class PairRelease:
+    """Noisy cross-block pair frequencies: ``freq`` (u × u, symmetric, zero on unmeasured pairs), their noise
+    ``sd`` on the frequency scale (0 when exact), and the mechanism (None when exact)."""
+
+    freq: np.ndarray
+    sd: float
+    mechanism: Gaussian | None
+
+
+def pair_counts(M: sp.csr_matrix) -> np.ndarray:
+    """Dense (u × u) co-occurrence counts XᵀX of the truncated indicator matrix (float64)."""
+    M = sp.csr_matrix(M, dtype=np.float32)
+    return np.asarray((M.T @ M).toarray(), dtype=np.float64)
+
+
+def release_pairs(
+    M: sp.csr_matrix,
+    ind: IndicatorLayout,
+    *,
+    ones: int,
+    noise_multiplier: float | None,
+    rng: np.random.Generator,
+    name: str = "measure:pairs",
+) -> PairRelease:
+    """ONE Gaussian release of all cross-block pair counts of the truncated ``M`` (each row ≤ ``ones`` ones)."""
+    n = M.shape[0]
+    counts = pair_counts(M)
+    mask = ind.pair_mask()
+    upper = np.where(mask, counts, 0.0)
+    sd, mech = 0.0, None
+    if noise_multiplier is not None:
+        sigma = noise_multiplier * pair_sensitivity(ones)
+        upper = np.where(mask, upper + rng.normal(0.0, sigma, size=upper.shape), 0.0)
+        sd, mech = sigma / n, Gaussian(name, noise_multiplier, count=1)
+    freq = (upper + upper.T) / max(n, 1)
+    return PairRelease(freq, sd, mech)
+
+
+def triple_counts(M: sp.csr_matrix, triples: np.ndarray, *, chunk: int = 512) -> np.ndarray:
+    """Rows with all three units of each (a, b, c) on, for a (t × 3) index array."""
+    triples = np.asarray(triples, dtype=np.int64).reshape(-1, 3)
+    csc = sp.csc_matrix(M, dtype=np.float32)
+    out = np.zeros(len(triples), dtype=np.float64)
+    for s in range(0, len(triples), chunk):
+        t = triples[s : s + chunk]
+        prod = csc[:, t[:, 0]].multiply(csc[:, t[:, 1]]).multiply(csc[:, t[:, 2]])
+        out[s : s + chunk] = np.asarray(prod.sum(axis=0)).ravel()
+    return out
+
+
+def release_triples(
+    M: sp.csr_matrix,
+    triples: np.ndarray,
+    *,
+    ones: int,
+    noise_multiplier: float | None,
+    rng: np.random.Generator,
+    name: str,
+) -> tuple[np.ndarray, float, Gaussian | None]:
+    """Noisy "all three on" frequencies of ``triples`` in one Gaussian release: (freq, sd, mechanism)."""
+    n = M.shape[0]
+    counts = triple_counts(M, triples)
+    if noise_multiplier is None:
+        return counts / max(n, 1), 0.0, None
+    sigma = noise_multiplier * triple_sensitivity(ones, len(counts))
+    noisy = counts + rng.normal(0.0, sigma, size=counts.size)
+    return noisy / n, sigma / n, Gaussian(name, noise_multiplier, count=1)
+
+
+def _one_way_release(
+    M: sp.csr_matrix, *, ones: int, noise_multiplier: float | None, rng: np.random.Generator
+) -> tuple[np.ndarray, float, Gaussian | None]:
+    """(freq, sd, mechanism) of every indicator unit's count.  # replaced by the lead's 1-way release
+
+    Temporary, for tests and the benchmark only: one Gaussian release with L2 sensitivity √(C + K).
+    """
+    n = M.shape[0]
+    counts = np.asarray(M.sum(axis=0), dtype=np.float64).ravel()
+    if noise_multiplier is None:
+        return counts / max(n, 1), 0.0, None
+    sigma = noise_multiplier * one_way_sensitivity(ones)
+    noisy = counts + rng.normal(0.0, sigma, size=counts.size)
+    return noisy / n, sigma / n, Gaussian("measure:one_way", noise_multiplier, count=1)

@@ -1,0 +1,255 @@
+"""The measure-then-fit engine (DESIGN §4b, issue 12): DP measurements, then a free fit of medGAN's modules.
+
+Order of a DP fit (the caller owns the 1-way release, :mod:`ehrsynth.dp.sparse_marginals` documents the bounds):
+
+1. :func:`release_cap` — K, the row cap on BINARY/MISSING ones, from a Gaussian histogram (or given).
+2. the caller releases all 1-way frequencies of the indicator units (sensitivity √(C + K)).
+3. :func:`run_measure_engine` — truncates rows to K free ones in a fixed public order (rarest released
+   1-way first), releases ALL cross-block pair counts in one Gaussian, fits generator + decoder to 1-ways and
+   pairs, then runs adaptive rounds: each selects ``per_round`` worst-fitted triples (exponential mechanism on
+   the current fit's error, sensitivity 1) among seeded candidates, measures them in one Gaussian and refits.
+
+Stopping rule: a round whose selected triples were already fitted within twice their measurement noise (mean
+|released − model| ≤ 2 sd) ends the rounds; the budget of rounds not run is left unspent (only mechanisms
+that ran are returned). Without DP (``plan.private`` False) the same steps use exact statistics and the
+selection takes the exact worst triples.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from ehrsynth.dp.accounting import Gaussian, Mechanism
+from ehrsynth.dp.measure_budget import MeasurePlan
+from ehrsynth.dp.selection import candidate_triples, em_epsilon, select_top_k, triple_model_answers
+from ehrsynth.dp.sparse_marginals import (
+    DEFAULT_CAP_QUANTILE,
+    IndicatorLayout,
+    free_ones_per_row,
+    indicator_matrix,
+    priority,
+    release_ones_histogram,
+    release_pairs,
+    release_triples,
+    triple_counts,
+    truncate_rows,
+)
+from ehrsynth.errors import InvalidParameterError
+from ehrsynth.models.medgan import Autoencoder, Generator
+from ehrsynth.training.query_fit import (
+    MeasuredQueries,
+    QueryFitConfig,
+    fit_queries,
+    indicator_probabilities,
+    init_decoder_bias,
+    refresh_batchnorm,
+)
+from ehrsynth.transforms.layout import Span
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MeasureConfig:
+    """Engine settings: truncation order, candidates per round, the initial fit and each round's refit."""
+
+    truncation: str = "rarest"
+    candidates: int = 2000
+    fit: QueryFitConfig = field(default_factory=QueryFitConfig)
+    round_steps: int = 120
+    answer_batch: int = 8192
+    init_bias: bool = True
+
+
+@dataclass
+class MeasureResult:
+    mechanisms: list[Mechanism]
+    history: dict[str, list[dict[str, float]]]
+    cap: int
+    queries: MeasuredQueries
+
+
+def release_cap(
+    X: np.ndarray,
+    layout: list[Span],
+    *,
+    plan: MeasurePlan,
+    rng: np.random.Generator,
+    quantile: float = DEFAULT_CAP_QUANTILE,
+) -> tuple[int, list[Mechanism]]:
+    """K (free ones kept per row) from a DP quantile of ones per row, and its mechanism; without DP the
+    largest number of ones in a row (no truncation). See :func:`release_caps` for several quantiles."""
+    (k,), mechs = release_caps(X, layout, plan=plan, rng=rng, quantiles=(quantile,))
+    return k, mechs
+
+
+def release_caps(
+    X: np.ndarray,
+    layout: list[Span],
+    *,
+    plan: MeasurePlan,
+    rng: np.random.Generator,
+    quantiles: tuple[float, ...],
+) -> tuple[tuple[int, ...], list[Mechanism]]:
+    """Caps at several quantiles from ONE released histogram (e.g. 0.99 for the 1-ways, 0.9 for pairs)."""
+    ind = IndicatorLayout.from_layout(layout)
+    per_row = free_ones_per_row(indicator_matrix(X, ind), ind)
+    if not plan.private:  # exact statistics need no bound: keep every one
+        return tuple(max(1, int(per_row.max(initial=0))) for _ in quantiles), []
+    hist, mech = release_ones_histogram(per_row, noise_multiplier=plan.row_cap, rng=rng)
+    return tuple(hist.quantile(q) for q in quantiles), [mech] if mech is not None else []
+
+
+def run_measure_engine(
+    X: np.ndarray,
+    layout: list[Span],
+    generator: Generator,
+    autoencoder: Autoencoder,
+    *,
+    one_way: np.ndarray,
+    one_way_sd: np.ndarray | float | None,
+    cap: int,
+    plan: MeasurePlan,
+    rng: np.random.Generator,
+    generator_rng: torch.Generator,
+    config: MeasureConfig | None = None,
+) -> MeasureResult:
+    """Measure pairs (and adaptive triples) of the encoded ``X`` and fit ``generator`` + ``autoencoder``'s
+    decoder to them in place. ``one_way``/``one_way_sd``: the released 1-way frequencies of the indicator
+    units (:func:`~ehrsynth.dp.sparse_marginals.indicator_layout` order) and their noise std (0/None = exact).
+    Returns the mechanisms run here (pairs, selections, triples), a history of errors against released
+    values, and the measured queries."""
+    config = config or MeasureConfig()
+    ind = IndicatorLayout.from_layout(layout)
+    one_way = _check_one_way(one_way, ind.size)
+    M = truncate_rows(indicator_matrix(X, ind), ind, cap, priority(ind, config.truncation, one_way))
+    ones = ind.n_fixed + cap
+    n = M.shape[0]
+    pairs = release_pairs(M, ind, ones=ones, noise_multiplier=plan.pairs, rng=rng)
+    mechanisms: list[Mechanism] = [pairs.mechanism] if pairs.mechanism is not None else []
+    sd1 = np.zeros(ind.size) if one_way_sd is None else np.broadcast_to(one_way_sd, (ind.size,))
+    queries = MeasuredQueries(
+        ind.units,
+        ind.blocks,
+        n,
+        one_way,
+        np.asarray(sd1, dtype=np.float64),
+        pairs.freq,
+        pairs.sd,
+        ind.pair_mask(),
+    )
+    if config.init_bias:
+        init_decoder_bias(autoencoder, queries)
+    history: dict[str, list[dict[str, float]]] = {"fit": [], "rounds": []}
+    history["fit"] = fit_queries(
+        generator, autoencoder, queries, config=config.fit, generator_rng=generator_rng
+    )
+    ctx = _Round(M, ind, ones, plan, config, generator, autoencoder, rng, generator_rng)
+    measured: set[tuple[int, ...]] = set()
+    for r in range(plan.rounds):
+        step = ctx.select_and_measure(queries, measured, r + 1)
+        if step is None:
+            break
+        queries, mechs, record = step
+        mechanisms += mechs
+        history["rounds"].append(record)
+        refit = replace(config.fit, steps=config.round_steps)
+        history["fit"] += fit_queries(
+            generator, autoencoder, queries, config=refit, generator_rng=generator_rng
+        )
+        if record["mean_gap"] <= 2 * record["sd"]:
+            break
+    refresh_batchnorm(generator, generator_rng)
+    autoencoder.eval()
+    return MeasureResult(mechanisms, history, cap, queries)
+
+
+def _check_one_way(one_way: np.ndarray, size: int) -> np.ndarray:
+    out = np.asarray(one_way, dtype=np.float64)
+    if out.shape != (size,):
+        raise InvalidParameterError(
+            f"one_way must hold one frequency per indicator unit ({size}), found shape {out.shape}; pass the "
+            "1-way release in the order of ehrsynth.dp.sparse_marginals.indicator_layout(layout)"
+        )
+    return out
+
+
+@dataclass
+class _Round:
+    """What one adaptive round reads: the truncated matrix, the plan, the modules being fitted."""
+
+    M: sp.csr_matrix
+    ind: IndicatorLayout
+    ones: int
+    plan: MeasurePlan
+    config: MeasureConfig
+    generator: Generator
+    autoencoder: Autoencoder
+    rng: np.random.Generator
+    generator_rng: torch.Generator
+
+    def select_and_measure(
+        self, queries: MeasuredQueries, measured: set[tuple[int, ...]], r: int
+    ) -> tuple[MeasuredQueries, list[Mechanism], dict[str, float]] | None:
+        """Select ``per_round`` triples (EM on |count − n·model|, sensitivity 1, n public) and measure them."""
+        plan, n = self.plan, self.M.shape[0]
+        public = np.random.default_rng(self.rng.integers(2**63))  # candidates: released pairs + a seed only
+        cands = candidate_triples(self.ind, queries.pairs, self.config.candidates, public)
+        cands = np.asarray([t for t in cands if tuple(t) not in measured], dtype=np.int64).reshape(-1, 3)
+        if len(cands) == 0:
+            return None
+        model = _model_triples(
+            self.generator, self.autoencoder, self.ind, cands, self.config.answer_batch, self.generator_rng
+        )
+        scores = np.abs(triple_counts(self.M, cands) - n * model)
+        k = min(plan.per_round, len(cands))
+        if plan.private and plan.select is not None:
+            idx = select_top_k(scores, k, epsilon0=em_epsilon(plan.select), sensitivity=1.0, rng=self.rng)
+        else:
+            idx = np.argsort(-scores, kind="stable")[:k]
+        picked = cands[idx]
+        measured.update(tuple(int(v) for v in t) for t in picked)
+        freq, sd, mech = release_triples(
+            self.M,
+            picked,
+            ones=self.ones,
+            noise_multiplier=plan.triples,
+            rng=self.rng,
+            name=f"measure:triples:{r}",
+        )
+        mechs: list[Mechanism] = []
+        if mech is not None and plan.select is not None:
+            mechs = [Gaussian(f"measure:select:{r}", plan.select, count=len(picked)), mech]
+        gap = float(np.abs(freq - model[idx]).mean())  # released values only
+        record = {
+            "round": float(r),
+            "triples": float(k),
+            "candidates": float(len(cands)),
+            "mean_gap": gap,
+            "sd": sd,
+        }
+        return queries.with_triples(picked, freq, sd), mechs, record
+
+
+def _model_triples(
+    generator: Generator,
+    autoencoder: Autoencoder,
+    ind: IndicatorLayout,
+    triples: np.ndarray,
+    m: int,
+    generator_rng: torch.Generator,
+) -> np.ndarray:
+    """The current fit's "all three on" frequencies, from ``m`` fresh latent vectors as sampling sees them."""
+    refresh_batchnorm(generator, generator_rng)
+    autoencoder.eval()
+    device = next(generator.parameters()).device
+    with torch.no_grad():
+        z = torch.randn(m, generator.latent_dim, generator=generator_rng).to(device)
+        units = torch.as_tensor(ind.units, device=device)
+        P = indicator_probabilities(generator, autoencoder, z, units).double().cpu().numpy()
+    return triple_model_answers(P, triples)
