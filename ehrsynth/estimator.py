@@ -81,7 +81,9 @@ class MedGAN(Estimator):
 
     Parameters (flat; ``None`` schedule values take the non-private reference or the DP default):
     epsilon, delta, accountant: the privacy budget (``epsilon=None``: no DP); δ defaults to
-    ``ehrsynth.dp.accounting.default_delta(n)`` (below 1/n). marginal_share: the share of ε for the one DP
+    ``ehrsynth.dp.accounting.default_delta(n)`` (below 1/n). engine: ``"dpsgd"`` (the medGAN GAN trained with
+    DP-SGD) or ``"measure"`` (measure-then-fit: DP releases of all pairs and adaptive triples, then the generator
+    and decoder fitted to them; no DP-SGD; :mod:`ehrsynth.training.medgan_measure`). marginal_share: the share of ε for the one DP
     release of every column's 1-way marginal (:mod:`ehrsynth.dp.one_way`), which discovers what a declared
     schema leaves open (categories, numeric distributions, missing rates) and sets the calibration targets.
     calibrate_marginals: after training, shift the generator's logits so every column's expected 1-way
@@ -107,6 +109,7 @@ class MedGAN(Estimator):
         "epsilon": EPSILON,
         "delta": DELTA,
         "accountant": Options(ACCOUNTANTS),
+        "engine": Options(("dpsgd", "measure")),
         "calibrate_marginals": Boolean(),
         "marginal_share": Real(0, 1),
         "max_codes_per_row": Integer(1),
@@ -152,6 +155,7 @@ class MedGAN(Estimator):
         epsilon: float | None = 3.0,
         delta: float | None = None,
         accountant: str = "prv",
+        engine: str = "dpsgd",
         calibrate_marginals: bool = True,
         marginal_share: float = 0.3,
         max_codes_per_row: int = 32,
@@ -179,6 +183,7 @@ class MedGAN(Estimator):
         self.epsilon = epsilon
         self.delta = delta
         self.accountant = accountant
+        self.engine = engine
         self.calibrate_marginals = calibrate_marginals
         self.marginal_share = marginal_share
         self.max_codes_per_row = max_codes_per_row
@@ -259,6 +264,7 @@ class MedGAN(Estimator):
             dp=dp,
             checkpoint_dir=self.checkpoint_dir,
             checkpoint_every=int(self.checkpoint_every),
+            engine=str(self.engine),
         )
 
     def _check_fitted(self) -> None:

@@ -152,12 +152,16 @@ def discover_schema(
     rng: np.random.Generator,
     code_columns: Sequence[str] = (),
     declared: Schema | None = None,
+    report: dict[str, float] | None = None,
 ) -> tuple[Schema, list[Mechanism]]:
     """The schema with every column's DP 1-way marginal (:mod:`ehrsynth.dp.one_way`) and the mechanisms to
     charge. ``declared``: the user's (public) schema — its kinds, and its categories/bounds where given, are
-    used instead of guesses from dtypes; the marginals are released all the same."""
+    used instead of guesses from dtypes; the marginals are released all the same. ``report``: filled with
+    ``count_sd``, the release's noise on one count (σ of the 1-way Gaussian)."""
     specs, identifiers, values = build_specs(df, code_columns, declared)
     release = release_one_way(df, specs, noise_multiplier=noise_multiplier, rng=rng, values=values)
+    if report is not None:
+        report["count_sd"] = float(noise_multiplier) * float(np.sqrt(release.row_bound))
     columns: dict[str, Column] = {}
     for name in identifiers:
         columns[name] = Column(name, Kind.IDENTIFIER, dtype=str(df[name].dtype))

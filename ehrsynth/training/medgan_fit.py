@@ -1,7 +1,8 @@
 """The medGAN fitting procedure, a pure function of a frozen config and the data:
 resolve schema → encode → 1-way marginal release → build modules → train phases → calibrate → assemble state.
 
-:func:`fit_medgan` dispatches on ``config.engine`` (only ``"dpsgd"``: DP-SGD medGAN) and returns a
+:func:`fit_medgan` dispatches on ``config.engine`` (``"dpsgd"``: DP-SGD medGAN; ``"measure"``: measure-then-fit,
+:mod:`ehrsynth.training.medgan_measure`) and returns a
 :class:`~ehrsynth.training.medgan_parts.MedGANState`; it never touches an estimator, so a fit that raises
 changes nothing.
 
@@ -56,6 +57,7 @@ from ehrsynth.training.schedule import Schedule, resolve_schedule
 logger = logging.getLogger(__name__)
 
 CALIBRATION_ROWS = 20_000
+ENGINES = ("dpsgd", "measure")
 
 
 @dataclass
@@ -64,6 +66,7 @@ class _Run:
 
     schema: Schema  # with every column's released (DP) or exact 1-way marginal
     fixed: list[Mechanism]  # fixed-noise mechanisms already run (the 1-way marginal release)
+    count_sd: float = 0.0  # the 1-way release's noise on one count (0 without DP)
     history: dict[str, list[dict[str, float]]] = field(default_factory=lambda: {"autoencoder": [], "gan": []})
     resumed: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
 
@@ -86,8 +89,8 @@ def fit_medgan(
     progress: ProgressCallback | None = None,
 ) -> MedGANState:
     """Fit medGAN on ``df`` with ``config``; ``schema``: a declared (public) schema or None."""
-    if config.engine != "dpsgd":
-        raise InvalidParameterError(f"engine must be one of ('dpsgd',), found {config.engine!r}")
+    if config.engine not in ENGINES:
+        raise InvalidParameterError(f"engine must be one of {ENGINES}, found {config.engine!r}")
     rng = np.random.default_rng(random_state)
     tgen = torch.Generator().manual_seed(int(rng.integers(2**62)))
     declared = None if schema is None else schema.to_dict()
@@ -103,8 +106,16 @@ def fit_medgan(
     for module in modules.as_dict().values():
         module.to(device)
     schedule = _schedule(config, len(df))
-    sgd = _train(config, modules, data, schedule, run, rng, tgen, run_id, progress)
-    burn_in(modules.generator, config.architecture.embedding_dim, config.bn_burn_in_batches, tgen, device)
+    if config.engine == "measure":
+        from ehrsynth.training.medgan_measure import fit_measured
+
+        sgd, measured = fit_measured(
+            config, modules, data.cpu().numpy(), fixed=run.fixed, count_sd=run.count_sd, rng=rng, tgen=tgen
+        )
+        run.history.update(measured)
+    else:
+        sgd = _train(config, modules, data, schedule, run, rng, tgen, run_id, progress)
+        burn_in(modules.generator, config.architecture.embedding_dim, config.bn_burn_in_batches, tgen, device)
     calibration = _calibration(config, modules, tgen, device)
     dp = config.dp
     privacy = (
@@ -163,10 +174,11 @@ def _resolve_schema(
         from ehrsynth.dp.one_way import RELEASES
 
         sigma = config.dp.release_noise(RELEASES, config.dp.marginal_share)
+        report: dict[str, float] = {}
         released, mechanisms = discover_schema(
-            df, noise_multiplier=sigma, rng=rng, code_columns=code_columns, declared=schema
+            df, noise_multiplier=sigma, rng=rng, code_columns=code_columns, declared=schema, report=report
         )
-        run = _Run(released, list(mechanisms))
+        run = _Run(released, list(mechanisms), report.get("count_sd", 0.0))
     if not run.schema.modelled or all(c.kind is Kind.IDENTIFIER for c in run.schema.columns):
         dp_discovered = config.private and schema is None
         raise InvalidDataError(

@@ -176,7 +176,7 @@ def test_a_column_too_spread_to_release_is_refused_naming_it_but_rare_codes_are_
     )
     from ehrsynth.errors import InvalidDataError
 
-    with pytest.raises(InvalidDataError, match="'spread'.*declare their ranges") as info:
+    with pytest.raises(InvalidDataError, match=r"'spread'.*declare their ranges") as info:
         discover_schema(df, noise_multiplier=8.0, rng=np.random.default_rng(1))
     assert "rare_code" not in str(info.value)
     schema, _ = discover_schema(df[["rare_code"]], noise_multiplier=8.0, rng=np.random.default_rng(1))

@@ -1,0 +1,73 @@
+"""The ``measure`` engine inside a MedGAN fit: the measure-then-fit steps after the 1-way release.
+
+The fit's schema step has already run the one DP release of every column's 1-way marginal
+(:mod:`ehrsynth.dp.one_way`, ``marginal_share`` of ε). This module spends the REST of the budget
+(:func:`~ehrsynth.dp.measure_budget.plan_measure_budget` with those 1-way mechanisms as ``fixed``) on the per-row
+cap, all cross-block pairs and the adaptive triple rounds (:mod:`ehrsynth.training.measure_engine`), and fits the
+generator + decoder to the released 1-ways and pairs. No DP-SGD runs: the discriminator stays untrained, and
+everything after the releases is post-processing. Without DP the same steps use exact statistics.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import torch
+
+from ehrsynth.dp.accounting import Mechanism
+from ehrsynth.training.medgan_parts import MedGANConfig, MedGANModules
+
+logger = logging.getLogger(__name__)
+
+#: shares of the budget left after the 1-way release (μ² shares, see dp/measure_budget.py)
+MEASURE_SHARES = {"row_cap": 0.06, "one_way": 0.0, "pairs": 0.75, "rounds": 0.19}
+
+
+def fit_measured(
+    config: MedGANConfig,
+    modules: MedGANModules,
+    data: np.ndarray,
+    *,
+    fixed: list[Mechanism],
+    count_sd: float,
+    rng: np.random.Generator,
+    tgen: torch.Generator,
+) -> tuple[list[Mechanism], dict[str, list[dict[str, float]]]]:
+    """Release the pairs (and rounds of triples) of the encoded ``data`` and fit the modules to them in place.
+
+    ``fixed``: the mechanisms already run (the 1-way release); ``count_sd``: that release's noise on a count
+    (0 without DP). Returns the mechanisms run here and the fit history (errors against released values).
+    """
+    from ehrsynth.dp.measure_budget import DEFAULT_PER_ROUND, DEFAULT_ROUNDS, exact_plan, plan_measure_budget
+    from ehrsynth.dp.sparse_marginals import IndicatorLayout
+    from ehrsynth.training.measure_engine import release_caps, run_measure_engine
+
+    dp = config.dp
+    if dp is None:
+        plan = exact_plan(DEFAULT_ROUNDS, DEFAULT_PER_ROUND)
+    else:
+        plan = plan_measure_budget(
+            epsilon=dp.epsilon, delta=dp.delta, accountant=dp.accountant, shares=MEASURE_SHARES, fixed=fixed
+        )
+    layout = modules.transformer.layout
+    (cap,), cap_mechanisms = release_caps(data, layout, plan=plan, rng=rng, quantiles=(0.9,))
+    target, _ = modules.transformer.marginal_targets()
+    units = IndicatorLayout.from_layout(layout).units
+    n = len(data)
+    result = run_measure_engine(
+        data,
+        layout,
+        modules.generator,
+        modules.autoencoder,
+        one_way=np.clip(target[units], 0.0, 1.0),
+        one_way_sd=count_sd / max(n, 1),
+        cap=cap,
+        plan=plan,
+        rng=rng,
+        generator_rng=tgen,
+    )
+    logger.info("measure engine: cap K=%d, %d mechanisms", cap, len(cap_mechanisms) + len(result.mechanisms))
+    history: dict[str, Any] = {"measure": result.history["fit"], "rounds": result.history["rounds"]}
+    return [*cap_mechanisms, *result.mechanisms], history
