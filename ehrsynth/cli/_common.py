@@ -43,6 +43,13 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     dp.add_argument(
         "--accountant", choices=("prv", "rdp"), default="prv", help="privacy accountant (default prv)"
     )
+    dp.add_argument(
+        "--engine",
+        choices=("dpsgd", "measure"),
+        default="dpsgd",
+        help="how dependence is learnt: dpsgd (medGAN trained with DP-SGD) or measure (DP releases of all "
+        "pairs and adaptive triples, then the generator fitted to them) (default dpsgd)",
+    )
     t = p.add_argument_group("training")
     t.add_argument(
         "--schema", metavar="F", help="declared schema JSON (from `ehrsynth schema`; spends no budget)"
@@ -102,6 +109,7 @@ def model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "epsilon": None if args.no_dp else args.epsilon,
         "delta": args.delta,
         "accountant": args.accountant,
+        "engine": getattr(args, "engine", "dpsgd"),
         "epochs": 1000 if args.reference_schedule and args.epochs is None else args.epochs,
         "ae_epochs": 100 if args.reference_schedule and args.ae_epochs is None else args.ae_epochs,
         "batch_size": args.batch_size,
