@@ -62,7 +62,7 @@ import pandas as pd
 from ehrsynth.dp_verify.canaries import ATTACKS, draw_inclusion, make_canaries, score_canaries
 from ehrsynth.dp_verify.lower_bound import GUESS_FRACTIONS, best_one_run_bound, threshold_rate_bound
 from ehrsynth.errors import InvalidParameterError, PrivacyBudgetError
-from ehrsynth.privacy.report import jsonable
+from ehrsynth.reporting.jsonable import jsonable
 
 if TYPE_CHECKING:  # pragma: no cover
     from ehrsynth.estimator import MedGAN

@@ -22,28 +22,11 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 from typing import Any
 
-import numpy as np
-
 from ehrsynth.privacy import thresholds as th
-
-
-def jsonable(obj: Any) -> Any:
-    """Recursively turn numpy values into Python ones and non-finite floats into ``None``."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+from ehrsynth.reporting.jsonable import jsonable
 
 
 class AuditReport:
