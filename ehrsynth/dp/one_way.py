@@ -54,7 +54,7 @@ CHILD_Z = 3.0  # next to a dominant child, other children are kept above this (s
 DOMINANT_SHARE = 0.7
 EDGE_Z = 1.0
 OTHER_LABEL = "other"
-RELEASES = 2 + ZOOM_LEVELS  # row bound, 1-way, zoom levels: what the budget plans for
+RELEASES = 3 + ZOOM_LEVELS  # row bound, 1-way, zeros of unlocalised columns, zoom levels: the budget's plan
 
 
 @dataclass
@@ -289,8 +289,9 @@ def _row_bound(
     width = max_cells + 1
     hist = np.bincount(np.minimum(per_row, max_cells).astype(np.int64), minlength=width).astype(np.float64)
     noisy = np.clip(hist + rng.normal(0.0, nm, size=width), 0.0, None)
-    # post-processing: zero bins below 2σ so the noise of many empty bins does not move the quantile
-    noisy = np.where(noisy > 2.0 * nm, noisy, 0.0)
+    # post-processing: zero bins below a Bonferroni bar over the domain, so the noise of its many empty bins
+    # does not move the quantile (an empty bin survives with probability ≤ FALSE_CELL_RATE in all)
+    noisy = np.where(noisy > nm * float(-ndtri(FALSE_CELL_RATE / width)), noisy, 0.0)
     cum = np.cumsum(noisy)
     bound = int(np.searchsorted(cum, ROW_BOUND_QUANTILE * cum[-1])) if cum[-1] > 0 else max_cells
     return max(bound, 1), Gaussian("marginals:row-bound", nm, count=1)
@@ -450,19 +451,13 @@ def _zoom(
     counted rather than inferred as the remainder (which would collect the mass lost to thresholding)."""
     index = {s.name: j for j, s in enumerate(specs)}
     by_name = {s.name: s for s in specs}
-    mechanisms: list[Mechanism] = []
+    mechanisms: list[Mechanism] = _measure_zeros(cells, by_name, values, nm, rng)
     for level in range(1, ZOOM_LEVELS + 1):
         plans = {name: _children(c, by_name[name].integer) for name, c in cells.items()}
         # zeros are measured where they are not simply the remainder of a 0/1 code: every sparse column with
         # mass beyond the cell of 1, and every column where nothing passed (a rare code, or a dense column too
         # spread to localise: the measured zeros tell them apart)
-        zero_cols = [
-            n
-            for n in cells
-            if level == 1
-            and not by_name[n].dense
-            and (not _binary_like(cells[n]) or cells[n].count.sum() == 0)
-        ]
+        zero_cols = [n for n in cells if level == 1 and not by_name[n].dense and not _binary_like(cells[n])]
         names = sorted(
             set(n for n, p in plans.items() if p is not None) | set(zero_cols), key=index.__getitem__
         )
@@ -506,6 +501,26 @@ def _binary_like(c: _Cells) -> bool:
     return len(mass) == 0 or (
         len(mass) == 1 and c.lo[mass[0]] <= 1.0 < c.hi[mass[0]] and c.hi[mass[0]] <= 2.0
     )
+
+
+def _measure_zeros(
+    cells: dict[str, _Cells],
+    by_name: dict[str, Spec],
+    values: dict[str, np.ndarray],
+    nm: float,
+    rng: np.random.Generator,
+) -> list[Mechanism]:
+    """One release of the zero counts of every sparse column where no cell passed: a rare 0/1 code (its zeros
+    leave no more nonzero mass than its cell of 1 holds) or a column too spread to localise (then refused).
+    Each row adds 1 to every such column's count (sensitivity √m, no truncation, so no column is starved)."""
+    names = [n for n, c in cells.items() if not by_name[n].dense and c.count.sum() == 0]
+    if not names:
+        return []
+    sigma = nm * math.sqrt(len(names))
+    for name in names:
+        zeros = float((values[name] == 0).sum() + rng.normal(0.0, sigma))
+        cells[name].zero, cells[name].zero_sd = max(zeros, 0.0), sigma
+    return [Gaussian("marginals:zeros", nm, count=1)]
 
 
 def _children(c: _Cells, integer: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
