@@ -1,0 +1,452 @@
+"""The numeric half of the 1-way release (:mod:`ehrsynth.dp.one_way`): a fixed signed-log grid of cells,
+thresholds that keep real mass and drop noise, the zoom releases that split passing cells, and the
+post-processing that turns cells into a column's released CDF (or a 0/1 / categorical column for integer
+codes). Every function here is post-processing of noisy counts except :func:`numeric_cells` (level 0, part of
+the joint 1-way release), :func:`zoom` and :func:`measure_zeros` (their own Gaussian releases)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtri
+
+from ehrsynth.dp import domain
+from ehrsynth.dp.accounting import Gaussian, Mechanism
+from ehrsynth.errors import InvalidDataError
+from ehrsynth.naming import CATEGORY_NAMES
+from ehrsynth.schema import Column, Kind
+
+ZOOM_LEVELS = 3
+ZOOM_FACTOR = 8
+MAX_CODE_VALUES = 16
+FALSE_CELL_RATE = 0.05  # per release: chance that any empty cell survives the threshold
+SIGNIFICANT_Z = 3.0  # a missing rate or an 'other' mass is kept when above z·σ
+GROW_Z = 3.0  # neighbours of passing cells are kept above this (see _grow)
+CHILD_Z = 3.0  # next to a dominant child, other children are kept above this (see _merge_children)
+DOMINANT_SHARE = 0.7
+EDGE_Z = 1.0
+
+
+@dataclass
+class Spec:
+    """How one column enters the release; decided from names, dtypes and a declared schema only."""
+
+    name: str
+    role: str  # categorical | binary | numeric | code
+    integer: bool = False
+    numeric_coded: bool = False  # a categorical whose values are numbers (no 'other' label possible)
+    declared: Column | None = None  # a declared column (kind, maybe categories or bounds)
+    dtype: str | None = None
+    datetime: bool = False
+
+    @property
+    def dense(self) -> bool:
+        """Every row touches a cell (0 is an ordinary value, e.g. a date of 1970-01-01)."""
+        return self.datetime
+
+
+@dataclass
+class Cells:
+    """Numeric cells of one column: half-open intervals [lo, hi) with their (post-processed) counts."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    count: np.ndarray
+    zero: float | None = None  # the measured count of zeros (None: zeros are the remainder)
+    zero_sd: float = 0.0  # its noise
+    one: float = 0.0  # the unthresholded noisy count of the cell holding 1 (a rare 0/1 code's prevalence)
+    one_sd: float = 0.0  # its noise
+
+
+# -- grids ----------------------------------------------------------------------------------------------------
+def _float_edges() -> np.ndarray:
+    mags = domain._magnitudes()[1:]  # 1e-3 ... 1e9
+    return np.concatenate([-mags[::-1], [0.0], mags])
+
+
+def _int_edges() -> np.ndarray:
+    mags = np.unique(np.ceil(domain._magnitudes()[1:]))
+    mags = mags[mags >= 1]
+    return np.unique(np.concatenate([-mags[::-1], [0.0], mags]))
+
+
+FLOAT_EDGES = _float_edges()
+INT_EDGES = _int_edges()
+
+
+def level0(spec: Spec) -> tuple[np.ndarray, np.ndarray]:
+    """Level-0 cells [lo, hi): a declared range cut into 64 parts, else the signed-log grid."""
+    col = spec.declared
+    if col is not None and col.lower is not None and col.upper is not None:
+        top = float(col.upper) + (1.0 if spec.integer else 0.0)
+        edges = np.linspace(float(col.lower), max(top, float(col.lower) + 1e-9), 65)
+        if spec.integer:
+            edges = np.unique(np.ceil(edges))
+        if edges[0] < 0 < edges[-1]:
+            edges = np.union1d(edges, [0.0])
+    else:
+        edges = INT_EDGES if spec.integer else FLOAT_EDGES
+    return edges[:-1], edges[1:]
+
+
+def cell_index(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, *, clip: bool = True) -> np.ndarray:
+    """Cell of each value among sorted cells (-1 outside every cell, NaN included; ``clip``: values beyond
+    the first/last cell go to it)."""
+    i = np.searchsorted(lo, x, side="right") - 1
+    ok = (i >= 0) & (x < hi[np.clip(i, 0, len(hi) - 1)])
+    if not clip:
+        return np.where(ok, i, -1)
+    outside_hi = x >= hi[-1]
+    i = np.where(outside_hi, len(lo) - 1, i)  # beyond the grid: the outermost cells
+    i = np.where(x < lo[0], 0, i)
+    return np.where(ok | outside_hi | (x < lo[0]), i, -1)
+
+
+def _zero_cell(lo: np.ndarray, hi: np.ndarray) -> int:
+    z = np.flatnonzero((lo <= 0) & (hi > 0))
+    return int(z[0]) if len(z) else -1
+
+
+def _zeros_and_ones(cells: Cells, nonmissing: float) -> bool:
+    """Whether a column where no cell passed is consistent with a 0/1 code: its nonzero mass (from the
+    measured zeros) is not significantly more than the noisy count of the cell holding 1."""
+    nonzero = nonmissing - float(cells.zero or 0.0)
+    sd = math.hypot(cells.zero_sd, cells.one_sd)
+    return nonzero - cells.one <= SIGNIFICANT_Z * max(sd, 1.0)
+
+
+# -- numbers ----------------------------------------------------------------------------------------------------
+def numeric_cells(
+    spec: Spec, x: np.ndarray, rows: np.ndarray, sigma: float, z: float, rng: np.random.Generator
+) -> tuple[Cells, bool]:
+    """Level-0 noisy cells of one column (zero cell left out: it is the remainder), and whether its values
+    are decimals (a significant noisy count of non-integral values)."""
+    lo, hi = level0(spec)
+    v = x[rows & np.isfinite(x) & ((x != 0) | spec.dense)]
+    counts = np.bincount(np.clip(cell_index(v, lo, hi), 0, None), minlength=len(lo)).astype(np.float64)
+    noisy = counts + rng.normal(0.0, sigma, size=len(lo))
+    zc = _zero_cell(lo, hi)
+    if zc >= 0 and spec.integer and not spec.dense:
+        noisy[zc] = 0.0  # the integer cell [0, 1) holds only zeros: the remainder, never measured
+    one_cell = int(cell_index(np.asarray([1.0]), lo, hi)[0])
+    fractional = False
+    if not spec.integer:
+        frac = float((v != np.round(v)).sum() + rng.normal(0.0, sigma))
+        fractional = frac > SIGNIFICANT_Z * sigma
+    blocked = zc if zc >= 0 and spec.integer and not spec.dense else -1
+    kept = _threshold_groups(noisy, sigma, z, blocked)
+    if kept is None:
+        raise InvalidDataError(
+            f"column {spec.name!r}: its values are too spread out for their range to be released at this "
+            "budget (no part of the grid holds enough rows above the noise); declare its range in a schema "
+            '(kind and "lower"/"upper": public, spends no budget), raise epsilon, or drop the column',
+            column=spec.name,
+        )
+    if not spec.integer and not fractional:  # integral values stored as floats: integer cells from here on
+        lo, hi = np.ceil(lo), np.ceil(hi)
+        spec.integer = True
+    one = float(noisy[one_cell]) if one_cell >= 0 else 0.0
+    cells = Cells(lo.copy(), hi.copy(), kept, one=one, one_sd=sigma)
+    return cells, fractional
+
+
+def _threshold_groups(noisy: np.ndarray, sigma: float, z: float, blocked: int = -1) -> np.ndarray | None:
+    """Zero cells below z·σ; then, among the cells still zero, sum aligned groups of 2, 4, 8, 16 (signal adds
+    g-fold, noise √g-fold) and spread a passing group's sum over its cells, so spread-out tails keep their mass
+    at a coarser resolution. None: significant mass that nothing localises (the caller refuses the column)."""
+    kept = np.where(noisy > z * sigma, noisy, 0.0)
+    taken = kept > 0
+    for g in (2, 4, 8, 16):
+        starts = np.arange(0, len(noisy), g)
+        sums = np.add.reduceat(np.where(taken, 0.0, noisy), starts)
+        free = ~np.logical_or.reduceat(taken, starts)
+        for a in starts[free & (sums > z * sigma * math.sqrt(g))]:
+            width = len(kept[a : a + g])
+            kept[a : a + g] = sums[a // g] / width
+            taken[a : a + g] = True
+    if kept.sum() > 0:
+        return _grow(kept, noisy, sigma, blocked=blocked)
+    if noisy.sum() <= SIGNIFICANT_Z * sigma * math.sqrt(len(noisy)):
+        return kept  # nothing nonzero worth releasing: all mass is the remainder (zeros)
+    return None
+
+
+def _grow(
+    kept: np.ndarray, noisy: np.ndarray, sigma: float, z: float = GROW_Z, blocked: int = -1
+) -> np.ndarray:
+    """Extend the passing cells outwards: the next 1, 2 or 4 cells beyond each edge of a passing run are kept
+    when their noisy sum exceeds z·σ·√g (a lower bar than the Bonferroni one: only neighbours of real mass are
+    tested, a handful per column), so tails next to the bulk keep their mass. ``blocked``: a cell never grown
+    into (the unmeasured zero cell of a sparse column). Post-processing."""
+    kept = kept.copy()
+    taken = kept > 0
+    wall = np.zeros(len(noisy), dtype=bool)
+    if blocked >= 0:
+        wall[blocked] = True
+    n = len(noisy)
+    for _ in range(n):
+        grown = False
+        for i in np.flatnonzero(taken):
+            for step in (-1, 1):
+                j = i + step
+                if not 0 <= j < n or taken[j] or wall[j]:
+                    continue
+                for g in (1, 2, 4):
+                    block = np.arange(j, j + step * g, step)
+                    if block.min() < 0 or block.max() >= n or (taken | wall)[block].any():
+                        break
+                    total = float(noisy[block].sum())
+                    if total > z * sigma * math.sqrt(g):
+                        kept[block], taken[block], grown = total / g, True, True
+                        break
+        if not grown:
+            break
+    return kept
+
+
+def numeric_stub(spec: Spec, rate: float, fractional: bool) -> Column:
+    kind = Kind.DATETIME if spec.datetime else Kind.CONTINUOUS
+    decimals = 0 if spec.integer or not fractional else None
+    return Column(
+        spec.name, kind, nullable=rate > 0, missing_rate=rate, dtype=spec.dtype, decimals=decimals,
+        time_unit="D" if spec.datetime else None,
+    )  # fmt: skip
+
+
+def zoom(
+    specs: list[Spec],
+    cells: dict[str, Cells],
+    keep: np.ndarray,
+    values: dict[str, np.ndarray],
+    bound: int,
+    nm: float,
+    rng: np.random.Generator,
+) -> tuple[dict[str, Cells], list[Mechanism]]:
+    """Split passing cells into 8 and measure the children, :data:`ZOOM_LEVELS` times (one release each). The
+    first level also measures the zero cell of every sparse column that is more than a 0/1 code, so zeros are
+    counted rather than inferred as the remainder (which would collect the mass lost to thresholding)."""
+    index = {s.name: j for j, s in enumerate(specs)}
+    by_name = {s.name: s for s in specs}
+    mechanisms: list[Mechanism] = measure_zeros(cells, by_name, values, nm, rng)
+    for level in range(1, ZOOM_LEVELS + 1):
+        plans = {name: _children(c, by_name[name].integer) for name, c in cells.items()}
+        # zeros are measured where they are not simply the remainder of a 0/1 code: every sparse column with
+        # mass beyond the cell of 1, and every column where nothing passed (a rare code, or a dense column too
+        # spread to localise: the measured zeros tell them apart)
+        zero_cols = [n for n in cells if level == 1 and not by_name[n].dense and not _binary_like(cells[n])]
+        names = sorted(
+            set(n for n, p in plans.items() if p is not None) | set(zero_cols), key=index.__getitem__
+        )
+        if not names:
+            break
+        k = min(len(names), bound)
+        sigma = nm * math.sqrt(k)
+        mechanisms.append(Gaussian(f"marginals:zoom-{level}", nm, count=1))
+        cell_of = np.full((keep.shape[0], len(names)), -2, dtype=np.int64)  # -2: no contribution, -1: zero
+        for i, name in enumerate(names):
+            x = values[name]
+            ok = np.isfinite(x)  # each zoom release bounds rows itself (k cells, fixed order)
+            plan = plans.get(name)
+            if plan is not None:
+                c = cell_index(np.where(ok, x, np.nan), plan[0], plan[1], clip=False)
+                cell_of[:, i] = np.where(ok & (x != 0) & (c >= 0), c, -2)
+            if name in zero_cols:
+                cell_of[:, i] = np.where(ok & (x == 0), -1, cell_of[:, i])
+        active = cell_of > -2
+        active &= np.cumsum(active, axis=1) <= k  # the same fixed order bounds each row to k cells
+        n_cells = sum(len(p[0]) for p in plans.values() if p is not None) + len(zero_cols)
+        threshold = sigma * float(-ndtri(FALSE_CELL_RATE / max(n_cells, 1)))
+        for i, name in enumerate(names):
+            mine = cell_of[active[:, i], i]
+            if name in zero_cols:
+                noisy_zero = float((mine == -1).sum() + rng.normal(0.0, sigma))
+                cells[name].zero = noisy_zero if noisy_zero > threshold else 0.0
+                cells[name].zero_sd = sigma
+            plan = plans.get(name)
+            if plan is not None:
+                lo, hi, parent = plan
+                counts = np.bincount(mine[mine >= 0], minlength=len(lo)).astype(float)
+                noisy = counts + rng.normal(0.0, sigma, size=len(lo))
+                cells[name] = _merge_children(cells[name], lo, hi, parent, noisy, sigma, threshold)
+    return cells, mechanisms
+
+
+def _binary_like(c: Cells) -> bool:
+    """Only the cell holding 1 (if any) has mass: a 0/1 column, whose zeros are the remainder."""
+    mass = np.flatnonzero(c.count > 0)
+    return len(mass) == 0 or (
+        len(mass) == 1 and c.lo[mass[0]] <= 1.0 < c.hi[mass[0]] and c.hi[mass[0]] <= 2.0
+    )
+
+
+def measure_zeros(
+    cells: dict[str, Cells],
+    by_name: dict[str, Spec],
+    values: dict[str, np.ndarray],
+    nm: float,
+    rng: np.random.Generator,
+) -> list[Mechanism]:
+    """One release of the zero counts of every sparse column where no cell passed: a rare 0/1 code (its zeros
+    leave no more nonzero mass than its cell of 1 holds) or a column too spread to localise (then refused).
+    Each row adds 1 to every such column's count (sensitivity √m, no truncation, so no column is starved)."""
+    names = [n for n, c in cells.items() if not by_name[n].dense and c.count.sum() == 0]
+    if not names:
+        return []
+    sigma = nm * math.sqrt(len(names))
+    for name in names:
+        zeros = float((values[name] == 0).sum() + rng.normal(0.0, sigma))
+        cells[name].zero, cells[name].zero_sd = max(zeros, 0.0), sigma
+    return [Gaussian("marginals:zeros", nm, count=1)]
+
+
+def _children(c: Cells, integer: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Children [lo, hi) of every splittable cell with mass, and the parent index of each child."""
+    lo_list, hi_list, parent = [], [], []
+    for i in np.flatnonzero(c.count > 0):
+        a, b = float(c.lo[i]), float(c.hi[i])
+        if (integer and b - a <= 1) or (not integer and b - a <= 1e-3 * max(abs(a), abs(b), 1e-3)):
+            continue
+        edges = np.linspace(a, b, ZOOM_FACTOR + 1)
+        if integer:
+            edges = np.unique(np.ceil(edges))
+        if len(edges) < 3:
+            continue
+        lo_list.append(edges[:-1])
+        hi_list.append(edges[1:])
+        parent.append(np.full(len(edges) - 1, i))
+    if not lo_list:
+        return None
+    lo, hi, par = np.concatenate(lo_list), np.concatenate(hi_list), np.concatenate(parent)
+    order = np.argsort(lo, kind="stable")
+    return lo[order], hi[order], par[order]
+
+
+def _merge_children(
+    c: Cells,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    parent: np.ndarray,
+    noisy: np.ndarray,
+    sigma: float,
+    threshold: float,
+) -> Cells:
+    """Replace split parents by their children; each parent keeps its (already released) mass, shared out by
+    its children's noisy counts (top-down consistency). How depends on the pattern, decided per parent from
+    the noisy counts (post-processing): when one child dominates (a point mass, e.g. a score that is always
+    a multiple of 10, or a year column whose decade is one child), the other children must clear
+    ``CHILD_Z``·σ, so no value is invented next to a point mass; otherwise (a smooth density) every child
+    between the first and the last one above ``EDGE_Z``·σ keeps its count clipped at 0, so the parent's support
+    neither shrinks to its densest children nor spills past the data's edge. A parent
+    whose children are all ≤ 0 spreads evenly. ``threshold`` is unused (the level's Bonferroni bar)."""
+    del threshold
+    counts = np.zeros(len(noisy))
+    for p in np.unique(parent):
+        mine = np.flatnonzero(parent == p)
+        share = np.clip(noisy[mine], 0.0, None)
+        if share.sum() > 0 and share.max() >= DOMINANT_SHARE * share.sum():
+            share = np.where(noisy[mine] > CHILD_Z * sigma, share, 0.0)
+            share[np.argmax(noisy[mine])] = max(share.max(), 1.0)
+        else:  # smooth: only between the first and last child clearly above the noise (no spill at the edges)
+            clear = np.flatnonzero(noisy[mine] > EDGE_Z * sigma)
+            if len(clear):
+                share[: clear[0]] = 0.0
+                share[clear[-1] + 1 :] = 0.0
+        width = hi[mine] - lo[mine]
+        counts[mine] = c.count[p] * (share / share.sum() if share.sum() > 0 else width / width.sum())
+    stay = np.setdiff1d(np.arange(len(c.lo)), np.unique(parent))
+    all_lo = np.concatenate([c.lo[stay], lo])
+    order = np.argsort(all_lo, kind="stable")
+    return Cells(
+        all_lo[order],
+        np.concatenate([c.hi[stay], hi])[order],
+        np.concatenate([c.count[stay], counts])[order],
+        zero=c.zero,
+        zero_sd=c.zero_sd,
+        one=c.one,
+        one_sd=c.one_sd,
+    )
+
+
+def finish_numeric(stub: Column, cells: Cells, n: int, spec: Spec) -> Column:
+    """Cells + the zero remainder → a CDF (knots/cdf), or a categorical/binary column for integer codes."""
+    nonmissing = n * (1.0 - float(stub.missing_rate or 0.0))
+    total = float(cells.count.sum())
+    if total == 0 and cells.zero is not None and not _zeros_and_ones(cells, nonmissing):
+        raise InvalidDataError(  # most values are nonzero, but no part of the grid holds enough of them
+            f"column {spec.name!r}: its values are too spread out for their distribution to be released at "
+            "this budget; declare its range in a schema (kind and 'lower'/'upper': public, spends no budget), "
+            "raise epsilon, or drop the column",
+            column=spec.name,
+        )
+    if spec.dense:
+        zero = 0.0  # zeros were measured in their cell like any value
+    elif cells.zero is not None:  # measured: the nonzero cells share what is not zero (thresholding losses)
+        zero = min(cells.zero, nonmissing)
+        if total > 0:
+            cells.count = cells.count * ((nonmissing - zero) / total)
+    else:
+        zero = max(nonmissing - total, 0.0)
+    unit = 1.0 if spec.integer else 1e-9
+    lo = np.where((cells.lo == 0.0) & (not spec.dense), unit, cells.lo)  # the zero leaf [0, unit) first
+    keep = cells.hi > lo
+    lo = np.append(lo[keep], 0.0)
+    hi = np.append(cells.hi[keep], unit)
+    mass = np.append(cells.count[keep], zero)
+    if spec.integer and mass[:-1].sum() == 0 and cells.one > 0:  # only zeros passed: a rare 0/1 code
+        lo, hi, mass = np.append(lo, 1.0), np.append(hi, 2.0), np.append(mass, cells.one)
+    has = mass > 0
+    lo, hi, mass = lo[has], hi[has], mass[has]
+    if spec.integer:
+        coded = _as_codes(stub, lo, hi, mass, spec)
+        if coded is not None:
+            return coded
+    order = np.argsort(lo, kind="stable")
+    lo, hi, mass = lo[order], hi[order], mass[order]
+    knots = np.unique(np.concatenate([lo, hi]))
+    cum = np.zeros(len(knots))
+    for _a, b, m in zip(lo, hi, mass, strict=True):  # leaves are disjoint: add each to the CDF after it
+        cum[knots >= b] += m
+    total = cum[-1] if cum[-1] > 0 else 1.0
+    cdf = cum / total
+    upper = float(knots[-1] - 1.0) if spec.integer else float(knots[-1])
+    kind = Kind.COUNT if stub.kind is Kind.CONTINUOUS and spec.integer and knots[0] >= 0 else stub.kind
+    decimals = 0 if spec.integer else _resolution_decimals(lo, hi)
+    return Column(
+        stub.name, kind, nullable=stub.nullable, lower=float(knots[0]), upper=max(upper, float(knots[0])),
+        decimals=decimals, dtype=stub.dtype, time_unit=stub.time_unit,
+        knots=knots.tolist(),
+        cdf=cdf.tolist(), missing_rate=stub.missing_rate,
+    )  # fmt: skip
+
+
+def _resolution_decimals(lo: np.ndarray, hi: np.ndarray) -> int:
+    """Decimals matching the release's finest resolution (its narrowest leaf that is not a point mass): a
+    decoded lab value is written as 2.1587, not 2.158722361."""
+    width = hi - lo
+    real = width[width > 1e-8 * np.maximum(1.0, np.abs(lo))]
+    if len(real) == 0:
+        return 6
+    return int(np.clip(math.ceil(-math.log10(float(real.min()))), 0, 6))
+
+
+def _as_codes(stub: Column, lo: np.ndarray, hi: np.ndarray, mass: np.ndarray, spec: Spec) -> Column | None:
+    """An integer column whose mass sits on a few single integers: binary (0/1) or categorical values."""
+    if spec.datetime or len(lo) > MAX_CODE_VALUES or not np.all(hi - lo == 1):
+        return None
+    values = [int(v) for v in lo]
+    share = mass / mass.sum()
+    if set(values) <= {0, 1}:
+        p1 = float(share[values.index(1)]) if 1 in values else 0.0
+        return Column(
+            stub.name, Kind.BINARY, nullable=stub.nullable, frequencies=[p1], missing_rate=stub.missing_rate,
+            dtype=stub.dtype,
+        )  # fmt: skip
+    contiguous_from_zero = values == list(range(len(values)))
+    if contiguous_from_zero and not CATEGORY_NAMES.search(spec.name):
+        return None  # a small count (0, 1, 2, …): a number, decoded on its integer leaves
+    return Column(
+        stub.name, Kind.CATEGORICAL, nullable=stub.nullable, categories=list(values),
+        frequencies=share.tolist(), missing_rate=stub.missing_rate, dtype=stub.dtype,
+    )  # fmt: skip
