@@ -55,8 +55,11 @@ from ehrsynth.errors import InvalidDataError
 from ehrsynth.schema import Column, Kind, Scalar
 
 ROW_BOUND_QUANTILE = 0.99
+#: each release's noise multiplier relative to the 1-way release's (the one every column depends on): the
+#: row bound is a coarse quantile, the zeros and zoom releases refine; so the 1-way release gets the most
+NOISE_WEIGHTS = {"row-bound": 3.0, "1-way": 1.0, "zoom": 1.5}
+ROW_BOUND_FALSE_RATE = 1e-4
 OTHER_LABEL = "other"
-RELEASES = 3 + ZOOM_LEVELS  # row bound, 1-way, zeros of unlocalised columns, zoom levels: the budget's plan
 
 
 @dataclass
@@ -80,13 +83,14 @@ def release_one_way(
 ) -> Release:
     """Run the release (see the module docstring). ``values``: float arrays of numeric columns (dates as days).
 
-    ``noise_multiplier`` is σ / sensitivity for each of the (up to) :data:`RELEASES` Gaussian releases.
+    ``noise_multiplier`` is σ / sensitivity of the 1-way release (:func:`one_way_noise`); the others use it
+    times :data:`NOISE_WEIGHTS`.
     """
     n = len(df)
     nm = float(noise_multiplier)
     touched = _touched(df, specs, values)
     max_cells = 2 * len(specs)  # public: at most two cells per column (a value and the fractional count)
-    bound, q_mech = _row_bound(touched.sum(axis=1), max_cells, nm, rng)
+    bound, q_mech = _row_bound(touched.sum(axis=1), max_cells, _round(nm * NOISE_WEIGHTS["row-bound"]), rng)
     keep = (touched > 0) & (np.cumsum(touched, axis=1) <= bound)  # first columns in a fixed public order
     sigma = nm * math.sqrt(bound)
     mechanisms: list[Mechanism] = [q_mech]
@@ -121,7 +125,9 @@ def release_one_way(
         else:
             out.columns[spec.name] = _categorical(spec, s[rows & ~missing], n, rate, sigma, tau, out, rng)
     if numeric:
-        zoomed, zoom_mechs = zoom(specs, numeric, keep, values, bound, nm, rng)
+        zoomed, zoom_mechs = zoom(
+            specs, numeric, keep, values, bound, _round(nm * NOISE_WEIGHTS["zoom"]), rng
+        )
         mechanisms.extend(zoom_mechs)
         spread: list[str] = []
         for name, cells in zoomed.items():
@@ -164,6 +170,27 @@ def _uniform_declared(stub: Column, spec: Spec) -> Column:
     )  # fmt: skip
 
 
+def _round(x: float) -> float:
+    return float(f"{x:.6g}")
+
+
+def one_way_noise(*, epsilon: float, delta: float, share: float, accountant: str) -> float:
+    """The 1-way release's noise multiplier when the whole release (row bound, 1-way, zeros, zoom levels, with
+    :data:`NOISE_WEIGHTS`) spends ``share * epsilon`` measured alone; pass it to :func:`release_one_way`."""
+    from ehrsynth.dp.calibration import Phase, calibrate_noise
+
+    w = NOISE_WEIGHTS
+    phases = [
+        Phase("row-bound", 1.0, 1, weight=w["row-bound"]),
+        Phase("1-way", 1.0, 1, weight=w["1-way"]),
+        Phase("zoom", 1.0, ZOOM_LEVELS + 1, weight=w["zoom"]),  # + the zeros release
+    ]
+    mechanisms = calibrate_noise(
+        phases, epsilon=share * epsilon, delta=delta, accountant=accountant, max_noise_multiplier=1e4
+    )
+    return next(m.noise_multiplier for m in mechanisms if m.name == "1-way")
+
+
 def _fixed(spec: Spec) -> bool:
     return spec.declared is not None and bool(spec.declared.categories)
 
@@ -204,8 +231,9 @@ def _row_bound(
     hist = np.bincount(np.minimum(per_row, max_cells).astype(np.int64), minlength=width).astype(np.float64)
     noisy = np.clip(hist + rng.normal(0.0, nm, size=width), 0.0, None)
     # post-processing: zero bins below a Bonferroni bar over the domain, so the noise of its many empty bins
-    # does not move the quantile (an empty bin survives with probability ≤ FALSE_CELL_RATE in all)
-    noisy = np.where(noisy > nm * float(-ndtri(FALSE_CELL_RATE / width)), noisy, 0.0)
+    # does not move the quantile: one noise bin far out would set a huge bound (an empty bin survives with
+    # probability ≤ ROW_BOUND_FALSE_RATE in all; a bound a little low only truncates a few rows more)
+    noisy = np.where(noisy > nm * float(-ndtri(ROW_BOUND_FALSE_RATE / width)), noisy, 0.0)
     cum = np.cumsum(noisy)
     bound = int(np.searchsorted(cum, ROW_BOUND_QUANTILE * cum[-1])) if cum[-1] > 0 else max_cells
     return max(bound, 1), Gaussian("marginals:row-bound", nm, count=1)

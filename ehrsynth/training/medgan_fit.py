@@ -171,9 +171,12 @@ def _resolve_schema(
         run = _Run(schema, [])
     else:
         from ehrsynth.dp.discovery import discover_schema
-        from ehrsynth.dp.one_way import RELEASES
+        from ehrsynth.dp.one_way import one_way_noise
 
-        sigma = config.dp.release_noise(RELEASES, config.dp.marginal_share)
+        dp = config.dp
+        sigma = one_way_noise(
+            epsilon=dp.epsilon, delta=dp.delta, share=dp.marginal_share, accountant=dp.accountant
+        )
         report: dict[str, float] = {}
         released, mechanisms = discover_schema(
             df, noise_multiplier=sigma, rng=rng, code_columns=code_columns, declared=schema, report=report
