@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ehrsynth.errors import InvalidDataError, InvalidParameterError
+from ehrsynth.errors import DataFidelityWarning, InvalidDataError, InvalidParameterError
 
 logger = logging.getLogger(__name__)
 
@@ -232,8 +233,11 @@ def to_matrix(
     pids = long_df[patient]
     missing_pid = pids.isna().to_numpy()
     if missing_pid.any():
-        n_no_id = int(missing_pid.sum())
-        logger.warning("to_matrix: dropped %d rows without a patient id in %r", n_no_id, patient)
+        warnings.warn(  # no count: under DP the number of such rows is itself private
+            f"rows without a patient id in {patient!r} were dropped; fill the id to keep them",
+            DataFidelityWarning,
+            stacklevel=2,
+        )
     if patients is not None:
         row_index = _unique_index(patients, "patients")
         p_idx = row_index.get_indexer(pd.Index(pids))
