@@ -267,7 +267,7 @@ def to_matrix(
     c_idx = raw_to_col[code_idx]
     n_missing = int((c_idx == -2).sum())
     if n_missing:
-        logger.info("to_matrix: dropped %d rows with a missing code in %r", n_missing, code)
+        logger.info("to_matrix: dropped rows with a missing code in %r", code)  # no count: private under DP
     n_outside = int(((c_idx == -1) & (p_idx >= 0)).sum())
     if n_outside:
         outside = [c for c in final_codes if c not in col_pos]

