@@ -59,6 +59,7 @@ ROW_BOUND_QUANTILE = 0.99
 #: row bound is a coarse quantile, the zeros and zoom releases refine; so the 1-way release gets the most
 NOISE_WEIGHTS = {"row-bound": 3.0, "1-way": 1.0, "zoom": 1.5}
 ROW_BOUND_FALSE_RATE = 1e-4
+MISSING_FALSE_RATE = 0.01  # per release: chance that a column without missing values is made nullable
 OTHER_LABEL = "other"
 
 
@@ -100,6 +101,9 @@ def release_one_way(
     mechanisms.append(Gaussian("marginals:1-way", nm, count=1, delta=delta_tau))
     out = Release(columns={}, mechanisms=mechanisms, row_bound=bound)
     numeric: dict[str, Cells] = {}
+    # a column is nullable only when its missing count clears the noise, Bonferroni over the columns (on a
+    # 200-code table a 3σ bar alone would invent missing values in some code)
+    z_missing = max(SIGNIFICANT_Z, float(-ndtri(MISSING_FALSE_RATE / max(len(specs), 1))))
     n_cells = sum(len(level0(s)[0]) + 2 for s in specs if s.role == "numeric") + 2 * len(specs)
     z_cell = float(-ndtri(FALSE_CELL_RATE / max(n_cells, 1)))
     for j, spec in enumerate(specs):
@@ -107,7 +111,7 @@ def release_one_way(
         s = df[spec.name]
         missing = s.isna().to_numpy()
         noisy_missing = float((rows & missing).sum() + rng.normal(0.0, sigma))
-        rate = min(noisy_missing / n, 1.0) if noisy_missing > SIGNIFICANT_Z * sigma else 0.0
+        rate = min(noisy_missing / n, 1.0) if noisy_missing > z_missing * sigma else 0.0
         if spec.role == "numeric":
             cells, fractional = numeric_cells(spec, values[spec.name], rows & ~missing, sigma, z_cell, rng)
             numeric[spec.name] = cells
