@@ -19,7 +19,8 @@ COLUMNS = [
     ("peak_rss_mb", "peak MB", ".0f"),
 ]
 REFERENCE_NOTE = {
-    "real_holdout": "real test split vs train (a real table's sampling noise; 2,000 rows)",
+    "real_holdout": "real test split vs train: a real table's own sampling noise (at the test size); its AUROC "
+    "and TSTR are the real-trained ceiling (trained on train, tested on test)",
     "shuffled_train": "train columns shuffled: exact 1-way marginals, no dependence (non-DP floor)",
     "independent_resampled": "independent marginals resampled, as many rows as train (non-DP floor + sampling)",
 }

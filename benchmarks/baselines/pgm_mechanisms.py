@@ -44,6 +44,16 @@ from tabular import discretize, domain
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 
+_T0 = time.perf_counter()
+
+
+def progress(msg: str) -> None:
+    """One line to the worker's log (stderr): where a run that hits the time limit got to."""
+    import sys
+
+    print(f"[pgm {time.perf_counter() - _T0:7.1f} s] {msg}", file=sys.stderr, flush=True)
+
+
 def _mbi() -> Any:
     import warnings
 
@@ -174,12 +184,15 @@ class PGMSynthesizer:
             ones.append(mbi.LinearMeasurement(np.append(y[keep], merged), (self.names_[j],), sigma1, query))
         small = np.column_stack([self.maps_[j][codes[:, j]] for j in range(d)])
         ksize = np.array([int(mp.max()) + 1 for mp in self.maps_])
+        progress(f"MST: 1-way measured, {int(sizes.sum())} cells compressed to {int(ksize.sum())}")
         edges = self._mst_select(small, ksize, ones, rng)
+        progress(f"MST: {len(edges)} tree edges selected")
         sigma2 = math.sqrt(3.0 * (d - 1) / (2.0 * self.rho_))
         twos = [measure(mbi, small, self.names_, ksize, e, sigma2, rng) for e in edges]
         self.domain_ = mbi.Domain.fromdict({n: int(k) for n, k in zip(self.names_, ksize, strict=True)})
         iters = int(self.options.get("iters", 1000))
         self.model_ = mbi.estimation.MirrorDescent().estimate(self.domain_, ones + twos, iters=iters)
+        progress(f"MST: mirror descent done ({iters} iterations)")
         self.info_ = {
             "sigma_1way": sigma1,
             "sigma_pairs": sigma2,
@@ -241,6 +254,7 @@ class PGMSynthesizer:
         cells = sizes[iu] * sizes[ju]
         est = mbi.estimation.MirrorDescent()
         model = est.estimate(self.domain_, ms, iters=iters)
+        progress("AIM: model of the 1-way measurements fitted")
         chosen: list[tuple[int, int]] = []
         log: list[dict[str, Any]] = []
         done = False
@@ -269,6 +283,7 @@ class PGMSynthesizer:
             model = est.estimate(self.domain_, ms, iters=iters, warm_start=model)
             after = np.asarray(model.project(tuple(self.names_[j] for j in pair)).datavector())
             log.append({"pair": pair, "sigma": sigma, "rho_used": used, "t": time.perf_counter()})
+            progress(f"AIM: round {len(chosen)} measured {pair}, rho used {used:.4f} of {self.rho_:.4f}")
             if not done and np.abs(after - before).sum() <= sigma * math.sqrt(2 / math.pi) * after.size:
                 sigma, eps0 = sigma / 2.0, eps0 * 2.0  # the paper's annealing
         self.model_ = model
@@ -294,6 +309,7 @@ class PGMSynthesizer:
     def sample(self, n: int) -> pd.DataFrame:
         rng = np.random.default_rng(self.random_state + 1)
         small = self._model_codes(self.model_, n)
+        progress(f"sampled {n} rows")
         out = {}
         for j, (name, values) in enumerate(zip(self.schema_, self.values_, strict=True)):
             mapping = self.maps_[j]
