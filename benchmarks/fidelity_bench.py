@@ -227,9 +227,13 @@ def publish(result: dict[str, Any], args: argparse.Namespace, command: str) -> P
 
     tag = f"fidelity-{result['rows']}x{result['n_codes']}"
     today = HERE / "results" / f"{tag}-{dt.date.today().isoformat()}.json"
-    full = {"environment": environment(), "command": command} | result
+    full = {"environment": environment(), "commands": [command]} | result
     if args.merge:
         full["runs"] = merged(today, result["runs"])
+        if today.exists():  # every invocation that contributed runs, in order
+            old = json.loads(today.read_text())
+            before = old.get("commands", [old["command"]] if "command" in old else [])
+            full["commands"] = before + ([command] if command not in before else [])
     path = save_json(tag, full)
     update_section(f"fidelity-workload-{result['n_codes']}", render(full, path))
     return path

@@ -67,6 +67,11 @@ def _notes(runs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _boxes(runs: list[dict[str, Any]], result: dict[str, Any]) -> str:
+    boxes = sorted({r["timeout_s"] for r in runs if r.get("timeout_s")}) or [result["config"]["timeout_s"]]
+    return " / ".join(format(b, "g") for b in boxes)
+
+
 def render(result: dict[str, Any], json_path: Path) -> str:
     env = result["environment"]
     runs = result["runs"]
@@ -75,9 +80,10 @@ def render(result: dict[str, Any], json_path: Path) -> str:
         f"## Workload error and fidelity: diabetes {result['rows']:,} patients × "
         f"({result['columns'] - result['n_codes']} + {result['n_codes']} codes) (issues 11, 12)",
         "",
-        f"`{result['command']}` — {env['date']}, Python {env['python']}, torch {env['torch']}, "
+        " then ".join(f"`{c}`" for c in result.get("commands", [result.get("command", "")]))
+        + f" — {env['date']}, Python {env['python']}, torch {env['torch']}, "
         f"{env['cpus']} CPUs shared (load average {env['load_average_1min']:.1f} at the last write), "
-        f"each method in its own niced process, 1 thread, timeout {result['config']['timeout_s']:g} s. "
+        f"each method in its own niced process, 1 thread, time box {_boxes(runs, result)} s per run. "
         f"Raw: `{json_path.relative_to(json_path.parents[1])}`.",
         "",
         f"Train {result.get('train_rows')} / test {result.get('test_rows')} patients; every synthetic table "
