@@ -6,8 +6,11 @@ DIR holds ``train.csv`` and ``schema.json`` (written by benchmarks/run.py; ``sch
 column schema, the δ, the row count to sample and method options). Only the standard library is imported at
 module level: each method imports its package inside its adapter, so an import failure becomes
 ``{"status": "unavailable", "reason": ...}`` in meta.json (exit code 3) instead of a crash. Communication with
-run.py is by files only. Methods: ehrsynth, dp_marginals (core venv); sdv_gaussiancopula, sdv_ctgan
-(.venv-sdv); smartnoise_mst, smartnoise_aim, smartnoise_dpctgan (.venv-smartnoise).
+run.py is by files only. Methods: ehrsynth, dp_marginals, and the ``synthesize`` entry points ehrsynth_default (declared schema),
+ehrsynth_noschema (DP domain discovery) and ehrsynth_measure (``engine="measure"``, "unavailable" until the
+estimator accepts ``engine``) (core venv); sdv_gaussiancopula, sdv_ctgan (.venv-sdv); smartnoise_mst,
+smartnoise_aim, smartnoise_dpctgan (.venv-smartnoise); pgm_mst, pgm_aim (mbi directly, .venv-pgm, see
+pgm_mechanisms.py; options from ``cfg["pgm"]``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,49 @@ def _ehrsynth(train: Any, schema: dict[str, Any], eps: float | None, cfg: dict[s
     # DP domain discovery is not exercised here (run.py --dp-discovery does)
     declared = None if cfg.get("dp_discovery") else Schema.infer(train)
     return model, lambda: model.fit(train, schema=declared)
+
+
+def _synthesize(variant: str) -> Any:
+    """``ehrsynth.synthesize`` as a user calls it: declared schema, no schema, or a named engine."""
+
+    def build(train: Any, schema: dict[str, Any], eps: float | None, cfg: dict[str, Any]) -> tuple[Any, Any]:
+        import inspect
+        import warnings
+
+        import ehrsynth
+        from ehrsynth import MedGAN
+        from ehrsynth.estimator import NoPrivacyWarning
+        from ehrsynth.schema import Schema
+
+        warnings.simplefilter("ignore", NoPrivacyWarning)
+        kwargs: dict[str, Any] = {"epsilon": eps, "random_state": cfg["seed"]}
+        if variant == "measure":
+            if "engine" not in inspect.signature(MedGAN.__init__).parameters:
+                raise ImportError("engine not implemented (MedGAN takes no engine= parameter)")
+            kwargs["engine"] = "measure"
+        if variant != "noschema":
+            kwargs["schema"] = Schema.infer(train)  # the declared public schema every baseline gets
+        box: dict[str, Any] = {}
+
+        def fit() -> None:
+            box["synth"] = ehrsynth.synthesize(train, n_rows=int(cfg["n_synthetic"]), **kwargs)
+
+        return box, fit
+
+    return build
+
+
+def _pgm(kind: str) -> Any:
+    def build(train: Any, schema: dict[str, Any], eps: float | None, cfg: dict[str, Any]) -> tuple[Any, Any]:
+        from pgm_mechanisms import PGMSynthesizer
+
+        if eps is None:
+            raise ValueError("MST / AIM are DP only")
+        options = dict(cfg.get("pgm", {}).get(kind, {}))
+        model = PGMSynthesizer(kind, eps, cfg["delta"], random_state=cfg["seed"], **options)
+        return model, lambda: model.fit(train, schema)
+
+    return build
 
 
 def _marginals(train: Any, schema: dict[str, Any], eps: float | None, cfg: dict[str, Any]) -> tuple[Any, Any]:
@@ -95,12 +141,20 @@ METHODS = {
     "smartnoise_mst": _smartnoise("mst"),
     "smartnoise_aim": _smartnoise("aim"),
     "smartnoise_dpctgan": _smartnoise("dpctgan"),
+    "ehrsynth_default": _synthesize("default"),
+    "ehrsynth_noschema": _synthesize("noschema"),
+    "ehrsynth_measure": _synthesize("measure"),
+    "pgm_mst": _pgm("mst"),
+    "pgm_aim": _pgm("aim"),
 }
+TORCH_FREE = ("pgm_",)  # methods whose venv has no torch (nothing to seed there)
 
 
 def _sample(method: str, model: Any, n: int, seed: int) -> Any:
     if method == "ehrsynth" or method == "dp_marginals":
         return model.sample(n, random_state=seed)
+    if method.startswith("ehrsynth_"):
+        return model["synth"]  # synthesize() fitted and sampled in one call (timed as fit)
     if method.startswith("sdv_"):
         out = model.sample(num_rows=n)
         return out["t"] if isinstance(out, dict) else out
@@ -138,13 +192,14 @@ def main(argv: list[str] | None = None) -> int:
         import numpy as np
         import pandas as pd
 
-        if args.method not in ("ehrsynth", "dp_marginals"):
-            # SDV and smartnoise draw from the global RNGs and take no seed: seeding them is the only way to
-            # make their runs repeatable. ehrsynth and the marginals take the seed explicitly.
+        if args.method not in ("ehrsynth", "dp_marginals") and not args.method.startswith("ehrsynth_"):
+            # SDV, smartnoise and mbi's sampler draw from the global RNGs and take no seed: seeding them is
+            # the only way to make their runs repeatable. ehrsynth and the marginals take the seed explicitly.
             np.random.seed(cfg["seed"])  # noqa: NPY002
-            import torch
+            if not args.method.startswith(TORCH_FREE):
+                import torch
 
-            torch.manual_seed(cfg["seed"])
+                torch.manual_seed(cfg["seed"])
         schema = cfg["columns"]
         train = pd.read_csv(args.workdir / "train.csv", keep_default_na=True)
         for name, spec in schema.items():
@@ -164,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         return finish(
             "failed", 1, reason=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-2000:]
         )
-    if args.method.startswith("smartnoise_"):
+    if args.method.startswith(("smartnoise_", "pgm_")):
         from tabular import undiscretize
 
         synth = undiscretize(synth.astype(str), schema, np.random.default_rng(cfg["seed"] + 2))
@@ -177,6 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     if privacy is not None:
         extra["epsilon_spent"] = privacy.epsilon_spent
         extra["delta"] = privacy.delta
+    if args.method.startswith("ehrsynth_"):
+        privacy = model["synth"].attrs.get("ehrsynth", {}).get("privacy", {})
+        extra.update(epsilon_spent=privacy.get("epsilon_spent"), delta=privacy.get("delta"))
+    if args.method.startswith("pgm_"):
+        extra["pgm"] = getattr(model, "info_", {})
+        extra.update(epsilon_spent=args.epsilon, delta=cfg["delta"], rho=model.rho_)
     if args.method == "dp_marginals" and args.epsilon is not None:
         extra.update(epsilon_spent=args.epsilon, delta=cfg["delta"], sigma=model.sigma_, rho=model.rho_)
     return finish("ok", 0, fit_seconds=fit_s, sample_seconds=sample_s, rows=len(synth), **extra)

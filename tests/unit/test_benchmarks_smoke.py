@@ -99,3 +99,76 @@ def test_worker_runs_marginals_and_reports_an_unavailable_peer(tmp_path: Path) -
     )
     assert res.returncode == 3
     assert json.loads((tmp_path / "s.json").read_text())["status"] == "unavailable"
+
+
+def test_worker_reports_the_measure_engine_unavailable_until_it_exists(tmp_path: Path) -> None:
+    import inspect
+
+    from ehrsynth import MedGAN
+
+    if "engine" in inspect.signature(MedGAN.__init__).parameters:
+        pytest.skip("MedGAN has an engine parameter: ehrsynth_measure runs for real")
+    df = _frame(50)
+    df.to_csv(tmp_path / "train.csv", index=False)
+    cfg = {"columns": infer_schema(df), "seed": 0, "delta": 1e-5, "n_synthetic": 10}
+    (tmp_path / "schema.json").write_text(json.dumps(cfg))
+    cmd = [sys.executable, str(BASELINES / "worker.py"), "--method", "ehrsynth_measure", "--out", "e"]
+    res = run_limited([*cmd, "--workdir", str(tmp_path), "--epsilon", "1"], 120, tmp_path / "log")
+    assert res.returncode == 3, res.log_tail
+    meta = json.loads((tmp_path / "e.json").read_text())
+    assert meta["status"] == "unavailable" and "engine not implemented" in meta["reason"]
+
+
+def test_pgm_helpers_count_pairs_and_compress_without_mbi() -> None:
+    from pgm_mechanisms import block_l1, compress, gumbel_order, pair_counts, to_codes
+
+    df = _frame(300)
+    schema = infer_schema(df)
+    codes, values = to_codes(df, schema)
+    sizes = np.array([len(v) for v in values])
+    assert (codes < sizes).all() and (codes >= 0).all()
+    counts, offsets = pair_counts(codes, sizes, chunk=64)
+    a, b = 0, 2  # dx_a × race, by brute force
+    block = counts[offsets[a] : offsets[a] + sizes[a], offsets[b] : offsets[b] + sizes[b]]
+    brute = np.zeros_like(block)
+    np.add.at(brute, (codes[:, a], codes[:, b]), 1)
+    assert np.array_equal(block, brute)
+    assert block_l1(counts - counts, offsets).sum() == 0
+    mapping, keep = compress(np.array([50.0, 1.0, 40.0, -3.0]), sigma=5.0)
+    assert keep.tolist() == [True, False, True, False] and mapping.tolist() == [0, 2, 1, 2]
+    rng = np.random.default_rng(0)
+    firsts = [gumbel_order(np.array([0.0, 0.0, 100.0]), 1.0, rng)[0] for _ in range(50)]
+    assert firsts.count(2) > 45  # a clearly best score is picked almost always at ε₀ = 1
+
+
+def test_fidelity_report_renders_references_and_failures(tmp_path: Path) -> None:
+    from fidelity_report import render
+
+    ok = {"status": "ok", "tvd_2way_mean": 0.01, "auroc_synthetic": 0.6, "fit_seconds": 3.0}
+    runs = [
+        {"method": "real_holdout", "epsilon": None, "seed": 0} | ok,
+        {"method": "pgm_mst", "epsilon": 1.0, "seed": 0} | ok,
+        {"method": "pgm_mst", "epsilon": 1.0, "seed": 1} | ok | {"tvd_2way_mean": 0.03},
+        {
+            "method": "pgm_aim",
+            "epsilon": 1.0,
+            "seed": 0,
+            "status": "timeout",
+            "reason": "timeout after 600 s",
+        },
+    ]
+    env = {"date": "2026-11-30", "python": "3.11", "torch": "2.13", "cpus": 2, "load_average_1min": 3.0}
+    result = {
+        "rows": 100,
+        "columns": 28,
+        "n_codes": 20,
+        "command": "x",
+        "environment": env,
+        "config": {"timeout_s": 600, "delta": 1e-5},
+        "runs": runs,
+    }
+    (tmp_path / "results").mkdir()
+    text = render(result, tmp_path / "results" / "r.json")
+    assert "| real_holdout | 0.0100 |" in text
+    assert "| pgm_mst (n=2) | 0.0200 ± 0.0141 |" in text
+    assert "| pgm_aim | timeout: timeout after 600 s |" in text
