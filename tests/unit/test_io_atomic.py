@@ -34,7 +34,12 @@ def test_signal_during_a_write_removes_the_temporary_file(tmp_path: Path, sig: s
     target = tmp_path / "out.csv"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, str(target)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        [sys.executable, "-c", SCRIPT, str(target)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        # a shell's background job inherits SIGINT ignored; the child must see it as a user at a terminal does
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == b"writing"
