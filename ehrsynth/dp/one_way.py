@@ -52,6 +52,7 @@ from ehrsynth.dp.one_way_numeric import (
     zoom,
 )
 from ehrsynth.errors import InvalidDataError
+from ehrsynth.naming import KEY_NAMES
 from ehrsynth.schema import Column, Kind, Scalar
 
 ROW_BOUND_QUANTILE = 0.99
@@ -275,7 +276,9 @@ def _categorical(
             other = OTHER_LABEL if OTHER_LABEL not in cats else f"{OTHER_LABEL} (merged)"
             cats.append(other)
             mass.append(other_mass)
-    if not kept:  # no real value released ('other' alone would say nothing): caller decides key or refusal
+    if not kept and (spec.numeric_coded or KEY_NAMES.search(spec.name) or other is None):
+        # no value released: a key (fresh surrogates), or refused by the caller; a text column whose values
+        # are all rare is kept as one 'other' value (and missing), as the issue of merged values asks
         return Column(spec.name, Kind.IDENTIFIER, dtype=spec.dtype)
     total = sum(mass)
     freq = [m / total if total > 0 else 1.0 / len(mass) for m in mass]
