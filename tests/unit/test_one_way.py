@@ -186,7 +186,9 @@ def test_a_column_too_spread_to_release_is_refused_naming_it_but_rare_codes_are_
 def test_a_text_column_whose_values_are_all_rare_becomes_other_and_missing_not_a_refusal() -> None:
     rng = np.random.default_rng(0)
     n = 3000
-    weight = np.where(rng.random(n) < 0.97, None, rng.choice([f"[{i}-{i + 25})" for i in range(0, 250, 25)], n))
+    weight = np.where(
+        rng.random(n) < 0.97, None, rng.choice([f"[{i}-{i + 25})" for i in range(0, 250, 25)], n)
+    )
     df = pd.DataFrame({"weight": weight, "sex": rng.choice(["F", "M"], n)})
     with pytest.warns(DataFidelityWarning, match="'weight'"):
         schema, _ = discover_schema(df, noise_multiplier=3.0, rng=np.random.default_rng(1))
