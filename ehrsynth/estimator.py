@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ehrsynth.dp.accounting import ACCOUNTANTS, PrivacyRecord
+from ehrsynth.dp.accounting import ACCOUNTANTS
+from ehrsynth.dp.record import PrivacyRecord
 from ehrsynth.errors import (
     EhrsynthError,
     InvalidParameterError,

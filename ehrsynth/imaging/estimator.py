@@ -27,7 +27,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ehrsynth.dp.accounting import ACCOUNTANTS, PrivacyRecord
+from ehrsynth.dp.accounting import ACCOUNTANTS
+from ehrsynth.dp.record import PrivacyRecord
 from ehrsynth.errors import (
     EhrsynthError,
     InvalidDataError,

@@ -29,14 +29,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ehrsynth.dp.accounting import (
-    Mechanism,
-    PoissonGaussian,
-    PrivacyRecord,
-    mechanism_from_dict,
-    mechanism_to_dict,
-)
+from ehrsynth.dp.accounting import Mechanism, PoissonGaussian, mechanism_from_dict, mechanism_to_dict
 from ehrsynth.dp.budget import DPConfig
+from ehrsynth.dp.record import PrivacyRecord
 from ehrsynth.errors import InvalidDataError, InvalidParameterError
 from ehrsynth.imaging.accel import Accel, Autocast
 from ehrsynth.imaging.augment import AugmentedDiscriminator, GeneratorEMA

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from ehrsynth.dp.accounting import PrivacyRecord
+    from ehrsynth.dp.record import PrivacyRecord
 
 FORMAT = "ehrsynth-model"
 FORMAT_VERSION = 1
@@ -247,7 +247,7 @@ def load_weights(d: Path, modules: Mapping[str, nn.Module], device: torch.device
 def read_privacy(d: Path) -> PrivacyRecord:
     """privacy.json, validated, with ``epsilon_spent`` recomputed from its mechanisms: a recorded value that
     disagrees with the recomputation is refused (the printed/written ε is always the recomputed one)."""
-    from ehrsynth.dp.accounting import PrivacyRecord
+    from ehrsynth.dp.record import PrivacyRecord
 
     try:
         record = PrivacyRecord.from_dict(read_json(d, "privacy.json"))

@@ -24,13 +24,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ehrsynth.dp.accounting import (
-    Mechanism,
-    PoissonGaussian,
-    PrivacyRecord,
-    mechanism_from_dict,
-    mechanism_to_dict,
-)
+from ehrsynth.dp.accounting import Mechanism, PoissonGaussian, mechanism_from_dict, mechanism_to_dict
+from ehrsynth.dp.record import PrivacyRecord
 from ehrsynth.errors import InvalidDataError, InvalidParameterError
 from ehrsynth.schema import Kind, Schema
 from ehrsynth.training.checkpoint import (

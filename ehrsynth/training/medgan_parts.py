@@ -10,8 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ehrsynth.dp.accounting import PrivacyRecord
 from ehrsynth.dp.budget import DPConfig
+from ehrsynth.dp.record import PrivacyRecord
 from ehrsynth.models.init import init_module
 from ehrsynth.models.medgan import Autoencoder, Discriminator, Generator
 from ehrsynth.schema import Kind, Schema

@@ -17,12 +17,12 @@ from ehrsynth.dp.accounting import (
     Gaussian,
     Laplace,
     PoissonGaussian,
-    PrivacyRecord,
     compute_epsilon,
     default_delta,
     mechanism_from_dict,
     mechanism_to_dict,
 )
+from ehrsynth.dp.record import PrivacyRecord
 from ehrsynth.errors import InvalidParameterError, PrivacyBudgetError
 
 ISSUE_EXAMPLE: dict[str, Any] = {

@@ -10,8 +10,9 @@ from typing import Any
 import pld
 import pytest
 
-from ehrsynth.dp.accounting import Gaussian, Laplace, PoissonGaussian, PrivacyRecord, compute_epsilon
+from ehrsynth.dp.accounting import Gaussian, Laplace, PoissonGaussian, compute_epsilon
 from ehrsynth.dp.calibration import MIN_NOISE_MULTIPLIER, Phase, calibrate_noise, max_steps_within
+from ehrsynth.dp.record import PrivacyRecord
 from ehrsynth.errors import InvalidParameterError, PrivacyBudgetError
 
 DELTA = 1e-6
