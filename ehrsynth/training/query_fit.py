@@ -150,8 +150,9 @@ def _variance(target: np.ndarray, sd: np.ndarray | float, n: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(sd, dtype=np.float64) ** 2 + 1.0 / n**2, np.shape(target))
 
 
-class _Targets:
-    """The projected targets and their inverse-variance weights as tensors."""
+class QueryTargets:
+    """The projected targets and their inverse-variance weights as tensors; ``losses(P)`` is the query loss
+    (used by the measure engine's fit and by the hybrid engine's generator loss)."""
 
     def __init__(self, q: MeasuredQueries, device: torch.device, config: QueryFitConfig) -> None:
         q = project(shrink_pairs(q) if config.shrink else q, pairs_too=config.project_pairs)
@@ -221,7 +222,7 @@ def fit_queries(
     The history holds errors against the released answers only (functions of released values).
     """
     device = next(generator.parameters()).device
-    targets = _Targets(queries, device, config)
+    targets = QueryTargets(queries, device, config)
     params = [*generator.parameters(), *autoencoder.decoder.parameters()]
     opt = torch.optim.Adam(params, lr=config.lr)
     sched = torch.optim.lr_scheduler.LinearLR(
