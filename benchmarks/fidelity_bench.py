@@ -11,8 +11,9 @@ Every method gets the same declared public schema (baselines/tabular.py) and run
 (baselines/worker.py) under ``--timeout`` seconds, niced, one at a time, OMP/MKL threads 1. Methods:
 dp_marginals (the DP floor), pgm_mst and pgm_aim (mbi directly, baselines/pgm_mechanisms.py, .venv-pgm),
 smartnoise_dpctgan (.venv-smartnoise), ehrsynth_default (``ehrsynth.synthesize`` with the declared schema),
-ehrsynth_noschema (the same without a schema: DP domain discovery), ehrsynth_measure (``engine="measure"``;
-"unavailable" until the estimator has it). A new engine is one more entry in :data:`METHODS`.
+ehrsynth_noschema (the same without a schema: DP domain discovery), both with the default engine, and
+ehrsynth_measure / ehrsynth_dpsgd / ehrsynth_hybrid (that ``engine=``, declared schema; "unavailable" until the
+estimator has it). A new engine is one more entry in :data:`METHODS`.
 
 Metrics, each synthetic table (as many rows as train) against the **training** table: mean/max TVD over all
 2-way marginals and over 1,000 seeded 3-way marginals, mean/max absolute query (cell) error, mean 1-way TVD
@@ -63,6 +64,8 @@ METHODS: list[tuple[str, str]] = [
     ("ehrsynth_default", "core"),
     ("ehrsynth_noschema", "core"),
     ("ehrsynth_measure", "core"),
+    ("ehrsynth_dpsgd", "core"),
+    ("ehrsynth_hybrid", "core"),
     ("pgm_mst", "pgm"),
     ("pgm_aim", "pgm"),
     ("smartnoise_dpctgan", "smartnoise"),

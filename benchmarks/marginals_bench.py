@@ -114,11 +114,14 @@ def shuffled(real: pd.DataFrame, seed: int) -> pd.DataFrame:
     return pd.DataFrame({c: real[c].to_numpy()[rng.permutation(len(real))] for c in real.columns})
 
 
-def run_one(table: str, real: pd.DataFrame, eps: float | None, seed: int) -> dict[str, Any]:
+def run_one(
+    table: str, real: pd.DataFrame, eps: float | None, seed: int, engine: str | None = None
+) -> dict[str, Any]:
     t0 = time.perf_counter()
+    extra = {} if engine is None else {"engine": engine}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        synth = ehrsynth.synthesize(real, epsilon=eps, random_state=seed)
+        synth = ehrsynth.synthesize(real, epsilon=eps, random_state=seed, **extra)
     fit_s = time.perf_counter() - t0
     errors = column_errors(real, synth)
     rng = np.random.default_rng(seed)
@@ -159,9 +162,15 @@ def sampling_speed(seed: int) -> dict[str, Any]:
             "dtype": str(out.dtypes.iloc[0]), "bytes": int(out.memory_usage(index=False).sum())}  # fmt: skip
 
 
-def markdown(results: list[dict[str, Any]], speed: dict[str, Any] | None, env: dict[str, Any]) -> str:
+def markdown(
+    results: list[dict[str, Any]],
+    speed: dict[str, Any] | None,
+    env: dict[str, Any],
+    engine: str | None = None,
+) -> str:
     lines = [
-        "### Fidelity I — every column on the user path (issue 11)",
+        "### Fidelity I — every column on the user path (issue 11)"
+        + ("" if engine is None else f", engine `{engine}`"),
         "",
         f"`python benchmarks/{' '.join(sys.argv)}` ({env['date']}, 2 cores, torch {env['torch']}; 1-minute load "
         f"average {env['load_average_1min']:.1f}). `ehrsynth.synthesize(df, epsilon=ε, random_state=0)` with "
@@ -199,6 +208,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--no-update", action="store_true", help="do not rewrite RESULTS.md")
+    ap.add_argument("--engine", default=None, help="MedGAN engine (default: the library's default)")
     args = ap.parse_args()
     env = environment()
     results = []
@@ -207,7 +217,7 @@ def main() -> None:
         for e in args.epsilons:
             eps = None if e == "none" else float(e)
             try:
-                r = run_one(table, real, eps, args.seed)
+                r = run_one(table, real, eps, args.seed, args.engine)
             except ehrsynth.errors.EhrsynthError as exc:  # a refusal is a result: the user sees this line
                 r = {
                     "table": table,
@@ -220,11 +230,12 @@ def main() -> None:
             print({k: v for k, v in r.items() if k not in ("columns_detail", "head")}, flush=True)
     speed = None if args.no_speed else sampling_speed(args.seed)
     print(speed)
-    path = save_json("marginals", {"environment": env, "results": results, "sampling": speed})
-    md = markdown(results, speed, env)
+    tag = "" if args.engine is None else f"-{args.engine}"
+    path = save_json(f"marginals{tag}", {"environment": env, "results": results, "sampling": speed})
+    md = markdown(results, speed, env, args.engine)
     print(md, f"\nsaved {path}", sep="\n")
     if not args.no_update:
-        update_section("marginals", md)
+        update_section(f"marginals{tag}", md)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ column schema, the δ, the row count to sample and method options). Only the sta
 module level: each method imports its package inside its adapter, so an import failure becomes
 ``{"status": "unavailable", "reason": ...}`` in meta.json (exit code 3) instead of a crash. Communication with
 run.py is by files only. Methods: ehrsynth, dp_marginals, and the ``synthesize`` entry points ehrsynth_default (declared schema),
-ehrsynth_noschema (DP domain discovery) and ehrsynth_measure (``engine="measure"``, "unavailable" until the
-estimator accepts ``engine``) (core venv); sdv_gaussiancopula, sdv_ctgan (.venv-sdv); smartnoise_mst,
+ehrsynth_noschema (DP domain discovery), both with the default engine, and ehrsynth_measure / ehrsynth_dpsgd /
+ehrsynth_hybrid (that ``engine=``, declared schema; "unavailable" where the estimator lacks it) (core venv); sdv_gaussiancopula, sdv_ctgan (.venv-sdv); smartnoise_mst,
 smartnoise_aim, smartnoise_dpctgan (.venv-smartnoise); pgm_mst, pgm_aim (mbi directly, .venv-pgm, see
 pgm_mechanisms.py; options from ``cfg["pgm"]``).
 """
@@ -46,8 +46,12 @@ def _ehrsynth(train: Any, schema: dict[str, Any], eps: float | None, cfg: dict[s
     return model, lambda: model.fit(train, schema=declared)
 
 
+ENGINES = ("measure", "dpsgd", "hybrid")
+
+
 def _synthesize(variant: str) -> Any:
-    """``ehrsynth.synthesize`` as a user calls it: declared schema, no schema, or a named engine."""
+    """``ehrsynth.synthesize`` as a user calls it: declared schema, no schema (both with the default engine),
+    or a named engine (one of :data:`ENGINES`, declared schema)."""
 
     def build(train: Any, schema: dict[str, Any], eps: float | None, cfg: dict[str, Any]) -> tuple[Any, Any]:
         import inspect
@@ -60,10 +64,10 @@ def _synthesize(variant: str) -> Any:
 
         warnings.simplefilter("ignore", NoPrivacyWarning)
         kwargs: dict[str, Any] = {"epsilon": eps, "random_state": cfg["seed"]}
-        if variant == "measure":
+        if variant in ENGINES:
             if "engine" not in inspect.signature(MedGAN.__init__).parameters:
                 raise ImportError("engine not implemented (MedGAN takes no engine= parameter)")
-            kwargs["engine"] = "measure"
+            kwargs["engine"] = variant
         if variant != "noschema":
             kwargs["schema"] = Schema.infer(train)  # the declared public schema every baseline gets
         box: dict[str, Any] = {}
@@ -144,6 +148,8 @@ METHODS = {
     "ehrsynth_default": _synthesize("default"),
     "ehrsynth_noschema": _synthesize("noschema"),
     "ehrsynth_measure": _synthesize("measure"),
+    "ehrsynth_dpsgd": _synthesize("dpsgd"),
+    "ehrsynth_hybrid": _synthesize("hybrid"),
     "pgm_mst": _pgm("mst"),
     "pgm_aim": _pgm("aim"),
 }
