@@ -374,12 +374,7 @@ def finish_numeric(stub: Column, cells: Cells, n: int, spec: Spec) -> Column:
     nonmissing = n * (1.0 - float(stub.missing_rate or 0.0))
     total = float(cells.count.sum())
     if total == 0 and cells.zero is not None and not _zeros_and_ones(cells, nonmissing):
-        raise InvalidDataError(  # most values are nonzero, but no part of the grid holds enough of them
-            f"column {spec.name!r}: its values are too spread out for their distribution to be released at "
-            "this budget; declare its range in a schema (kind and 'lower'/'upper': public, spends no budget), "
-            "raise epsilon, or drop the column",
-            column=spec.name,
-        )
+        raise _too_spread(spec)  # most values are nonzero, but no part of the grid holds enough of them
     if spec.dense:
         zero = 0.0  # zeros were measured in their cell like any value
     elif cells.zero is not None:  # measured: the nonzero cells share what is not zero (thresholding losses)
@@ -397,6 +392,8 @@ def finish_numeric(stub: Column, cells: Cells, n: int, spec: Spec) -> Column:
     if spec.integer and mass[:-1].sum() == 0 and cells.one > 0:  # only zeros passed: a rare 0/1 code
         lo, hi, mass = np.append(lo, 1.0), np.append(hi, 2.0), np.append(mass, cells.one)
     has = mass > 0
+    if not has.any():  # a dense column (no zero cell) of which no cell passed: nothing to place mass on
+        raise _too_spread(spec)
     lo, hi, mass = lo[has], hi[has], mass[has]
     if spec.integer:
         coded = _as_codes(stub, lo, hi, mass, spec)
@@ -419,6 +416,15 @@ def finish_numeric(stub: Column, cells: Cells, n: int, spec: Spec) -> Column:
         knots=knots.tolist(),
         cdf=cdf.tolist(), missing_rate=stub.missing_rate,
     )  # fmt: skip
+
+
+def _too_spread(spec: Spec) -> InvalidDataError:
+    return InvalidDataError(
+        f"column {spec.name!r}: its values are too spread out for their distribution to be released at "
+        "this budget; declare its range in a schema (kind and 'lower'/'upper': public, spends no budget), "
+        "raise epsilon, or drop the column",
+        column=spec.name,
+    )
 
 
 def _resolution_decimals(lo: np.ndarray, hi: np.ndarray) -> int:

@@ -195,3 +195,13 @@ def test_a_text_column_whose_values_are_all_rare_becomes_other_and_missing_not_a
     col = schema["weight"]
     assert col.kind is Kind.CATEGORICAL and col.categories == ["other"] and col.nullable
     assert abs(float(col.missing_rate or 0) - 0.97) < 0.02
+
+
+def test_a_dense_column_of_which_no_cell_passes_is_refused_naming_it_not_an_index_error() -> None:
+    """A lab value (no zero cell) on a small table: no grid cell clears the threshold at this noise."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"lab": rng.normal(5.0, 1.0, 300).round(2), "sex": rng.choice(["F", "M"], 300)})
+    from ehrsynth.errors import InvalidDataError
+
+    with pytest.raises(InvalidDataError, match=r"'lab'.*too spread out"):
+        discover_schema(df, noise_multiplier=40.0, rng=np.random.default_rng(1))
