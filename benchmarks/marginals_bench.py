@@ -94,7 +94,7 @@ def pair_tvd(real: pd.DataFrame, synth: pd.DataFrame, pairs: list[tuple[str, str
             return pd.Series(np.digitize(s.astype(float).fillna(np.inf), edges[col]), index=s.index).astype(
                 str
             )
-        return s.astype(str)
+        return s.astype(object).where(s.notna(), "<missing>").astype(str)  # NaN, None and pd.NA alike
 
     edges = {
         c: np.unique(np.nanquantile(real[c].astype(float), np.linspace(0.1, 0.9, 9)))
