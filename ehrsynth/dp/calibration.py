@@ -85,6 +85,29 @@ def _describe(phases: Sequence[Phase]) -> str:
     return ", ".join(f"{p.name}: {p.steps} steps at sample rate {p.sample_rate:.4g}" for p in phases)
 
 
+def _check_phases(phases: Sequence[Phase]) -> list[Phase]:
+    phases = list(phases)
+    for p in phases:
+        if not isinstance(p, Phase):
+            raise InvalidParameterError(f"phases must be Phase objects, found {p!r}")
+    if len({p.name for p in phases}) != len(phases):
+        raise InvalidParameterError(f"phase names must be unique, found {[p.name for p in phases]}")
+    return phases
+
+
+def _check_fixed_leaves_budget(fixed: list[Mechanism], epsilon: float, delta: float, accountant: str) -> None:
+    """Refuse when the mechanisms run before training alone spend the whole budget."""
+    eps_fixed = compute_epsilon(fixed, delta, accountant) if fixed else 0.0
+    if eps_fixed >= epsilon:
+        names = ", ".join(m.name for m in fixed)
+        raise PrivacyBudgetError(
+            f"the mechanisms run before training ({names}) alone spend epsilon = {eps_fixed:.4g} at delta = "
+            f"{delta:.3g}, which leaves nothing of the budget epsilon = {epsilon:g} for training; give them a "
+            "smaller share of the budget (e.g. domain_share), declare a schema so they are not needed, or use a "
+            "larger epsilon"
+        )
+
+
 def calibrate_noise(
     phases: Sequence[Phase],
     *,
@@ -109,22 +132,9 @@ def calibrate_noise(
     tol = _real(tol, "tol")
     if not 0 < tol < 0.5:
         raise InvalidParameterError(f"tol must be in (0, 0.5), found {tol!r}")
-    phases = list(phases)
-    for p in phases:
-        if not isinstance(p, Phase):
-            raise InvalidParameterError(f"phases must be Phase objects, found {p!r}")
-    if len({p.name for p in phases}) != len(phases):
-        raise InvalidParameterError(f"phase names must be unique, found {[p.name for p in phases]}")
+    phases = _check_phases(phases)
     fixed = list(fixed)
-    eps_fixed = compute_epsilon(fixed, delta, accountant) if fixed else 0.0
-    if eps_fixed >= epsilon:
-        names = ", ".join(m.name for m in fixed)
-        raise PrivacyBudgetError(
-            f"the mechanisms run before training ({names}) alone spend epsilon = {eps_fixed:.4g} at delta = "
-            f"{delta:.3g}, which leaves nothing of the budget epsilon = {epsilon:g} for training; give them a "
-            "smaller share of the budget (e.g. domain_share), declare a schema so they are not needed, or use a "
-            "larger epsilon"
-        )
+    _check_fixed_leaves_budget(fixed, epsilon, delta, accountant)
     w_max = max((p.weight for p in phases), default=1.0)
     c_hi = max_noise / w_max
     c_min = min(MIN_NOISE_MULTIPLIER / min((p.weight for p in phases), default=1.0), c_hi)
