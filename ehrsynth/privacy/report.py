@@ -71,12 +71,12 @@ class AuditReport:
         return th.fails(self.verdict, fail_on)
 
     def save_json(self, path: str | os.PathLike[str]) -> None:
-        from ehrsynth.io.atomic import write_text_atomic
+        from ehrsynth.fsutil.atomic import write_text_atomic
 
         write_text_atomic(path, self.to_json() + "\n")
 
     def save_html(self, path: str | os.PathLike[str]) -> None:
-        from ehrsynth.io.atomic import write_text_atomic
+        from ehrsynth.fsutil.atomic import write_text_atomic
 
         write_text_atomic(path, self.to_html())
 
