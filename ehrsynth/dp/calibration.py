@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -22,7 +21,6 @@ from ehrsynth.dp.accounting import (
     Mechanism,
     PoissonGaussian,
     _check_accountant,
-    _check_delta,
     _count,
     _name,
     _positive,
@@ -31,6 +29,7 @@ from ehrsynth.dp.accounting import (
     _terms,
     compute_epsilon,
 )
+from ehrsynth.dp.checks import check_delta, check_epsilon
 from ehrsynth.errors import InvalidParameterError, PrivacyBudgetError
 
 logger = logging.getLogger(__name__)
@@ -69,16 +68,6 @@ def rough_epsilon(mechanisms: Sequence[Mechanism], delta: float) -> float:
 
 def _round(x: float) -> float:
     return float(f"{x:.6g}")
-
-
-def _check_epsilon(epsilon: object) -> float:
-    if (
-        isinstance(epsilon, bool)
-        or not isinstance(epsilon, numbers.Real)
-        or not 0 < float(epsilon) < math.inf
-    ):
-        raise PrivacyBudgetError(f"epsilon must be a positive finite number, found {epsilon!r}")
-    return float(epsilon)
 
 
 def _describe(phases: Sequence[Phase]) -> str:
@@ -125,8 +114,8 @@ def calibrate_noise(
     smallest feasible ε for the schedule and how to change it. If even :data:`MIN_NOISE_MULTIPLIER` (times the
     relative weights) spends less than ``epsilon``, that noise is returned (the budget is then not used up).
     """
-    epsilon = _check_epsilon(epsilon)
-    delta = _check_delta(delta)
+    epsilon = check_epsilon(epsilon)
+    delta = check_delta(delta)
     accountant = _check_accountant(accountant)
     max_noise = _positive(max_noise_multiplier, "max_noise_multiplier")
     tol = _real(tol, "tol")
@@ -255,8 +244,8 @@ def max_steps_within(
     For stopping training cleanly before the budget is exceeded. ε grows with steps, so this is a binary
     search (~2 log2(steps) accountant evaluations).
     """
-    epsilon = _check_epsilon(epsilon)
-    delta = _check_delta(delta)
+    epsilon = check_epsilon(epsilon)
+    delta = check_delta(delta)
     limit = _count(limit, "limit")
     fixed = list(fixed)
 

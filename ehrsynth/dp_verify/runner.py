@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 import time
 import warnings
 from dataclasses import dataclass
@@ -58,10 +57,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ehrsynth.dp.checks import check_epsilon, resolve_delta
 from ehrsynth.dp_verify.canaries import ATTACKS, draw_inclusion, make_canaries, score_canaries
 from ehrsynth.dp_verify.lower_bound import GUESS_FRACTIONS, best_one_run_bound, threshold_rate_bound
 from ehrsynth.dp_verify.report import DPAuditReport
-from ehrsynth.errors import InvalidParameterError, PrivacyBudgetError
+from ehrsynth.errors import InvalidParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ehrsynth.estimator import MedGAN
@@ -90,27 +90,10 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
-def _check_epsilon(epsilon: Any) -> float | None:
-    if epsilon is None:
-        return None
-    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not math.isfinite(epsilon):
-        raise PrivacyBudgetError(f"epsilon must be a positive number or None (no DP), found {epsilon!r}")
-    if epsilon <= 0:
-        raise PrivacyBudgetError(f"epsilon must be positive, found {epsilon!r}; use epsilon=None for no DP")
-    return float(epsilon)
-
-
 def _resolve_delta(delta: Any, n_max: int) -> float:
     from ehrsynth.dp.accounting import default_delta
 
-    if delta is None:
-        return default_delta(n_max)
-    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 < delta < 1.0 / n_max:
-        raise PrivacyBudgetError(
-            f"delta must be in (0, 1/n) = (0, {1.0 / n_max:.3g}) where n = {n_max} counts the rows and every "
-            f"canary, found {delta!r}; leave it unset for the default {default_delta(n_max):.3g}"
-        )
-    return float(delta)
+    return resolve_delta(delta, n_max, default=default_delta(n_max), unit="rows and canaries")
 
 
 def _model_params(model_kwargs: dict[str, Any], private: bool) -> dict[str, Any]:
@@ -230,7 +213,7 @@ def dp_audit(
     from ehrsynth.schema import Schema
 
     df = check_frame(df, min_rows=10, what="audit table")
-    eps = _check_epsilon(epsilon)
+    eps = None if epsilon is None else check_epsilon(epsilon, "; use epsilon=None for no DP")
     m = _check_int("canaries", canaries, MIN_CANARIES)
     n_runs = _check_int("runs", runs, 1)
     if not (isinstance(confidence, float) and 0.5 <= confidence < 1.0):

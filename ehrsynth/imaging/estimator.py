@@ -211,21 +211,9 @@ class ImageGAN(Estimator):
         return resolve_device(self.device)
 
     def _config(self, n: int) -> Any:
-        from ehrsynth.dp.budget import DPConfig
         from ehrsynth.imaging.fit import ImageGANConfig, plain_classes
 
-        dp = None
-        if self.epsilon is not None:
-            dp = DPConfig.resolve(
-                epsilon=self.epsilon,
-                delta=self.delta,
-                accountant=self.accountant,
-                n=n,
-                min_rows=MIN_DP_IMAGES,
-                unit="images",
-                domain_share=float(self.domain_share),
-                max_grad_norm=float(self.max_grad_norm),
-            )
+        dp = self._dp_config(n, min_rows=MIN_DP_IMAGES, unit="images", domain_share=self.domain_share)
         return ImageGANConfig(
             classes=None if self.classes is None else tuple(plain_classes(self.classes)),
             image_size=self.image_size,
