@@ -21,6 +21,15 @@ from pathlib import Path
 
 from ehrsynth.errors import InvalidDataError
 
+__all__ = [
+    "atomic_path",
+    "ensure_parent",
+    "sha256_file",
+    "write_bytes_atomic",
+    "write_text_atomic",
+    "write_with",
+]
+
 
 def ensure_parent(path: Path) -> None:
     """Raise a clear error when the directory that should hold ``path`` does not exist."""

@@ -10,6 +10,15 @@ from safetensors.torch import load_file, save_file
 
 from ehrsynth.fsutil.atomic import write_with
 
+__all__ = [
+    "load_optimizer_state",
+    "load_tensors",
+    "optimizer_state",
+    "prefixed",
+    "save_tensors",
+    "unprefixed",
+]
+
 
 def save_tensors(path: str | os.PathLike[str], tensors: dict[str, torch.Tensor]) -> None:
     flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
