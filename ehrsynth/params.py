@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from ehrsynth.dp.accounting import ACCOUNTANTS
 from ehrsynth.dp.checks import is_delta, is_epsilon
 from ehrsynth.errors import EhrsynthError, InvalidParameterError, PrivacyBudgetError
 
@@ -145,6 +146,23 @@ DEVICE = Check(
 RUNTIME_PARAMS = ("progress", "verbose", "checkpoint_dir")  # how a fit runs, not what it learns: never saved
 CALLBACK = Check(lambda v: v is None or callable(v), "None or a callable")
 PATH = Check(lambda v: v is None or (isinstance(v, str) and bool(v)), "None or a directory path")
+
+#: The privacy parameters every estimator has (read by :meth:`Estimator._dp_config`).
+PRIVACY_CONSTRAINTS: dict[str, Constraint] = {
+    "epsilon": EPSILON,
+    "delta": DELTA,
+    "accountant": Options(ACCOUNTANTS),
+    "max_grad_norm": Real(0),
+}
+#: How every estimator's fit runs: device, seed, progress and checkpoints.
+RUN_CONSTRAINTS: dict[str, Constraint] = {
+    "device": DEVICE,
+    "random_state": SEED,
+    "verbose": Boolean(),
+    "progress": CALLBACK,
+    "checkpoint_dir": PATH,
+    "checkpoint_every": Integer(1),
+}
 
 
 def _plain(value: Any) -> Any:
