@@ -217,6 +217,20 @@ def to_matrix(
     -------
     DataFrame indexed by patient id (index named ``patient``), one column per code.
     """
+    _check_matrix_args(long_df, patient, code, grouping)
+    code_idx, code_values = _clean_codes(long_df[code], code, grouping)
+    p_idx, row_index = _patient_rows(long_df[patient], patient, patients)
+    columns, c_idx = _code_columns(code_idx, code_values, p_idx, vocabulary, code)
+    if patients is None:  # keep only patients with at least one kept code
+        p_idx, row_index = _drop_patients_without_codes(p_idx, c_idx, row_index)
+    row_index = row_index.rename(patient)
+    matrix = _fill(p_idx, c_idx, (len(row_index), len(columns)), counts)
+    return pd.DataFrame(
+        matrix, index=row_index, columns=pd.Index([prefix + c for c in columns], dtype=object)
+    )
+
+
+def _check_matrix_args(long_df: Any, patient: str, code: str, grouping: str | None) -> None:
     if not isinstance(long_df, pd.DataFrame):
         raise InvalidDataError(f"to_matrix needs a pandas DataFrame, got {type(long_df).__name__}")
     if grouping is not None and grouping not in GROUPINGS:
@@ -228,15 +242,18 @@ def to_matrix(
     _check_column(long_df, patient, "patient")
     _check_column(long_df, code, "code")
 
-    code_idx, code_values = _clean_codes(long_df[code], code, grouping)
 
-    pids = long_df[patient]
+def _patient_rows(
+    pids: pd.Series, patient: str, patients: Sequence[Any] | pd.Index | None
+) -> tuple[np.ndarray, pd.Index]:
+    """(row position per long row, -1 for a dropped row; the row index): the ``patients`` given, else every
+    patient id found, sorted when the ids can be ordered."""
     missing_pid = pids.isna().to_numpy()
     if missing_pid.any():
         warnings.warn(  # no count: under DP the number of such rows is itself private
             f"rows without a patient id in {patient!r} were dropped; fill the id to keep them",
             DataFidelityWarning,
-            stacklevel=2,
+            stacklevel=3,  # the caller of to_matrix
         )
     if patients is not None:
         row_index = _unique_index(patients, "patients")
@@ -244,13 +261,22 @@ def to_matrix(
         unlisted = (p_idx < 0) & ~missing_pid
         if unlisted.any():
             logger.info("to_matrix: dropped %d rows of patients not in `patients`", int(unlisted.sum()))
-    else:
-        try:
-            p_idx, p_uniques = pd.factorize(pids, sort=True, use_na_sentinel=True)
-        except TypeError:  # ids of mixed types that cannot be ordered
-            p_idx, p_uniques = pd.factorize(pids, sort=False, use_na_sentinel=True)
-        row_index = pd.Index(p_uniques)
+        return p_idx, row_index
+    try:
+        p_idx, p_uniques = pd.factorize(pids, sort=True, use_na_sentinel=True)
+    except TypeError:  # ids of mixed types that cannot be ordered
+        p_idx, p_uniques = pd.factorize(pids, sort=False, use_na_sentinel=True)
+    return p_idx, pd.Index(p_uniques)
 
+
+def _code_columns(
+    code_idx: np.ndarray,
+    code_values: list[str | None],
+    p_idx: np.ndarray,
+    vocabulary: Sequence[str] | None,
+    code: str,
+) -> tuple[list[str], np.ndarray]:
+    """(the matrix columns; column position per long row: -1 outside the vocabulary, -2 a missing code)."""
     # Several raw codes can share one group; the default columns are the codes of the rows kept.
     used = np.unique(code_idx[(p_idx >= 0) & (code_idx >= 0)])
     final_codes = sorted({c for c in (code_values[i] for i in used) if c is not None})
@@ -277,18 +303,22 @@ def to_matrix(
             len(outside),
             ", ".join(outside[:5]),
         )
+    return columns, c_idx
 
-    if patients is None:  # keep only patients with at least one kept code
-        present = np.unique(p_idx[(c_idx >= 0) & (p_idx >= 0)])
-        remap = np.full(len(row_index) + 1, -1, dtype=np.int64)
-        remap[present] = np.arange(len(present))
-        p_idx = remap[p_idx]
-        row_index = row_index[present]
-    row_index = row_index.rename(patient)
 
+def _drop_patients_without_codes(
+    p_idx: np.ndarray, c_idx: np.ndarray, row_index: pd.Index
+) -> tuple[np.ndarray, pd.Index]:
+    present = np.unique(p_idx[(c_idx >= 0) & (p_idx >= 0)])
+    remap = np.full(len(row_index) + 1, -1, dtype=np.int64)
+    remap[present] = np.arange(len(present))
+    return remap[p_idx], row_index[present]
+
+
+def _fill(p_idx: np.ndarray, c_idx: np.ndarray, shape: tuple[int, int], counts: bool) -> np.ndarray:
+    """The matrix: 0/1 (uint8) or the number of long rows per cell (int32)."""
     keep = (p_idx >= 0) & (c_idx >= 0)
     rows, cols = p_idx[keep], c_idx[keep]
-    shape = (len(row_index), len(columns))
     if counts:
         matrix = np.zeros(shape, dtype=np.int32)
         flat, n = np.unique(rows.astype(np.int64) * shape[1] + cols, return_counts=True)
@@ -296,9 +326,7 @@ def to_matrix(
     else:
         matrix = np.zeros(shape, dtype=np.uint8)
         matrix[rows, cols] = 1
-    return pd.DataFrame(
-        matrix, index=row_index, columns=pd.Index([prefix + c for c in columns], dtype=object)
-    )
+    return matrix
 
 
 def to_long(

@@ -237,19 +237,7 @@ class MedGAN(Estimator):
         )
 
     def _config(self, n: int) -> MedGANConfig:
-        from ehrsynth.dp.budget import DPConfig
-
-        dp = None
-        if self.epsilon is not None:
-            dp = DPConfig.resolve(
-                epsilon=self.epsilon,
-                delta=self.delta,
-                accountant=self.accountant,
-                n=n,
-                min_rows=MIN_DP_ROWS,
-                marginal_share=float(self.marginal_share),
-                max_grad_norm=float(self.max_grad_norm),
-            )
+        dp = self._dp_config(n, min_rows=MIN_DP_ROWS, marginal_share=self.marginal_share)
         return MedGANConfig(
             architecture=self._architecture(),
             ae_epochs=self.ae_epochs,

@@ -13,12 +13,17 @@ import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from ehrsynth.dp.accounting import ACCOUNTANTS
+from ehrsynth.dp.checks import is_delta, is_epsilon
 from ehrsynth.errors import EhrsynthError, InvalidParameterError, PrivacyBudgetError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ehrsynth.dp.budget import DPConfig
 
 T = TypeVar("T", bound="Estimator")
 
@@ -125,12 +130,12 @@ class Check(Constraint):
 
 SEED = Integer(0, optional=True)
 EPSILON = Check(
-    lambda v: v is None or (_is_real(v) and v > 0),
+    lambda v: v is None or is_epsilon(v),
     "a positive finite number (the privacy budget), or None to train without DP",
     PrivacyBudgetError,
 )
 DELTA = Check(
-    lambda v: v is None or (_is_real(v) and 0 < v < 1),
+    lambda v: v is None or is_delta(v),
     "in (0, 1/n) for n training records, or None for the default (below 1/n)",
     PrivacyBudgetError,
 )
@@ -141,6 +146,23 @@ DEVICE = Check(
 RUNTIME_PARAMS = ("progress", "verbose", "checkpoint_dir")  # how a fit runs, not what it learns: never saved
 CALLBACK = Check(lambda v: v is None or callable(v), "None or a callable")
 PATH = Check(lambda v: v is None or (isinstance(v, str) and bool(v)), "None or a directory path")
+
+#: The privacy parameters every estimator has (read by :meth:`Estimator._dp_config`).
+PRIVACY_CONSTRAINTS: dict[str, Constraint] = {
+    "epsilon": EPSILON,
+    "delta": DELTA,
+    "accountant": Options(ACCOUNTANTS),
+    "max_grad_norm": Real(0),
+}
+#: How every estimator's fit runs: device, seed, progress and checkpoints.
+RUN_CONSTRAINTS: dict[str, Constraint] = {
+    "device": DEVICE,
+    "random_state": SEED,
+    "verbose": Boolean(),
+    "progress": CALLBACK,
+    "checkpoint_dir": PATH,
+    "checkpoint_every": Integer(1),
+}
 
 
 def _plain(value: Any) -> Any:
@@ -167,7 +189,11 @@ class Estimator(BaseEstimator):
     """scikit-learn ``BaseEstimator`` with ``_constraints`` validated by :meth:`_check_params`."""
 
     _constraints: ClassVar[dict[str, Constraint]] = {}
+    # the privacy parameters every estimator has (read by _dp_config)
     epsilon: float | None
+    delta: float | None
+    accountant: str
+    max_grad_norm: float
 
     @classmethod
     def _param_names(cls) -> list[str]:
@@ -198,3 +224,22 @@ class Estimator(BaseEstimator):
     @property
     def private(self) -> bool:
         return self.epsilon is not None
+
+    def _dp_config(self, n: int, *, min_rows: int, unit: str = "rows", **shares: float) -> DPConfig | None:
+        """The frozen DP settings of a fit on ``n`` records (``None`` without DP): ``epsilon``, ``delta``,
+        ``accountant`` and ``max_grad_norm`` of this estimator, plus the budget ``shares`` it declares
+        (``domain_share``, ``marginal_share``), checked by :meth:`DPConfig.resolve`."""
+        from ehrsynth.dp.budget import DPConfig
+
+        if self.epsilon is None:
+            return None
+        return DPConfig.resolve(
+            epsilon=self.epsilon,
+            delta=self.delta,
+            accountant=self.accountant,
+            n=n,
+            min_rows=min_rows,
+            unit=unit,
+            max_grad_norm=float(self.max_grad_norm),
+            **{name: float(value) for name, value in shares.items()},
+        )

@@ -128,7 +128,7 @@ class Schema:
         return cls.from_dict(data)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        from ehrsynth.io.atomic import write_text_atomic
+        from ehrsynth.fsutil.atomic import write_text_atomic
 
         write_text_atomic(path, self.to_json() + "\n")
 

@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ehrsynth.dp.checks import check_delta
 from ehrsynth.errors import InvalidParameterError, PrivacyBudgetError
 
 logger = logging.getLogger(__name__)
@@ -390,10 +391,7 @@ def _epsilon_cached(
         return _rdp_epsilon(terms, delta)
 
 
-def _check_delta(delta: Any) -> float:
-    if isinstance(delta, bool) or not isinstance(delta, numbers.Real) or not 0 < float(delta) < 1:
-        raise PrivacyBudgetError(f"delta must be a number in (0, 1) (and below 1/n), found {delta!r}")
-    return float(delta)
+_check_delta = check_delta  # the one δ rule (ehrsynth.dp.checks)
 
 
 def _check_accountant(accountant: Any) -> str:

@@ -8,12 +8,12 @@ composition of everything equals the target ε under the chosen accountant.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ehrsynth.dp.accounting import Mechanism, PoissonGaussian, compute_epsilon, default_delta
 from ehrsynth.dp.calibration import Phase, calibrate_noise
+from ehrsynth.dp.checks import check_epsilon, resolve_delta
 from ehrsynth.errors import PrivacyBudgetError
 
 DEFAULT_DOMAIN_SHARE = 0.1
@@ -59,22 +59,14 @@ class DPConfig:
         max_grad_norm: float = 1.0,
     ) -> DPConfig:
         """Check ε and the table size, and default δ to :func:`default_delta` (always below 1/n)."""
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not 0 < epsilon < math.inf:
-            raise PrivacyBudgetError(
-                f"epsilon must be a positive number, found {epsilon!r}; use epsilon=None for no DP"
-            )
+        eps = check_epsilon(epsilon, "; use epsilon=None for no DP")
         if n < min_rows:
             raise PrivacyBudgetError(
                 f"the table has {n} {unit}; DP training needs at least {min_rows} (with fewer, the noise "
                 f"drowns the signal); use more {unit} or train without DP (epsilon=None) on non-sensitive data"
             )
-        d = default_delta(n) if delta is None else delta
-        if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 < d < 1.0 / n:
-            raise PrivacyBudgetError(
-                f"delta must be in (0, 1/n) = (0, {1.0 / n:.3g}) for n = {n} {unit}, found {d!r}; the default "
-                f"is {default_delta(n):.3g}"
-            )
-        return cls(float(epsilon), float(d), accountant, domain_share, marginal_share, max_grad_norm)
+        d = resolve_delta(delta, n, default=default_delta(n), unit=unit)
+        return cls(eps, d, accountant, domain_share, marginal_share, max_grad_norm)
 
     def release_noise(self, releases: int, share: float) -> float:
         """Noise multiplier for ``releases`` Gaussian releases spending ``share`` of ε measured alone."""

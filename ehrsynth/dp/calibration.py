@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -22,7 +21,6 @@ from ehrsynth.dp.accounting import (
     Mechanism,
     PoissonGaussian,
     _check_accountant,
-    _check_delta,
     _count,
     _name,
     _positive,
@@ -31,6 +29,7 @@ from ehrsynth.dp.accounting import (
     _terms,
     compute_epsilon,
 )
+from ehrsynth.dp.checks import check_delta, check_epsilon
 from ehrsynth.errors import InvalidParameterError, PrivacyBudgetError
 
 logger = logging.getLogger(__name__)
@@ -71,18 +70,31 @@ def _round(x: float) -> float:
     return float(f"{x:.6g}")
 
 
-def _check_epsilon(epsilon: object) -> float:
-    if (
-        isinstance(epsilon, bool)
-        or not isinstance(epsilon, numbers.Real)
-        or not 0 < float(epsilon) < math.inf
-    ):
-        raise PrivacyBudgetError(f"epsilon must be a positive finite number, found {epsilon!r}")
-    return float(epsilon)
-
-
 def _describe(phases: Sequence[Phase]) -> str:
     return ", ".join(f"{p.name}: {p.steps} steps at sample rate {p.sample_rate:.4g}" for p in phases)
+
+
+def _check_phases(phases: Sequence[Phase]) -> list[Phase]:
+    phases = list(phases)
+    for p in phases:
+        if not isinstance(p, Phase):
+            raise InvalidParameterError(f"phases must be Phase objects, found {p!r}")
+    if len({p.name for p in phases}) != len(phases):
+        raise InvalidParameterError(f"phase names must be unique, found {[p.name for p in phases]}")
+    return phases
+
+
+def _check_fixed_leaves_budget(fixed: list[Mechanism], epsilon: float, delta: float, accountant: str) -> None:
+    """Refuse when the mechanisms run before training alone spend the whole budget."""
+    eps_fixed = compute_epsilon(fixed, delta, accountant) if fixed else 0.0
+    if eps_fixed >= epsilon:
+        names = ", ".join(m.name for m in fixed)
+        raise PrivacyBudgetError(
+            f"the mechanisms run before training ({names}) alone spend epsilon = {eps_fixed:.4g} at delta = "
+            f"{delta:.3g}, which leaves nothing of the budget epsilon = {epsilon:g} for training; give them a "
+            "smaller share of the budget (e.g. domain_share), declare a schema so they are not needed, or use a "
+            "larger epsilon"
+        )
 
 
 def calibrate_noise(
@@ -102,29 +114,16 @@ def calibrate_noise(
     smallest feasible ε for the schedule and how to change it. If even :data:`MIN_NOISE_MULTIPLIER` (times the
     relative weights) spends less than ``epsilon``, that noise is returned (the budget is then not used up).
     """
-    epsilon = _check_epsilon(epsilon)
-    delta = _check_delta(delta)
+    epsilon = check_epsilon(epsilon)
+    delta = check_delta(delta)
     accountant = _check_accountant(accountant)
     max_noise = _positive(max_noise_multiplier, "max_noise_multiplier")
     tol = _real(tol, "tol")
     if not 0 < tol < 0.5:
         raise InvalidParameterError(f"tol must be in (0, 0.5), found {tol!r}")
-    phases = list(phases)
-    for p in phases:
-        if not isinstance(p, Phase):
-            raise InvalidParameterError(f"phases must be Phase objects, found {p!r}")
-    if len({p.name for p in phases}) != len(phases):
-        raise InvalidParameterError(f"phase names must be unique, found {[p.name for p in phases]}")
+    phases = _check_phases(phases)
     fixed = list(fixed)
-    eps_fixed = compute_epsilon(fixed, delta, accountant) if fixed else 0.0
-    if eps_fixed >= epsilon:
-        names = ", ".join(m.name for m in fixed)
-        raise PrivacyBudgetError(
-            f"the mechanisms run before training ({names}) alone spend epsilon = {eps_fixed:.4g} at delta = "
-            f"{delta:.3g}, which leaves nothing of the budget epsilon = {epsilon:g} for training; give them a "
-            "smaller share of the budget (e.g. domain_share), declare a schema so they are not needed, or use a "
-            "larger epsilon"
-        )
+    _check_fixed_leaves_budget(fixed, epsilon, delta, accountant)
     w_max = max((p.weight for p in phases), default=1.0)
     c_hi = max_noise / w_max
     c_min = min(MIN_NOISE_MULTIPLIER / min((p.weight for p in phases), default=1.0), c_hi)
@@ -245,8 +244,8 @@ def max_steps_within(
     For stopping training cleanly before the budget is exceeded. ε grows with steps, so this is a binary
     search (~2 log2(steps) accountant evaluations).
     """
-    epsilon = _check_epsilon(epsilon)
-    delta = _check_delta(delta)
+    epsilon = check_epsilon(epsilon)
+    delta = check_delta(delta)
     limit = _count(limit, "limit")
     fixed = list(fixed)
 

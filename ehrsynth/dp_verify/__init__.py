@@ -1,6 +1,7 @@
 """Empirical verification of a DP claim: canaries, training runs and a lower bound on ε (needs torch).
 
-- :mod:`ehrsynth.dp_verify.runner`: :func:`dp_audit` and :class:`DPAuditReport` (``ehrsynth audit-dp``);
+- :mod:`ehrsynth.dp_verify.runner`: :func:`dp_audit` (``ehrsynth audit-dp``);
+- :mod:`ehrsynth.dp_verify.report`: :class:`DPAuditReport`, a :class:`ehrsynth.reporting.Report`, and its page;
 - :mod:`ehrsynth.dp_verify.canaries`: canary records and the white-box scores of a fitted model;
 - :mod:`ehrsynth.dp_verify.lower_bound`: the one-run and threshold ε lower bounds.
 

@@ -31,7 +31,7 @@ is why :func:`threshold_rate_bound` is reported beside the one-run bound and not
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,6 +166,16 @@ def guess_counts(ranks: np.ndarray, member: np.ndarray, run: np.ndarray, fractio
     return guesses, correct
 
 
+def _ranked(
+    scores: Mapping[str, np.ndarray], member: np.ndarray, run: np.ndarray, rng: np.random.Generator
+) -> Iterator[tuple[str, np.ndarray]]:
+    """(attack, within-run ranks of its checked scores) for each attack, in order."""
+    for name, values in scores.items():
+        values = np.asarray(values, dtype=np.float64)
+        _check_scores(values, member, run)
+        yield name, within_run_ranks(values, run, rng)
+
+
 def best_one_run_bound(
     scores: Mapping[str, np.ndarray],
     member: np.ndarray,
@@ -179,8 +189,7 @@ def best_one_run_bound(
     """Try every (attack, fraction) rule; each is tested at ``(1 - confidence) / rules`` (Bonferroni), so the
     best of them is a valid bound at ``confidence``. Returns (best rule, all rules). Higher score = more
     likely a member."""
-    member = np.asarray(member, dtype=bool)
-    run = np.asarray(run)
+    member, run = np.asarray(member, dtype=bool), np.asarray(run)
     if not scores:
         raise InvalidParameterError("at least one attack score is needed")
     if not 0.0 < confidence < 1.0:
@@ -191,10 +200,7 @@ def best_one_run_bound(
     m = len(member)
     alpha = (1.0 - confidence) / (len(scores) * len(fractions))
     results: list[RuleResult] = []
-    for name, values in scores.items():
-        values = np.asarray(values, dtype=np.float64)
-        _check_scores(values, member, run)
-        ranks = within_run_ranks(values, run, rng)
+    for name, ranks in _ranked(scores, member, run, rng):
         for f in fractions:
             r, v = guess_counts(ranks, member, run, f)
             eps = one_run_epsilon_lower_bound(m, r, v, delta=delta, alpha=alpha)
@@ -216,20 +222,16 @@ def threshold_rate_bound(
     """Jagielski et al. (2020) style: for each attack and each threshold "top ``fraction`` of a run's
     canaries", ε ≥ ln((TPR_lower − δ) / FPR_upper) with one-sided Clopper–Pearson bounds, Bonferroni over all
     thresholds tried. Assumes independent trials (see the module docstring)."""
-    member = np.asarray(member, dtype=bool)
-    run = np.asarray(run)
+    member, run = np.asarray(member, dtype=bool), np.asarray(run)
     n_pos, n_neg = int(member.sum()), int((~member).sum())
     tries = len(scores) * len(fractions)
     level = 1.0 - (1.0 - confidence) / tries
     best: dict[str, Any] = {"epsilon_lower_bound": 0.0}
     if n_pos == 0 or n_neg == 0:
         return {**best, "note": "every canary was in (or out); no rates can be estimated"}
-    for name, values in scores.items():
-        values = np.asarray(values, dtype=np.float64)
-        _check_scores(values, member, run)
-        ranks = within_run_ranks(values, run, rng)
+    for name, ranks in _ranked(scores, member, run, rng):
         for f in fractions:
-            flagged = np.zeros(len(values), dtype=bool)
+            flagged = np.zeros(len(ranks), dtype=bool)
             for r in np.unique(run):
                 idx = run == r
                 n = int(idx.sum())

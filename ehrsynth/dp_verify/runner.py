@@ -48,21 +48,20 @@ training itself.
 from __future__ import annotations
 
 import copy
-import json
 import logging
-import math
-import os
 import time
 import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from ehrsynth.dp.checks import check_epsilon, resolve_delta
 from ehrsynth.dp_verify.canaries import ATTACKS, draw_inclusion, make_canaries, score_canaries
 from ehrsynth.dp_verify.lower_bound import GUESS_FRACTIONS, best_one_run_bound, threshold_rate_bound
-from ehrsynth.errors import InvalidParameterError, PrivacyBudgetError
-from ehrsynth.reporting.jsonable import jsonable
+from ehrsynth.dp_verify.report import DPAuditReport
+from ehrsynth.errors import InvalidParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ehrsynth.estimator import MedGAN
@@ -82,52 +81,6 @@ REFUSED_PARAMS = ("checkpoint_dir",)
 REPORT_VERSION = 1
 
 
-class DPAuditReport:
-    """Result of :func:`dp_audit`: ``epsilon_lower_bound``, ``refuted``, ``to_dict``, ``to_json``, ``to_html``."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self._data = jsonable(data)
-
-    @property
-    def epsilon_lower_bound(self) -> float:
-        return float(self._data["epsilon_lower_bound"])
-
-    @property
-    def epsilon_claimed(self) -> float | None:
-        value = self._data["epsilon_claimed"]
-        return None if value is None else float(value)
-
-    @property
-    def refuted(self) -> bool:
-        """Whether ε_LB exceeds the claimed ε (never for a model trained without DP: nothing is claimed)."""
-        return bool(self._data["refuted"])
-
-    def to_dict(self) -> dict[str, Any]:
-        return copy.deepcopy(self._data)
-
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self._data, indent=indent, allow_nan=False)
-
-    def to_html(self) -> str:
-        return render_html(self._data)
-
-    def save_json(self, path: str | os.PathLike[str]) -> None:
-        from ehrsynth.io.atomic import write_text_atomic
-
-        write_text_atomic(path, self.to_json() + "\n")
-
-    def save_html(self, path: str | os.PathLike[str]) -> None:
-        from ehrsynth.io.atomic import write_text_atomic
-
-        write_text_atomic(path, self.to_html())
-
-    def __repr__(self) -> str:
-        return (
-            f"DPAuditReport(epsilon_lower_bound={self.epsilon_lower_bound:.3f}, "
-            f"epsilon_claimed={self.epsilon_claimed!r}, refuted={self.refuted})"
-        )
-
-
 # -- validation --------------------------------------------------------------------------------------------
 
 
@@ -137,27 +90,10 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
-def _check_epsilon(epsilon: Any) -> float | None:
-    if epsilon is None:
-        return None
-    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not math.isfinite(epsilon):
-        raise PrivacyBudgetError(f"epsilon must be a positive number or None (no DP), found {epsilon!r}")
-    if epsilon <= 0:
-        raise PrivacyBudgetError(f"epsilon must be positive, found {epsilon!r}; use epsilon=None for no DP")
-    return float(epsilon)
-
-
 def _resolve_delta(delta: Any, n_max: int) -> float:
     from ehrsynth.dp.accounting import default_delta
 
-    if delta is None:
-        return default_delta(n_max)
-    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 < delta < 1.0 / n_max:
-        raise PrivacyBudgetError(
-            f"delta must be in (0, 1/n) = (0, {1.0 / n_max:.3g}) where n = {n_max} counts the rows and every "
-            f"canary, found {delta!r}; leave it unset for the default {default_delta(n_max):.3g}"
-        )
-    return float(delta)
+    return resolve_delta(delta, n_max, default=default_delta(n_max), unit="rows and canaries")
 
 
 def _model_params(model_kwargs: dict[str, Any], private: bool) -> dict[str, Any]:
@@ -277,7 +213,7 @@ def dp_audit(
     from ehrsynth.schema import Schema
 
     df = check_frame(df, min_rows=10, what="audit table")
-    eps = _check_epsilon(epsilon)
+    eps = None if epsilon is None else check_epsilon(epsilon, "; use epsilon=None for no DP")
     m = _check_int("canaries", canaries, MIN_CANARIES)
     n_runs = _check_int("runs", runs, 1)
     if not (isinstance(confidence, float) and 0.5 <= confidence < 1.0):
@@ -290,33 +226,12 @@ def dp_audit(
     canary_rows = make_canaries(df, declared, m, rng)
     declared.validate(pd.concat([df, canary_rows], ignore_index=True), strict=True)
 
-    pooled: dict[str, list[np.ndarray]] = {name: [] for name in ATTACKS}
-    members: list[np.ndarray] = []
-    run_ids: list[np.ndarray] = []
-    run_records: list[dict[str, Any]] = []
     started = time.perf_counter()
-    for r in range(n_runs):
-        member = draw_inclusion(m, rng)
-        seed = int(rng.integers(2**31 - 1))
-        t0 = time.perf_counter()
-        model, pretrained = _fit_run(
-            df, canary_rows, member, declared, params, epsilon=eps, delta=delta_used, seed=seed
-        )
-        seconds = time.perf_counter() - t0
-        for name, values in score_canaries(model, canary_rows, df, rng, pretrained).items():
-            pooled[name].append(values)
-        members.append(member)
-        run_ids.append(np.full(m, r))
-        run_records.append(_run_record(model, member, seed, seconds, len(df) + int(member.sum())))
-        logger.info("dp audit run %d/%d: %d canaries in, fit %.1f s", r + 1, n_runs, member.sum(), seconds)
-
-    scores = {name: np.concatenate(parts) for name, parts in pooled.items()}
-    member_all = np.concatenate(members)
-    run_all = np.concatenate(run_ids)
+    pooled = _train_and_score(df, canary_rows, declared, params, n_runs, rng, epsilon=eps, delta=delta_used)
     best, rules = best_one_run_bound(
-        scores, member_all, run_all, delta=delta_used, confidence=confidence, rng=rng
+        pooled.scores, pooled.member, pooled.run, delta=delta_used, confidence=confidence, rng=rng
     )
-    attacks = _aucs(scores, member_all, run_all, rng)
+    attacks = _aucs(pooled.scores, pooled.member, pooled.run, rng)
     data: dict[str, Any] = {
         "epsilon_claimed": eps,
         "delta": delta_used,
@@ -331,7 +246,7 @@ def dp_audit(
         "best_rule": best.to_dict(),
         "rules": [rule.to_dict() for rule in rules],
         "attacks": attacks,
-        "runs_detail": run_records,
+        "runs_detail": pooled.records,
         "input": {"source": source, "rows": len(df), "columns": int(df.shape[1])},
         "canary_design": _canary_design(declared),
         "model_params": {k: v for k, v in params.items() if k != "progress"},
@@ -341,10 +256,57 @@ def dp_audit(
     }
     if n_runs > 1:
         data["threshold_bound"] = threshold_rate_bound(
-            scores, member_all, run_all, delta=delta_used, confidence=confidence, rng=rng
+            pooled.scores, pooled.member, pooled.run, delta=delta_used, confidence=confidence, rng=rng
         )
     data["notes"] = _notes(data)
     return DPAuditReport(data)
+
+
+@dataclass(frozen=True)
+class _Pooled:
+    """Every canary of every run: attack scores, whether it was trained on, which run; one record per run."""
+
+    scores: dict[str, np.ndarray]
+    member: np.ndarray
+    run: np.ndarray
+    records: list[dict[str, Any]]
+
+
+def _train_and_score(
+    df: pd.DataFrame,
+    canary_rows: pd.DataFrame,
+    schema: Schema,
+    params: dict[str, Any],
+    n_runs: int,
+    rng: np.random.Generator,
+    *,
+    epsilon: float | None,
+    delta: float,
+) -> _Pooled:
+    """Draw the inclusion, train and score the canaries ``n_runs`` times; pool the results."""
+    m = len(canary_rows)
+    pooled: dict[str, list[np.ndarray]] = {name: [] for name in ATTACKS}
+    members: list[np.ndarray] = []
+    run_records: list[dict[str, Any]] = []
+    for r in range(n_runs):
+        member = draw_inclusion(m, rng)
+        seed = int(rng.integers(2**31 - 1))
+        t0 = time.perf_counter()
+        model, pretrained = _fit_run(
+            df, canary_rows, member, schema, params, epsilon=epsilon, delta=delta, seed=seed
+        )
+        seconds = time.perf_counter() - t0
+        for name, values in score_canaries(model, canary_rows, df, rng, pretrained).items():
+            pooled[name].append(values)
+        members.append(member)
+        run_records.append(_run_record(model, member, seed, seconds, len(df) + int(member.sum())))
+        logger.info("dp audit run %d/%d: %d canaries in, fit %.1f s", r + 1, n_runs, member.sum(), seconds)
+    return _Pooled(
+        {name: np.concatenate(parts) for name, parts in pooled.items()},
+        np.concatenate(members),
+        np.repeat(np.arange(n_runs), m),
+        run_records,
+    )
 
 
 def _method(n_runs: int, n_rules: int) -> str:
@@ -397,91 +359,3 @@ def _notes(data: dict[str, Any]) -> list[str]:
             "the headline one-run bound does not need that assumption."
         )
     return notes
-
-
-# -- HTML --------------------------------------------------------------------------------------------------
-
-_CSS = (
-    "body{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto;padding:0 1em;color:#222}"
-    "table{border-collapse:collapse;margin:.6em 0}"
-    "td,th{border:1px solid #ddd;padding:.25em .6em;text-align:left}"
-    "th{background:#f5f5f5}.bad{color:#fff;background:#c62828;padding:.1em .5em}"
-    ".ok{color:#fff;background:#2e7d32;padding:.1em .5em}"
-    ".none{color:#fff;background:#616161;padding:.1em .5em}"
-)
-
-
-def _esc(value: Any) -> str:
-    import html
-
-    return html.escape(str(value), quote=True)
-
-
-def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return _esc(value)
-
-
-def _ci(pair: list[float] | None) -> str:
-    return "n/a" if not pair else f"[{_fmt(pair[0])}, {_fmt(pair[1])}]"
-
-
-def _rows(pairs: list[tuple[str, Any]]) -> str:
-    return "".join(f"<tr><th>{_esc(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in pairs)
-
-
-def render_html(data: dict[str, Any]) -> str:
-    """A short self-contained page (inline CSS, no scripts); every string from the user is escaped."""
-    eps, lb = data["epsilon_claimed"], data["epsilon_lower_bound"]
-    if eps is None:
-        badge = '<span class="none">NO DP CLAIM</span>'
-    elif data["refuted"]:
-        badge = '<span class="bad">CLAIM REFUTED</span>'
-    else:
-        badge = '<span class="ok">CONSISTENT WITH CLAIM</span>'
-    rule = data["best_rule"]
-    pairs = [
-        ("input", data["input"]["source"] or "(data frame)"),
-        ("rows, columns", f"{data['input']['rows']}, {data['input']['columns']}"),
-        ("epsilon claimed", "none (trained without DP)" if eps is None else eps),
-        ("delta", f"{data['delta']:.3g}"),
-        (f"epsilon lower bound ({100 * data['confidence']:g}% confidence)", lb),
-        ("canaries per run, runs", f"{data['canaries']}, {data['runs']}"),
-        ("best rule", f"{rule['attack']}: {rule['correct']} of {rule['guesses']} guesses correct"),
-        ("attack AUC (best rule's attack)", data["attack_auc"]),
-    ]
-    if "threshold_bound" in data:
-        pairs.append(
-            (
-                "threshold bound (Jagielski et al. 2020; independent trials assumed)",
-                data["threshold_bound"]["epsilon_lower_bound"],
-            )
-        )
-    summary = _rows(pairs)
-    attacks = "".join(
-        f"<tr><td>{_esc(name)}</td><td>{_fmt(a['auc'])}</td><td>{_ci(a['auc_ci'])}</td></tr>"
-        for name, a in data["attacks"].items()
-    )
-    runs = "".join(
-        f"<tr><td>{i + 1}</td><td>{_fmt(r['canaries_in'])}</td><td>{_fmt(r['training_rows'])}</td>"
-        f"<td>{_fmt(r['epsilon_spent'])}</td><td>{_fmt(r['fit_seconds'], 1)}</td></tr>"
-        for i, r in enumerate(data["runs_detail"])
-    )
-    notes = "".join(f"<li>{_esc(n)}</li>" for n in data["notes"])
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>ehrsynth DP audit</title><style>{_CSS}</style></head><body>"
-        f"<h1>Differential privacy audit {badge}</h1><ul>{notes}</ul>"
-        f"<table>{summary}</table>"
-        "<h2>Attacks</h2><table><tr><th>attack</th><th>AUC</th><th>95% CI</th></tr>"
-        f"{attacks}</table>"
-        "<h2>Training runs</h2><table><tr><th>run</th><th>canaries in</th><th>training rows</th>"
-        f"<th>epsilon spent (accountant)</th><th>fit seconds</th></tr>{runs}</table>"
-        f"<h2>Method</h2><p>{_esc(data['method'])}.</p>"
-        "<p>A lower bound is only as strong as the attack: a bound below the claim is evidence, not proof, "
-        "that the claim holds. Canaries are included with probability 1/2; the schema is declared for every "
-        "fit so that DP domain discovery cannot drop the canaries' values.</p></body></html>"
-    )

@@ -12,10 +12,12 @@ ceiling of dimension-wise prediction and TSTR.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from ehrsynth._version import __version__
 from ehrsynth.errors import InvalidParameterError
@@ -168,86 +170,29 @@ def evaluate(
     _check_params(top_k, n_jobs, target, baselines)
     rng = as_generator(random_state)
     seed = int(rng.integers(2**31 - 1))
-    for df, what in ((train, "training"), (test, "test"), (synthetic, "synthetic")):
-        check_frame(df, what)
-    plan = plan_columns(train, schema)
-    check_same_columns(train, test, "test", plan)
-    check_same_columns(train, synthetic, "synthetic", plan)
-    if target is not None:
-        check_target_name(target, list(train.columns), plan)
     timer = Stopwatch(logger, "evaluate")
-    p_train = prepare(train, plan, "training")
-    p_test = prepare(test, plan, "test")
-    p_synth = prepare(synthetic, plan, "synthetic")
-    task = make_task(target, plan, p_train, p_test) if target is not None else None
-    encoder = Encoder(plan).fit(p_train)
-    x_train, x_test, x_synth = (encoder.transform(p) for p in (p_train, p_test, p_synth))
-    prev = prevalence(p_train)
-    top_idx = _top_codes(plan, prev, int(top_k))
-    top_codes = [plan.binary[j] for j in top_idx]
+    ctx = _prepare_all(train, test, synthetic, target, schema, int(top_k))
     timer.lap("prepare")
-
-    metrics: dict[str, Any] = {
-        "kind": REPORT_KIND,
-        "version": REPORT_VERSION,
-        "ehrsynth_version": __version__,
-        "settings": {
-            "top_k": int(top_k),
-            "target": target,
-            "random_state": random_state
-            if not isinstance(random_state, np.random.Generator)
-            else "generator",
-            "n_jobs": n_jobs,
-            "baselines": baselines,
-        },
-        "data": {
-            "n_train": len(train),
-            "n_test": len(test),
-            "n_synthetic": len(synthetic),
-            "n_columns_evaluated": len(plan.kinds),
-            "n_encoded_features": len(encoder.names_),
-        },
-        "columns": plan.to_dict(),
-        "dimension_wise_probability": dimension_wise_probability(p_train, p_synth, plan),
-        "count": dimension_wise_count(p_train, p_synth, plan),
-        "marginals": marginal_distances(p_train, p_synth, plan),
+    settings = {
+        "top_k": int(top_k),
+        "target": target,
+        "random_state": random_state if not isinstance(random_state, np.random.Generator) else "generator",
+        "n_jobs": n_jobs,
+        "baselines": baselines,
     }
-    timer.lap("probability and marginals")
-    d_train, d_test = Design.of(x_train, p_train.binary), Design.of(x_test, p_test.binary)
-    scores = score_codes(
-        d_train,
-        d_test,
-        {"real": d_train, "synthetic": Design.of(x_synth, p_synth.binary)},
-        top_idx,
-        seed=seed,
-        n_jobs=n_jobs,
-    )
-    metrics["dimension_wise_prediction"] = summarise(scores, plan.binary, prev, int(top_k))
-    timer.lap("dimension-wise prediction")
-    metrics["pairwise"] = pairwise_metrics(x_train, x_synth, encoder, top_codes)
-    timer.lap("pairwise")
-    metrics["tstr"] = None
-    if task is not None:
-        per_source = run_tstr(
-            task, encoder, (p_test, x_test), {"real": (p_train, x_train), "synthetic": (p_synth, x_synth)}
-        )
-        metrics["tstr"] = tstr_section(task, per_source)
-        timer.lap("tstr")
-    quality, note = sdmetrics_quality(p_train, p_synth, plan, top_codes)
-    metrics["sdmetrics_quality"], metrics["sdmetrics_note"] = quality, note
-    timer.lap("sdmetrics")
+    metrics = _synthetic_metrics(ctx, settings, timer, seed, n_jobs)
     metrics["baselines"] = None
     if baselines:
         metrics["baselines"] = _baselines(
             train,
             len(synthetic),
-            plan,
-            encoder,
-            (p_train, x_train),
-            (p_test, x_test),
-            (d_train, d_test),
-            top_idx,
-            task,
+            ctx.plan,
+            ctx.encoder,
+            (ctx.p_train, ctx.x_train),
+            (ctx.p_test, ctx.x_test),
+            (ctx.d_train, ctx.d_test),
+            ctx.top_idx,
+            ctx.task,
             rng,
             seed,
             n_jobs,
@@ -255,3 +200,108 @@ def evaluate(
         timer.lap("baselines")
     metrics["timing_s"], metrics["cpu_time_s"] = timer.totals()
     return EvaluationReport(metrics)
+
+
+@dataclass(frozen=True)
+class _Context:
+    """The three tables prepared and encoded against one plan and one encoder fitted on train."""
+
+    plan: ColumnPlan
+    encoder: Encoder
+    p_train: Prepared
+    p_test: Prepared
+    p_synth: Prepared
+    x_train: sp.csc_matrix
+    x_test: sp.csc_matrix
+    x_synth: sp.csc_matrix
+    d_train: Design
+    d_test: Design
+    task: TargetTask | None
+    prev: np.ndarray
+    top_idx: list[int]
+
+    @property
+    def top_codes(self) -> list[str]:
+        return [self.plan.binary[j] for j in self.top_idx]
+
+
+def _prepare_all(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    target: str | None,
+    schema: SchemaLike | None,
+    top_k: int,
+) -> _Context:
+    """Check the three tables against one column plan, prepare and encode them, pick the top codes."""
+    for df, what in ((train, "training"), (test, "test"), (synthetic, "synthetic")):
+        check_frame(df, what)
+    plan = plan_columns(train, schema)
+    check_same_columns(train, test, "test", plan)
+    check_same_columns(train, synthetic, "synthetic", plan)
+    if target is not None:
+        check_target_name(target, list(train.columns), plan)
+    p_train = prepare(train, plan, "training")
+    p_test = prepare(test, plan, "test")
+    p_synth = prepare(synthetic, plan, "synthetic")
+    task = make_task(target, plan, p_train, p_test) if target is not None else None
+    encoder = Encoder(plan).fit(p_train)
+    x_train, x_test, x_synth = (encoder.transform(p) for p in (p_train, p_test, p_synth))
+    prev = prevalence(p_train)
+    top_idx = _top_codes(plan, prev, top_k)
+    designs = Design.of(x_train, p_train.binary), Design.of(x_test, p_test.binary)
+    return _Context(
+        plan, encoder, p_train, p_test, p_synth, x_train, x_test, x_synth, *designs, task, prev, top_idx
+    )
+
+
+def _synthetic_metrics(
+    ctx: _Context, settings: dict[str, Any], timer: Stopwatch, seed: int, n_jobs: int | None
+) -> dict[str, Any]:
+    """Every metric of the synthetic table (the report without baselines and timings)."""
+    plan, p_train, p_synth = ctx.plan, ctx.p_train, ctx.p_synth
+    metrics: dict[str, Any] = {
+        "kind": REPORT_KIND,
+        "version": REPORT_VERSION,
+        "ehrsynth_version": __version__,
+        "settings": settings,
+        "data": {
+            "n_train": p_train.n_rows,
+            "n_test": ctx.p_test.n_rows,
+            "n_synthetic": p_synth.n_rows,
+            "n_columns_evaluated": len(plan.kinds),
+            "n_encoded_features": len(ctx.encoder.names_),
+        },
+        "columns": plan.to_dict(),
+        "dimension_wise_probability": dimension_wise_probability(p_train, p_synth, plan),
+        "count": dimension_wise_count(p_train, p_synth, plan),
+        "marginals": marginal_distances(p_train, p_synth, plan),
+    }
+    timer.lap("probability and marginals")
+    d_train = ctx.d_train
+    scores = score_codes(
+        d_train,
+        ctx.d_test,
+        {"real": d_train, "synthetic": Design.of(ctx.x_synth, p_synth.binary)},
+        ctx.top_idx,
+        seed=seed,
+        n_jobs=n_jobs,
+    )
+    metrics["dimension_wise_prediction"] = summarise(scores, plan.binary, ctx.prev, settings["top_k"])
+    timer.lap("dimension-wise prediction")
+    metrics["pairwise"] = pairwise_metrics(ctx.x_train, ctx.x_synth, ctx.encoder, ctx.top_codes)
+    timer.lap("pairwise")
+    metrics["tstr"] = None
+    if ctx.task is not None:
+        per_source = run_tstr(
+            ctx.task,
+            ctx.encoder,
+            (ctx.p_test, ctx.x_test),
+            {"real": (p_train, ctx.x_train), "synthetic": (p_synth, ctx.x_synth)},
+        )
+        metrics["tstr"] = tstr_section(ctx.task, per_source)
+        timer.lap("tstr")
+    quality, note = sdmetrics_quality(p_train, p_synth, plan, ctx.top_codes)
+    metrics["sdmetrics_quality"], metrics["sdmetrics_note"] = quality, note
+    timer.lap("sdmetrics")
+    return metrics

@@ -34,47 +34,70 @@ def _get(d: Any, *path: str) -> Any:
     return d
 
 
+#: (label, better direction, path in the metrics, key of the real-data reference, has a holdout value)
+_SUMMARY_METRICS: tuple[tuple[str, str, tuple[str, ...], str | None, bool], ...] = (
+    (
+        "Dimension-wise probability: Pearson r",
+        "↑",
+        ("dimension_wise_probability", "pearson_r"),
+        None,
+        True,
+    ),
+    ("Dimension-wise probability: RMSE", "↓", ("dimension_wise_probability", "rmse"), None, True),
+    (
+        "Dimension-wise prediction: mean AUROC",
+        "↑",
+        ("dimension_wise_prediction", "auroc_synthetic"),
+        "auroc_real",
+        False,
+    ),
+    (
+        "Dimension-wise prediction: mean F1",
+        "↑",
+        ("dimension_wise_prediction", "f1_synthetic"),
+        "f1_real",
+        False,
+    ),
+    ("Pairwise: correlation MAE", "↓", ("pairwise", "correlation_mae"), None, True),
+    ("Pairwise: correlation r", "↑", ("pairwise", "correlation_r"), None, True),
+    (
+        "Pairwise: co-occurrence relative error",
+        "↓",
+        ("pairwise", "cooccurrence", "relative_error"),
+        None,
+        True,
+    ),
+    ("Marginals: mean TVD (categorical)", "↓", ("marginals", "tvd_mean"), None, True),
+    ("Marginals: mean KS (numeric)", "↓", ("marginals", "ks_mean"), None, True),
+)
+
+
+def _tstr_rows(tstr: dict[str, Any], floor: dict[str, Any]) -> list[tuple[str, str, Any, Any, Any, Any]]:
+    """The TSTR rows of the summary table (none without a target)."""
+    if not tstr:
+        return []
+    metric = "auroc" if tstr.get("task") == "classification" else "r2"
+    rows = [(f"TSTR ({tstr.get('target')}): {metric.upper() if metric == 'auroc' else 'R²'}", metric)]
+    if metric == "auroc":
+        rows += [("TSTR: accuracy", "accuracy"), ("TSTR: Brier skill (0 = no skill)", "brier_skill")]
+    return [
+        (
+            label,
+            "↑",
+            tstr.get(f"{key}_synthetic"),
+            _get(floor, "tstr", f"{key}_synthetic"),
+            tstr.get(f"{key}_real"),
+            None,
+        )
+        for label, key in rows
+    ]
+
+
 def _summary_rows(m: dict[str, Any]) -> list[tuple[str, str, Any, Any, Any, Any]]:
     floor = _get(m, "baselines", "independent_marginals") or {}
     hold = _get(m, "baselines", "holdout") or {}
-    tstr = m.get("tstr") or {}
-    rows = [
-        (
-            "Dimension-wise probability: Pearson r",
-            "↑",
-            ("dimension_wise_probability", "pearson_r"),
-            None,
-            True,
-        ),
-        ("Dimension-wise probability: RMSE", "↓", ("dimension_wise_probability", "rmse"), None, True),
-        (
-            "Dimension-wise prediction: mean AUROC",
-            "↑",
-            ("dimension_wise_prediction", "auroc_synthetic"),
-            "auroc_real",
-            False,
-        ),
-        (
-            "Dimension-wise prediction: mean F1",
-            "↑",
-            ("dimension_wise_prediction", "f1_synthetic"),
-            "f1_real",
-            False,
-        ),
-        ("Pairwise: correlation MAE", "↓", ("pairwise", "correlation_mae"), None, True),
-        ("Pairwise: correlation r", "↑", ("pairwise", "correlation_r"), None, True),
-        (
-            "Pairwise: co-occurrence relative error",
-            "↓",
-            ("pairwise", "cooccurrence", "relative_error"),
-            None,
-            True,
-        ),
-        ("Marginals: mean TVD (categorical)", "↓", ("marginals", "tvd_mean"), None, True),
-        ("Marginals: mean KS (numeric)", "↓", ("marginals", "ks_mean"), None, True),
-    ]
     out: list[tuple[str, str, Any, Any, Any, Any]] = []
-    for label, arrow, path, real_key, has_holdout in rows:
+    for label, arrow, path, real_key, has_holdout in _SUMMARY_METRICS:
         real = _get(m, path[0], real_key) if real_key else None
         out.append(
             (
@@ -86,31 +109,7 @@ def _summary_rows(m: dict[str, Any]) -> list[tuple[str, str, Any, Any, Any, Any]
                 _get(hold, *path) if has_holdout else None,
             )
         )
-    if tstr:
-        metric = "auroc" if tstr.get("task") == "classification" else "r2"
-        label = f"TSTR ({tstr.get('target')}): {metric.upper() if metric == 'auroc' else 'R²'}"
-        out.append(
-            (
-                label,
-                "↑",
-                tstr.get(f"{metric}_synthetic"),
-                _get(floor, "tstr", f"{metric}_synthetic"),
-                tstr.get(f"{metric}_real"),
-                None,
-            )
-        )
-        if metric == "auroc":
-            for key, label in (("accuracy", "accuracy"), ("brier_skill", "Brier skill (0 = no skill)")):
-                out.append(
-                    (
-                        f"TSTR: {label}",
-                        "↑",
-                        tstr.get(f"{key}_synthetic"),
-                        _get(floor, "tstr", f"{key}_synthetic"),
-                        tstr.get(f"{key}_real"),
-                        None,
-                    )
-                )
+    out += _tstr_rows(m.get("tstr") or {}, floor)
     if m.get("sdmetrics_quality") is not None:
         out.append(("SDMetrics quality score", "↑", m.get("sdmetrics_quality"), None, None, None))
     return out

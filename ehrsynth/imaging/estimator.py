@@ -27,7 +27,6 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ehrsynth.dp.accounting import ACCOUNTANTS
 from ehrsynth.dp.record import PrivacyRecord
 from ehrsynth.errors import (
     EhrsynthError,
@@ -51,13 +50,9 @@ from ehrsynth.io.model_dir import (
     write_model_dir,
 )
 from ehrsynth.params import (
-    CALLBACK,
-    DELTA,
-    DEVICE,
-    EPSILON,
-    PATH,
+    PRIVACY_CONSTRAINTS,
+    RUN_CONSTRAINTS,
     RUNTIME_PARAMS,
-    SEED,
     Boolean,
     Check,
     Constraint,
@@ -92,12 +87,9 @@ class ImageGAN(Estimator):
     """Class-conditional image GAN (conditional DCGAN generator, projection discriminator with GroupNorm)."""
 
     _constraints: ClassVar[dict[str, Constraint]] = {
-        "epsilon": EPSILON,
-        "delta": DELTA,
-        "accountant": Options(ACCOUNTANTS),
+        **PRIVACY_CONSTRAINTS,
         "classes": Check(_class_list, "None or a list of integer or string class labels"),
         "domain_share": Real(0, 1, closed="left"),
-        "max_grad_norm": Real(0),
         "image_size": Check(
             lambda v: v is None or v in SUPPORTED_SIZES, f"None or one of {list(SUPPORTED_SIZES)}"
         ),
@@ -112,13 +104,8 @@ class ImageGAN(Estimator):
         "lr": Real(0),
         "beta1": Real(0, 1, closed="left"),
         "weight_decay": Real(0, closed="left"),
-        "device": DEVICE,
         "accelerate": Options(MODES),
-        "random_state": SEED,
-        "verbose": Boolean(),
-        "progress": CALLBACK,
-        "checkpoint_dir": PATH,
-        "checkpoint_every": Integer(1),
+        **RUN_CONSTRAINTS,
     }
 
     classes_: np.ndarray
@@ -211,21 +198,9 @@ class ImageGAN(Estimator):
         return resolve_device(self.device)
 
     def _config(self, n: int) -> Any:
-        from ehrsynth.dp.budget import DPConfig
         from ehrsynth.imaging.fit import ImageGANConfig, plain_classes
 
-        dp = None
-        if self.epsilon is not None:
-            dp = DPConfig.resolve(
-                epsilon=self.epsilon,
-                delta=self.delta,
-                accountant=self.accountant,
-                n=n,
-                min_rows=MIN_DP_IMAGES,
-                unit="images",
-                domain_share=float(self.domain_share),
-                max_grad_norm=float(self.max_grad_norm),
-            )
+        dp = self._dp_config(n, min_rows=MIN_DP_IMAGES, unit="images", domain_share=self.domain_share)
         return ImageGANConfig(
             classes=None if self.classes is None else tuple(plain_classes(self.classes)),
             image_size=self.image_size,

@@ -121,42 +121,18 @@ def evaluate(
     details."""
     from ehrsynth.training.device import resolve_device
 
-    splits = real_splits(real)
+    splits, holdout_name, syn = _load_checked(real, synthetic)
     train, test = splits["train"], splits["test"]
-    holdout_name = "val" if "val" in splits else "test"
-    holdout = splits[holdout_name]
-    syn = (
-        load_synthetic(synthetic)
-        if isinstance(synthetic, (str, os.PathLike))
-        else _as_set(synthetic, "synthetic")
-    )
-    if not (_shape(train) == _shape(test) == _shape(holdout) == _shape(syn)):
-        raise InvalidDataError(
-            f"real train, real test and synthetic images differ in (size, channels): {_shape(train)}, "
-            f"{_shape(test)}, {_shape(syn)}; sample the synthetic images from a model fitted on this data"
-        )
     values = sorted({_plain(v) for v in train.labels.tolist()}, key=lambda v: (isinstance(v, str), v))
-    lookup = {str(v): i for i, v in enumerate(values)}
     k = len(values)
     if k < 2:
         raise InvalidDataError(f"the real training split holds one class ({values}); AUC needs at least two")
-
-    def index(s: ImageSet, what: str) -> np.ndarray:
-        idx = np.array([lookup.get(str(v), -1) for v in s.labels.tolist()], dtype=np.int64)
-        if (idx < 0).any():
-            bad = sorted({str(v) for v, i in zip(s.labels.tolist(), idx, strict=True) if i < 0})
-            raise InvalidDataError(
-                f"{what} labels {bad[:10]} are not classes of the real training split {values}"
-            )
-        return idx
-
-    y_train, y_test, y_syn = index(train, "real train"), index(test, "real test"), index(syn, "synthetic")
-    size = _shape(train)[0]
-    x_train, x_test, x_syn = (
-        to_model(train.images, size),
-        to_model(test.images, size),
-        to_model(syn.images, size),
+    y_train, y_test, y_syn = (
+        _class_index(s, what, values)
+        for s, what in ((train, "real train"), (test, "real test"), (syn, "synthetic"))
     )
+    size = _shape(train)[0]
+    x_train, x_test, x_syn = (to_model(s.images, size) for s in (train, test, syn))
     dev = resolve_device(device)
     tgen = torch.Generator().manual_seed(int(random_state))
     rng = np.random.default_rng(random_state)
@@ -179,6 +155,73 @@ def evaluate(
         )
     _, f_syn = predict(real_cnn, x_syn, dev)
     _, f_train = predict(real_cnn, x_train, dev)
+    frechet = _frechet(f_train, f_test, f_syn, (y_train, y_test, y_syn), present, values, rng, notes)
+    mem = {
+        "holdout_split": holdout_name,
+        **memorisation(_flat01(syn.images), _flat01(train.images), _flat01(splits[holdout_name].images), rng),
+    }
+    return {
+        "tstr_auc": tstr,
+        "trtr_auc": trtr,
+        "frechet_distance": frechet["frechet_distance"],
+        "memorisation": mem,
+        **frechet,
+        "auc": "binary (positive class: " + str(values[1]) + ")" if k == 2 else "macro one-vs-rest",
+        "classes": values,
+        "n_real_train": len(y_train),
+        "n_real_test": len(y_test),
+        "n_synthetic": len(y_syn),
+        "synthetic_class_counts": {str(values[c]): int((y_syn == c).sum()) for c in present},
+        "classifier": {"epochs": epochs, "batch_size": batch_size, "features": int(f_syn.shape[1])},
+        "random_state": int(random_state),
+        "notes": notes,
+    }
+
+
+def _load_checked(real: RealInput, synthetic: SyntheticInput) -> tuple[dict[str, ImageSet], str, ImageSet]:
+    """(the real splits, the name of the held-out split for memorisation, the synthetic set), checked to have
+    one image size and channel count."""
+    splits = real_splits(real)
+    train, test = splits["train"], splits["test"]
+    holdout_name = "val" if "val" in splits else "test"
+    syn = (
+        load_synthetic(synthetic)
+        if isinstance(synthetic, (str, os.PathLike))
+        else _as_set(synthetic, "synthetic")
+    )
+    if not (_shape(train) == _shape(test) == _shape(splits[holdout_name]) == _shape(syn)):
+        raise InvalidDataError(
+            f"real train, real test and synthetic images differ in (size, channels): {_shape(train)}, "
+            f"{_shape(test)}, {_shape(syn)}; sample the synthetic images from a model fitted on this data"
+        )
+    return splits, holdout_name, syn
+
+
+def _class_index(s: ImageSet, what: str, values: list[Any]) -> np.ndarray:
+    """Position in ``values`` (the real training classes) of each label of ``s``."""
+    lookup = {str(v): i for i, v in enumerate(values)}
+    idx = np.array([lookup.get(str(v), -1) for v in s.labels.tolist()], dtype=np.int64)
+    if (idx < 0).any():
+        bad = sorted({str(v) for v, i in zip(s.labels.tolist(), idx, strict=True) if i < 0})
+        raise InvalidDataError(
+            f"{what} labels {bad[:10]} are not classes of the real training split {values}"
+        )
+    return idx
+
+
+def _frechet(
+    f_train: np.ndarray,
+    f_test: np.ndarray,
+    f_syn: np.ndarray,
+    labels: tuple[np.ndarray, np.ndarray, np.ndarray],
+    present: list[int],
+    values: list[Any],
+    rng: np.random.Generator,
+    notes: list[str],
+) -> dict[str, Any]:
+    """Fréchet distance of the synthetic features to the real test features of the classes present, the same
+    for a random real-train subset of the synthetic set's size (baseline), and per class."""
+    y_train, y_test, y_syn = labels
     in_test = np.isin(y_test, present)
     in_train = np.flatnonzero(np.isin(y_train, present))
     base_idx = rng.choice(in_train, size=min(len(in_train), len(y_syn)), replace=False)
@@ -194,24 +237,8 @@ def evaluate(
             f"frechet_distance from {len(y_syn)} synthetic images in a {f_syn.shape[1]}-d feature space: the "
             "covariance is rank-deficient and the value is biased upwards; compare it with the baseline"
         )
-    mem = {
-        "holdout_split": holdout_name,
-        **memorisation(_flat01(syn.images), _flat01(train.images), _flat01(holdout.images), rng),
-    }
     return {
-        "tstr_auc": tstr,
-        "trtr_auc": trtr,
         "frechet_distance": fd,
-        "memorisation": mem,
         "frechet_distance_real_baseline": fd_base,
         "frechet_distance_per_class": per_class,
-        "auc": "binary (positive class: " + str(values[1]) + ")" if k == 2 else "macro one-vs-rest",
-        "classes": values,
-        "n_real_train": len(y_train),
-        "n_real_test": len(y_test),
-        "n_synthetic": len(y_syn),
-        "synthetic_class_counts": {str(values[c]): int((y_syn == c).sum()) for c in present},
-        "classifier": {"epochs": epochs, "batch_size": batch_size, "features": int(f_syn.shape[1])},
-        "random_state": int(random_state),
-        "notes": notes,
     }

@@ -55,6 +55,7 @@ from ehrsynth.training.checkpoint import (
     save_trainer_checkpoint,
 )
 from ehrsynth.training.dp_phase import DPPhase
+from ehrsynth.training.fit_config import FitConfig
 from ehrsynth.training.progress import ProgressCallback
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ DP_MIN_BATCH, DP_MAX_BATCH = 64, 512
 
 
 @dataclass(frozen=True)
-class ImageGANConfig:
+class ImageGANConfig(FitConfig):
     """Everything an image fit needs besides the data and the random generators, validated and frozen."""
 
     classes: tuple[Any, ...] | None
@@ -89,15 +90,6 @@ class ImageGANConfig:
     dp: DPConfig | None
     checkpoint_dir: str | None = None
     checkpoint_every: int = 200
-
-    @property
-    def private(self) -> bool:
-        return self.dp is not None
-
-    def fingerprint(self) -> dict[str, Any]:
-        out = asdict(self)
-        out.pop("checkpoint_dir")
-        return out
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from ehrsynth.errors import InvalidDataError
+from ehrsynth.fsutil.atomic import ensure_parent, write_bytes_atomic, write_with
 from ehrsynth.imaging.png import encode_png
-from ehrsynth.io.atomic import ensure_parent, write_bytes_atomic, write_with
 
 
 def write_samples_npz(path: str | os.PathLike[str], images: np.ndarray, labels: np.ndarray) -> None:

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from ehrsynth._version import __version__
 from ehrsynth.errors import EhrsynthError, ModelDirError
-from ehrsynth.io.atomic import sha256_file, write_text_atomic
-from ehrsynth.io.tensors import load_tensors, prefixed, save_tensors, unprefixed
+from ehrsynth.fsutil.atomic import sha256_file, write_text_atomic
+from ehrsynth.fsutil.tensors import load_tensors, prefixed, save_tensors, unprefixed
 
 if TYPE_CHECKING:
     import torch

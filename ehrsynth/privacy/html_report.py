@@ -1,12 +1,11 @@
 """Self-contained HTML rendering of an audit report: inline CSS and SVG, no scripts, no external assets.
 
 Every string that can come from the user (file names, column names, attribute labels, notes) goes through
-:func:`html.escape`; numbers are formatted here.
+:func:`ehrsynth.reporting.html.esc` (the escaping every report shares); numbers are formatted here.
 """
 
 from __future__ import annotations
 
-import html
 import math
 import re
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ from typing import Any
 
 from ehrsynth.privacy import svg
 from ehrsynth.privacy import thresholds as th
+from ehrsynth.reporting.html import esc
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;
@@ -29,8 +29,8 @@ text-align:left}th{background:#f5f5f5}td.num{text-align:right;font-variant-numer
 
 
 def e(text: object) -> str:
-    """Escape any value for HTML text or attribute context."""
-    return html.escape(str(text), quote=True)
+    """Escape any value for HTML text or attribute context (:func:`ehrsynth.reporting.html.esc`)."""
+    return str(esc(text))
 
 
 def num(v: Any, digits: int = 3) -> str:

@@ -71,7 +71,7 @@ def load_table(table: Any, role: str) -> LoadedTable:
     if isinstance(table, pd.DataFrame):
         return LoadedTable(role, table, "<DataFrame>", frame_sha256(table))
     if isinstance(table, (str, os.PathLike)):
-        from ehrsynth.io.atomic import sha256_file
+        from ehrsynth.fsutil.atomic import sha256_file
         from ehrsynth.io.tables import read_table
 
         df = read_table(table)

@@ -20,20 +20,22 @@ Non-finite numbers are written as ``null``. The per-record list is in the JSON o
 
 from __future__ import annotations
 
-import copy
-import json
-import os
+from collections.abc import Mapping
 from typing import Any
 
 from ehrsynth.privacy import thresholds as th
-from ehrsynth.reporting.jsonable import jsonable
+from ehrsynth.reporting import Report
 
 
-class AuditReport:
-    """Result of :func:`ehrsynth.privacy.audit`: ``.verdict``, ``.to_dict()``, ``.to_json()``, ``.to_html()``."""
+class AuditReport(Report):
+    """Result of :func:`ehrsynth.privacy.audit`: ``.verdict``, ``.to_dict()``, ``.to_json()``, ``.to_html()``,
+    ``.summary()``, ``.save_json()``, ``.save_html()`` (a :class:`ehrsynth.reporting.Report`). ``figures`` holds
+    the plot data of the HTML page (ROC curves, distance histogram, attribute bars), not part of the JSON."""
 
-    def __init__(self, data: dict[str, Any], figures: dict[str, Any] | None = None) -> None:
-        self._data = jsonable(data)
+    title = "privacy audit"
+
+    def __init__(self, data: Mapping[str, Any], figures: dict[str, Any] | None = None) -> None:
+        super().__init__(data)
         self._figures = figures or {}
 
     @property
@@ -45,13 +47,6 @@ class AuditReport:
     def verdicts(self) -> dict[str, str]:
         """Verdict per attack."""
         return dict(self._data["verdicts"])
-
-    def to_dict(self) -> dict[str, Any]:
-        """A deep copy of the JSON-ready report."""
-        return copy.deepcopy(self._data)
-
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self._data, indent=indent, allow_nan=False)
 
     def to_html(self) -> str:
         """A self-contained HTML page: summary, plots, tables, threat model and limitations."""
@@ -69,16 +64,6 @@ class AuditReport:
     def fails(self, fail_on: str) -> bool:
         """Whether the verdict is at or above ``fail_on`` (``low``/``medium``/``high``/``never``)."""
         return th.fails(self.verdict, fail_on)
-
-    def save_json(self, path: str | os.PathLike[str]) -> None:
-        from ehrsynth.io.atomic import write_text_atomic
-
-        write_text_atomic(path, self.to_json() + "\n")
-
-    def save_html(self, path: str | os.PathLike[str]) -> None:
-        from ehrsynth.io.atomic import write_text_atomic
-
-        write_text_atomic(path, self.to_html())
 
     def __repr__(self) -> str:
         return f"AuditReport(verdict={self.verdict!r}, verdicts={self.verdicts!r})"

@@ -47,13 +47,13 @@ class Report:
 
     def save_json(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`to_json` atomically."""
-        from ehrsynth.io.atomic import write_text_atomic
+        from ehrsynth.fsutil.atomic import write_text_atomic
 
         write_text_atomic(path, self.to_json() + "\n")
 
     def save_html(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`to_html` atomically."""
-        from ehrsynth.io.atomic import write_text_atomic
+        from ehrsynth.fsutil.atomic import write_text_atomic
 
         write_text_atomic(path, self.to_html())
 

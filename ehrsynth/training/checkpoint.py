@@ -26,8 +26,8 @@ import torch
 from torch import nn
 
 from ehrsynth.errors import ModelDirError
-from ehrsynth.io.atomic import sha256_file, write_text_atomic
-from ehrsynth.io.tensors import (
+from ehrsynth.fsutil.atomic import sha256_file, write_text_atomic
+from ehrsynth.fsutil.tensors import (
     load_optimizer_state,
     load_tensors,
     optimizer_state,

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from support import DP_AUDIT_REPORT_KEYS
 
-from ehrsynth.dp_verify.runner import DPAuditReport, dp_audit, render_html
+from ehrsynth.dp_verify.report import DPAuditReport, render_html
+from ehrsynth.dp_verify.runner import dp_audit
 from ehrsynth.errors import InvalidDataError, InvalidParameterError, PrivacyBudgetError
 
 REQUIRED = DP_AUDIT_REPORT_KEYS
