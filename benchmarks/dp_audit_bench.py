@@ -3,8 +3,8 @@
 Run: ``.venv/bin/python benchmarks/dp_audit_bench.py`` (several minutes on 2 cores). Scenarios (``--scenarios``):
 ``eps1`` / ``eps4`` (correct DP at ε = 1 / 4: the bound must stay below the claim), ``nodp`` (no DP: the bound
 shows the audit's power), ``bug`` (planted bug: DP-SGD noise multiplier forced to 0 in both phases while the
-accountant still reports ε = 1: the bound must exceed 1; with ``--engine measure`` the pair release's noise is
-divided by ``--bug-divisor`` instead). Prints one line per scenario, saves
+accountant still reports ε = 1: the bound must exceed 1; with ``--engine measure`` the noise of the 1-way and
+pair releases is divided by ``--bug-divisor`` instead, 0 = removed). Prints one line per scenario, saves
 ``benchmarks/results/dp_audit-DATE.json`` and rewrites the marked section of ``benchmarks/results_dp_audit.md``.
 
 Data: the Diabetes 130-US hospitals patient table (Strack et al. 2014, UCI ML Repository id 296, CC BY 4.0),
@@ -83,30 +83,40 @@ DESCRIPTION = {
 
 
 @contextlib.contextmanager
-def planted_pair_bug(divisor: float) -> Iterator[None]:
+def planted_pair_bug(divisor: float, *, one_way: bool = False) -> Iterator[None]:
     """Measure engine: the pair release adds its Gaussian noise divided by ``divisor`` (0: no noise), while the
     accountant still charges the calibrated noise multiplier (ε as claimed). The fit sees the noise sd that
-    was really added: only the accountant is wrong."""
+    was really added: only the accountant is wrong. ``one_way``: the 1-way release (every column's marginal,
+    shared by both engines) gets the same bug."""
     import dataclasses
 
+    import ehrsynth.dp.discovery as discovery
     import ehrsynth.training.measure_engine as engine
 
-    real = engine.release_pairs
+    real_pairs, real_discover = engine.release_pairs, discovery.discover_schema
 
-    def weak(*args: Any, noise_multiplier: float | None, **kwargs: Any) -> Any:
+    def weak_pairs(*args: Any, noise_multiplier: float | None, **kwargs: Any) -> Any:
         if noise_multiplier is None:
-            return real(*args, noise_multiplier=None, **kwargs)
-        out = real(*args, noise_multiplier=noise_multiplier / divisor if divisor else None, **kwargs)
+            return real_pairs(*args, noise_multiplier=None, **kwargs)
+        out = real_pairs(*args, noise_multiplier=noise_multiplier / divisor if divisor else None, **kwargs)
         from ehrsynth.dp.accounting import Gaussian
 
         mech = Gaussian(kwargs.get("name", "measure:pairs"), noise_multiplier, count=1)
         return dataclasses.replace(out, mechanism=mech)
 
-    engine.release_pairs = weak
+    def weak_discover(*args: Any, noise_multiplier: float, **kwargs: Any) -> Any:
+        scale = divisor if divisor else 1e6  # no noise at all is refused by the release: a millionth of it
+        released, mechanisms = real_discover(*args, noise_multiplier=noise_multiplier / scale, **kwargs)
+        charged = [dataclasses.replace(m, noise_multiplier=m.noise_multiplier * scale) for m in mechanisms]
+        return released, charged
+
+    engine.release_pairs = weak_pairs
+    if one_way:
+        discovery.discover_schema = weak_discover
     try:
         yield
     finally:
-        engine.release_pairs = real
+        engine.release_pairs, discovery.discover_schema = real_pairs, real_discover
 
 
 @contextlib.contextmanager
@@ -142,7 +152,7 @@ def run_scenario(name: str, df: pd.DataFrame, args: argparse.Namespace) -> dict[
     kwargs["engine"] = args.engine
     ctx: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     if name == "bug":
-        ctx = planted_pair_bug(args.bug_divisor) if args.engine == "measure" else planted_bug()
+        ctx = planted_pair_bug(args.bug_divisor, one_way=True) if args.engine == "measure" else planted_bug()
     wall, cpu = time.perf_counter(), time.process_time()
     with ctx:
         report = dp_audit(
@@ -289,7 +299,7 @@ def main() -> None:
         "--bug-divisor",
         type=float,
         default=20.0,
-        help="measure engine's planted bug: pair noise divided by this (0: no noise); accountant unchanged",
+        help="measure engine's planted bug: 1-way and pair noise divided by this (0: none); accountant unchanged",
     )
     p.add_argument("--no-write", action="store_true", help="print only; do not touch results files")
     p.add_argument("--render", metavar="JSON", help="only rewrite the markdown section of a saved result")

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ehrsynth.estimator import MedGAN
 
 PAIR_ATTACKS: tuple[str, ...] = ("pair_lift", "signature_joint", "pair_synthetic")
-LATENT_BATCH = 16_384
+LATENT_BATCH = 65_536
 MIN_SYNTHETIC_ROWS = 5_000
 MAX_SYNTHETIC_ROWS = 50_000
 _FLOOR = 1e-12

@@ -7,6 +7,8 @@ The same check on 3,000 real patients: benchmarks/results_dp_audit.md (numeric t
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,7 +17,7 @@ from ehrsynth.dp_verify.runner import dp_audit
 
 # ~6-7 CPU seconds per audit on the 2-core development machine. 500 rows: the DP 1-way release of these
 # numeric columns at epsilon = 1 needs a few hundred rows (on 300 it refuses or fails for some seeds).
-SMALL = {"ae_epochs": 100, "epochs": 1, "device": "cpu", "accountant": "rdp"}
+SMALL: dict[str, Any] = {"ae_epochs": 100, "epochs": 1, "device": "cpu", "accountant": "rdp"}
 ROWS = 500
 
 
