@@ -3,7 +3,8 @@
 Run: ``.venv/bin/python benchmarks/dp_audit_bench.py`` (several minutes on 2 cores). Scenarios (``--scenarios``):
 ``eps1`` / ``eps4`` (correct DP at ε = 1 / 4: the bound must stay below the claim), ``nodp`` (no DP: the bound
 shows the audit's power), ``bug`` (planted bug: DP-SGD noise multiplier forced to 0 in both phases while the
-accountant still reports ε = 1: the bound must exceed 1). Prints one line per scenario, saves
+accountant still reports ε = 1: the bound must exceed 1; with ``--engine measure`` the noise of the 1-way and
+pair releases is divided by ``--bug-divisor`` instead, 0 = removed). Prints one line per scenario, saves
 ``benchmarks/results/dp_audit-DATE.json`` and rewrites the marked section of ``benchmarks/results_dp_audit.md``.
 
 Data: the Diabetes 130-US hospitals patient table (Strack et al. 2014, UCI ML Repository id 296, CC BY 4.0),
@@ -82,6 +83,43 @@ DESCRIPTION = {
 
 
 @contextlib.contextmanager
+def planted_pair_bug(divisor: float, *, one_way: bool = False) -> Iterator[None]:
+    """Measure engine: the pair release adds its Gaussian noise divided by ``divisor`` (0: no noise), while the
+    accountant still charges the calibrated noise multiplier (ε as claimed). The fit sees the noise sd that
+    was really added: only the accountant is wrong. ``one_way``: the 1-way release (every column's marginal,
+    shared by both engines) gets the same bug."""
+    import dataclasses
+
+    import ehrsynth.dp.discovery as discovery
+    import ehrsynth.training.measure_engine as engine
+
+    real_pairs, real_discover = engine.release_pairs, discovery.discover_schema
+
+    def weak_pairs(*args: Any, noise_multiplier: float | None, **kwargs: Any) -> Any:
+        if noise_multiplier is None:
+            return real_pairs(*args, noise_multiplier=None, **kwargs)
+        out = real_pairs(*args, noise_multiplier=noise_multiplier / divisor if divisor else None, **kwargs)
+        from ehrsynth.dp.accounting import Gaussian
+
+        mech = Gaussian(kwargs.get("name", "measure:pairs"), noise_multiplier, count=1)
+        return dataclasses.replace(out, mechanism=mech)
+
+    def weak_discover(*args: Any, noise_multiplier: float, **kwargs: Any) -> Any:
+        scale = divisor if divisor else 1e6  # no noise at all is refused by the release: a millionth of it
+        released, mechanisms = real_discover(*args, noise_multiplier=noise_multiplier / scale, **kwargs)
+        charged = [dataclasses.replace(m, noise_multiplier=m.noise_multiplier * scale) for m in mechanisms]
+        return released, charged
+
+    engine.release_pairs = weak_pairs
+    if one_way:
+        discovery.discover_schema = weak_discover
+    try:
+        yield
+    finally:
+        engine.release_pairs, discovery.discover_schema = real_pairs, real_discover
+
+
+@contextlib.contextmanager
 def planted_bug() -> Iterator[None]:
     """DP-SGD without noise in both phases; the accountant still charges the calibrated noise (ε as claimed)."""
     import ehrsynth.training.adversarial as adversarial
@@ -111,7 +149,10 @@ def run_scenario(name: str, df: pd.DataFrame, args: argparse.Namespace) -> dict[
         kwargs["ae_epochs"] = args.ae_epochs
     if args.batch_size is not None:
         kwargs["batch_size"] = args.batch_size
-    ctx = planted_bug() if name == "bug" else contextlib.nullcontext()
+    kwargs["engine"] = args.engine
+    ctx: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if name == "bug":
+        ctx = planted_pair_bug(args.bug_divisor, one_way=True) if args.engine == "measure" else planted_bug()
     wall, cpu = time.perf_counter(), time.process_time()
     with ctx:
         report = dp_audit(
@@ -120,7 +161,7 @@ def run_scenario(name: str, df: pd.DataFrame, args: argparse.Namespace) -> dict[
             canaries=args.canaries,
             runs=args.runs,
             random_state=args.seed,
-            source=f"diabetes130 ({args.table} table)",
+            source=f"diabetes130 ({args.table} table, engine {args.engine})",
             **kwargs,
         )
     data = report.to_dict()
@@ -155,6 +196,8 @@ def command(args: argparse.Namespace) -> str:
         "seed": 0,
         "scenarios": "eps1,eps4,nodp,bug",
         "table": "codes",
+        "engine": "dpsgd",
+        "bug_divisor": 20.0,
     }
     parts = ["benchmarks/dp_audit_bench.py"]
     for key in (
@@ -168,6 +211,8 @@ def command(args: argparse.Namespace) -> str:
         "threads",
         "scenarios",
         "table",
+        "engine",
+        "bug_divisor",
     ):
         value = getattr(args, key, None)
         if value is not None and value != defaults.get(key):
@@ -177,8 +222,10 @@ def command(args: argparse.Namespace) -> str:
 
 def markdown(results: list[dict[str, Any]], env: dict[str, Any], args: argparse.Namespace, rows: int) -> str:
     cmd = command(args)
+    engine = getattr(args, "engine", "dpsgd")
     lines = [
-        f"### `dp_audit` on {rows:,} real patients, {getattr(args, 'table', 'codes')} table ({args.canaries} "
+        f"### `dp_audit` on {rows:,} real patients, {getattr(args, 'table', 'codes')} table"
+        f"{'' if engine == 'dpsgd' else f', {engine} engine'} ({args.canaries} "
         f"canaries x {args.runs} run(s), seed {args.seed})",
         "",
         f"Measured {env['date']} with `.venv/bin/python {cmd}`: {env['cpus']} CPU cores, torch "
@@ -188,7 +235,7 @@ def markdown(results: list[dict[str, Any]], env: dict[str, Any], args: argparse.
         f"Repository id 296; CC BY 4.0), {DESCRIPTION[getattr(args, 'table', 'codes')]}.",
         "",
         "| scenario | ε claimed | accountant ε spent | ε lower bound (95%) | refuted | best rule | attack AUC "
-        "| AUCs (recon. pretrained / recon. / disc. / synth.) | wall s | CPU s |",
+        f"| AUCs ({' / '.join(results[0]['aucs'])}) | wall s | CPU s |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     if args.runs > 1:
@@ -210,6 +257,8 @@ def markdown(results: list[dict[str, Any]], env: dict[str, Any], args: argparse.
 
 def result_tag(args: argparse.Namespace) -> str:
     table = "" if getattr(args, "table", "codes") == "codes" else f"-{args.table}"
+    engine = getattr(args, "engine", "dpsgd")
+    table += "" if engine == "dpsgd" else f"-{engine}"
     return f"dp_audit{table}-{args.rows}x{args.canaries}x{args.runs}" + (
         f"-t{args.threads}" if args.threads else ""
     )
@@ -242,6 +291,15 @@ def main() -> None:
     p.add_argument("--scenarios", default="eps1,eps4,nodp,bug")
     p.add_argument(
         "--table", choices=sorted(TABLES), default="codes", help="codes: 100 ICD-9 codes; numeric: no codes"
+    )
+    p.add_argument(
+        "--engine", choices=("dpsgd", "measure"), default="dpsgd", help="the MedGAN engine audited"
+    )
+    p.add_argument(
+        "--bug-divisor",
+        type=float,
+        default=20.0,
+        help="measure engine's planted bug: 1-way and pair noise divided by this (0: none); accountant unchanged",
     )
     p.add_argument("--no-write", action="store_true", help="print only; do not touch results files")
     p.add_argument("--render", metavar="JSON", help="only rewrite the markdown section of a saved result")

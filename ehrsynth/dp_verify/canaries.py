@@ -9,7 +9,9 @@ on it alone. Built from the audit's declared :class:`~ehrsynth.schema.Schema` (c
 - **categorical**: a category drawn uniformly from the declared categories, so rare categories are as
   frequent as common ones (an out-of-distribution but valid combination).
 - **count / continuous / datetime**: the lowest or the highest value of the base table, at random (a valid
-  extreme, combined with everything else at random).
+  extreme, combined with everything else at random); then each of the first canaries (as many as there are)
+  gets its own *gap* value in one integer-valued column: a value inside the range that no base row holds
+  (:mod:`ehrsynth.dp_verify.gap_canaries`).
 - **identifier**: fresh surrogate keys (identifiers are never modelled).
 - Canaries are never missing a value.
 
@@ -38,7 +40,8 @@ ATTACKS: tuple[str, ...] = (
     "reconstruction",
     "discriminator",
     "synthetic_distance",
-)
+    "released_gap",
+)  # released_gap only where some canary holds a gap value (ehrsynth.dp_verify.gap_canaries)
 #: At most this many synthetic rows for the nearest-synthetic-record attack.
 MAX_SYNTHETIC_ROWS = 20_000
 
@@ -83,11 +86,25 @@ def _extremes(df: pd.DataFrame, col: Column) -> tuple[Any, Any]:
     return df[col.name].iloc[lo], df[col.name].iloc[hi]
 
 
-def make_canaries(df: pd.DataFrame, schema: Schema, m: int, rng: np.random.Generator) -> pd.DataFrame:
+def audit_engine(params: dict[str, Any]) -> str:
+    """The engine an audit with these MedGAN parameters trains (the estimator's default when unset)."""
+    from ehrsynth.estimator import MedGAN
+
+    return str(params.get("engine", MedGAN().engine))
+
+
+def make_canaries(
+    df: pd.DataFrame, schema: Schema, m: int, rng: np.random.Generator, *, engine: str = "dpsgd"
+) -> pd.DataFrame:
     """``m`` canary rows with the columns and dtypes of ``df``, valid under ``schema`` (see module docstring).
 
-    ``df`` is the base table (the audit's training data without canaries) and must match ``schema``.
+    ``df`` is the base table (the audit's training data without canaries) and must match ``schema``. With
+    ``engine="measure"`` the canaries are pair canaries (:mod:`ehrsynth.dp_verify.pair_canaries`).
     """
+    if engine == "measure":
+        from ehrsynth.dp_verify.pair_canaries import make_pair_canaries
+
+        return make_pair_canaries(df, schema, m, rng)
     if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
         raise InvalidParameterError(f"the number of canaries must be a positive integer, found {m!r}")
     missing = [c.name for c in schema.columns if c.name not in df.columns]
@@ -124,7 +141,9 @@ def make_canaries(df: pd.DataFrame, schema: Schema, m: int, rng: np.random.Gener
         )
     out = pd.DataFrame({name: columns[name] for name in df.columns})
     out.index = pd.RangeIndex(m)
-    return out
+    from ehrsynth.dp_verify.gap_canaries import assign_gaps
+
+    return assign_gaps(out, df, schema, rng)
 
 
 def draw_inclusion(m: int, rng: np.random.Generator) -> np.ndarray:
@@ -148,8 +167,15 @@ def score_canaries(
     (with minibatch averaging, each canary is paired with the mean of the canary-free ``base`` rows).
     ``synthetic_distance``: minus the Euclidean distance, in the encoded space, to the nearest of
     ``len(base)`` (at least 1,000, at most ``MAX_SYNTHETIC_ROWS``) synthetic records sampled with ``rng``.
+    ``released_gap`` (only when some canary holds a gap value): the released 1-way mass at the canary's gap
+    value, the others ranked by ``reconstruction_pretrained`` in between. A model of the ``measure`` engine gets the pair attacks instead (:mod:`ehrsynth.dp_verify.pair_attack`).
     """
     import copy
+
+    if getattr(model, "engine", "dpsgd") == "measure":
+        from ehrsynth.dp_verify.pair_attack import score_pair_canaries
+
+        return score_pair_canaries(model, canaries, base, rng)
 
     import torch
 
@@ -178,4 +204,12 @@ def score_canaries(
         synthetic = torch.as_tensor(transformer.encode(model.sample(n_syn, random_state=rng))).to(device)
         nearest = torch.cat([torch.cdist(chunk, synthetic).min(dim=1).values for chunk in x.split(256)])
         scores["synthetic_distance"] = -nearest
-    return {name: scores[name].double().cpu().numpy() for name in ATTACKS}
+    out = {name: scores[name].double().cpu().numpy() for name in ATTACKS if name in scores}
+    from ehrsynth.dp_verify.gap_canaries import canary_gaps, released_gap_scores
+
+    if any(g is not None for g in canary_gaps(canaries, base, model.schema_)):
+        fallback = out["reconstruction_pretrained"]
+        out["released_gap"] = released_gap_scores(
+            model.schema_, canaries, base, model.schema_, fallback, len(base), rng
+        )
+    return out

@@ -58,7 +58,7 @@ import numpy as np
 import pandas as pd
 
 from ehrsynth.dp.checks import check_epsilon, resolve_delta
-from ehrsynth.dp_verify.canaries import ATTACKS, draw_inclusion, make_canaries, score_canaries
+from ehrsynth.dp_verify.canaries import audit_engine, draw_inclusion, make_canaries, score_canaries
 from ehrsynth.dp_verify.lower_bound import GUESS_FRACTIONS, best_one_run_bound, threshold_rate_bound
 from ehrsynth.dp_verify.report import DPAuditReport
 from ehrsynth.errors import InvalidParameterError
@@ -223,7 +223,8 @@ def dp_audit(
     declared = Schema.infer(df) if schema is None else schema
     declared.validate(df, strict=True)
     rng = np.random.default_rng(random_state)
-    canary_rows = make_canaries(df, declared, m, rng)
+    engine = audit_engine(params)
+    canary_rows = make_canaries(df, declared, m, rng, engine=engine)
     declared.validate(pd.concat([df, canary_rows], ignore_index=True), strict=True)
 
     started = time.perf_counter()
@@ -239,7 +240,7 @@ def dp_audit(
         "confidence": confidence,
         "canaries": m,
         "runs": n_runs,
-        "method": _method(n_runs, len(rules)),
+        "method": _method(n_runs, len(rules), tuple(pooled.scores)),
         "attack_auc": attacks[best.attack]["auc"],
         "attack": best.attack,
         "refuted": eps is not None and best.epsilon > eps,
@@ -285,7 +286,7 @@ def _train_and_score(
 ) -> _Pooled:
     """Draw the inclusion, train and score the canaries ``n_runs`` times; pool the results."""
     m = len(canary_rows)
-    pooled: dict[str, list[np.ndarray]] = {name: [] for name in ATTACKS}
+    pooled: dict[str, list[np.ndarray]] = {}  # the attacks score_canaries runs for this engine
     members: list[np.ndarray] = []
     run_records: list[dict[str, Any]] = []
     for r in range(n_runs):
@@ -297,7 +298,7 @@ def _train_and_score(
         )
         seconds = time.perf_counter() - t0
         for name, values in score_canaries(model, canary_rows, df, rng, pretrained).items():
-            pooled[name].append(values)
+            pooled.setdefault(name, []).append(values)
         members.append(member)
         run_records.append(_run_record(model, member, seed, seconds, len(df) + int(member.sum())))
         logger.info("dp audit run %d/%d: %d canaries in, fit %.1f s", r + 1, n_runs, member.sum(), seconds)
@@ -309,11 +310,11 @@ def _train_and_score(
     )
 
 
-def _method(n_runs: int, n_rules: int) -> str:
+def _method(n_runs: int, n_rules: int, attacks: tuple[str, ...]) -> str:
     pooled = "" if n_runs == 1 else f", pooled over {n_runs} runs with fresh inclusion draws"
     return (
         "one-run canary audit (Steinke, Nasr & Jagielski 2023): canaries included with probability 1/2"
-        f"{pooled}; guesses from white-box attack scores ({', '.join(ATTACKS)}), top/bottom fractions "
+        f"{pooled}; guesses from attack scores ({', '.join(attacks)}), top/bottom fractions "
         f"{list(GUESS_FRACTIONS)} per side; (epsilon, delta) bound on the number of correct guesses, "
         f"Bonferroni over {n_rules} rules"
     )
