@@ -169,18 +169,19 @@ class QueryTargets:
         self.triples = torch.as_tensor(q.triples, dtype=torch.long, device=device)
         self.tri = f32(q.triple_freq)
         self.w_tri = f32(1.0 / _variance(q.triple_freq, q.triple_sd, q.n)) if len(q.triples) else self.tri
+        self._pairs_sym = self.pairs + self.pairs.T
+        self._w_sym = (self.w_pairs + self.w_pairs.T) / 2
         self.pair_mask = torch.as_tensor(mask, device=device)
         self.n_pairs = int(mask.sum())
 
     def losses(self, P: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        m = P.shape[0]
         one = P.mean(dim=0)
-        pairs = torch.triu(P.T @ P, diagonal=1) / m
-        e1, e2 = one - self.one, pairs - self.pairs
-        loss = (self.w_one * e1**2).sum() + (self.w_pairs * e2**2).sum()
+        e1 = one - self.one
+        pair_loss, e2 = self._pair_loss(P)
+        loss = (self.w_one * e1**2).sum() + pair_loss
         stats = {
             "rmse_one_way": float(e1.detach().pow(2).mean().sqrt()),
-            "rmse_pairs": float((e2.detach()[self.pair_mask].pow(2).mean().sqrt()) if self.n_pairs else 0.0),
+            "rmse_pairs": float(e2[self.pair_mask].pow(2).mean().sqrt()) if self.n_pairs else 0.0,
         }
         if self.triples.numel():
             t = self.triples
@@ -189,6 +190,20 @@ class QueryTargets:
             loss = loss + (self.w_tri * e3**2).sum()
             stats["rmse_triples"] = float(e3.detach().pow(2).mean().sqrt())
         return loss, stats
+
+    def _pair_loss(self, P: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Σ_pairs w·(PᵀP/m − target)² and the (detached, symmetric) errors, with the gradient in ONE extra
+        matrix product: G = PᵀP/m is computed without autograd; with D = w_sym ∘ (G − target) (both
+        triangles, each pair's weight halved, so L = Σ D ∘ (G − target)) the gradient is dL/dP = 4·P·D/m, put
+        on P through the surrogate Σ P ∘ (P_detached · 4D/m). Autograd through PᵀP would take two products for the backward pass."""
+        m = P.shape[0]
+        with torch.no_grad():
+            e = P.T @ P / m - self._pairs_sym
+            D = self._w_sym * e
+            value = (D * e).sum()
+            direction = P @ (D * (4.0 / m))
+        surrogate = (P * direction).sum()
+        return value + surrogate - surrogate.detach(), e
 
 
 def indicator_probabilities(
