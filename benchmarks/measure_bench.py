@@ -398,6 +398,18 @@ def _markdown(out: dict[str, Any], args: Any, rows: int) -> str:
     return "\n".join(lines)
 
 
+def _tuning(df: pd.DataFrame, holdout: pd.DataFrame, config: MeasureConfig, args: Any) -> None:
+    from measure_tuning import record
+
+    rows = []
+    for e in args.epsilons:
+        r = run(df, holdout, None if e == "none" else float(e), args.seed, config, args)
+        print({k: v for k, v in r.items() if k != "rounds"}, flush=True)
+        rows.append({**{k: r[k] for k in ("epsilon", "cap_K", "auroc", "tvd2_mean", "tvd3_mean", "code_corr_r")},
+                     "fit_s": r["engine_seconds"]})  # fmt: skip
+    record(args.tuning, rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=10_000)
@@ -415,6 +427,10 @@ def main() -> None:
     ap.add_argument("--truncation", default="rarest")
     ap.add_argument("--no-project", action="store_true", help="fit pairs to unclipped released values")
     ap.add_argument("--no-shrink", action="store_true", help="fit pairs without empirical-Bayes denoising")
+    ap.add_argument("--spectral", action="store_true", help="low-rank denoising of the pairs first")
+    ap.add_argument(
+        "--tuning", default="", help="label: only the runs, as rows of the measure-tuning section"
+    )
     ap.add_argument("--max-seconds", type=float, default=200.0)
     ap.add_argument("--data", type=Path, default=SHARED_DATA)
     ap.add_argument("--no-bias", action="store_true", help="skip the truncation-order bias table")
@@ -441,11 +457,15 @@ def main() -> None:
             max_seconds=args.max_seconds,
             project_pairs=not args.no_project,
             shrink=not args.no_shrink,
+            spectral=args.spectral,
         ),
         round_steps=max(args.steps // 5, 1),
         truncation=args.truncation,
     )
     out: dict[str, Any] = {"environment": environment(), "args": {k: str(v) for k, v in vars(args).items()}}
+    if args.tuning:
+        _tuning(df, holdout, config, args)
+        return
     out["independent"] = workload(df, independent(df, len(df), args.seed), args.seed)
     out["real_holdout"] = workload(df, holdout, args.seed)
     out["real_holdout"]["auroc"] = dimwise_auroc(df, holdout)

@@ -110,6 +110,51 @@ def shrink_pairs(q: MeasuredQueries, *, bins: int = 32) -> MeasuredQueries:
     return replace(q, pairs=pairs + pairs.T)
 
 
+def spectral_pairs(q: MeasuredQueries, *, iterations: int = 5) -> MeasuredQueries:
+    """Low-rank denoising of noisy pairs (post-processing): keep the eigen-components of the residual matrix
+    R = pairs − p pᵀ that stand above the noise, shrunk to their expected size.
+
+    On the measured (symmetric, cross-block) entries the noise is a Wigner matrix with entry sd σ; with a
+    fraction f of the u × u entries measured its spectrum ends near ±2s, s = σ√(u f). An eigenvalue λ with
+    |λ| > 2s comes from a spike θ = (|λ| + √(λ² − 4s²))/2 whose eigenvector is only partly recovered
+    (squared overlap 1 − s²/θ²), so it is replaced by θ − s²/θ (the Frobenius-optimal shrinker of the spiked
+    Wigner model); the rest is dropped. Unmeasured entries (diagonal, inside a block) are filled with the
+    current low-rank estimate and the decomposition repeated ``iterations`` times (hard impute). Exact pairs
+    (sd = 0) are left unchanged. Measured in ``benchmarks/measure_bench.py``: on diabetes 10k × 200 at ε = 1
+    its error on the pairs is larger than :func:`shrink_pairs`'s, so it is off by default."""
+    if q.pair_sd <= 0 or not q.pair_mask.any():
+        return q
+    p = np.clip(q.one_way, 0.0, 1.0)
+    sym = q.pair_mask | q.pair_mask.T
+    expected = np.outer(p, p)
+    R = np.where(sym, q.pairs - expected, 0.0)
+    s = q.pair_sd * np.sqrt(len(p) * sym.mean())
+    low = np.zeros_like(R)
+    for _ in range(max(iterations, 1)):
+        w, V = np.linalg.eigh(np.where(sym, R, low))
+        keep = np.abs(w) > 2 * s
+        a = np.abs(w[keep])
+        theta = (a + np.sqrt(np.maximum(a**2 - 4 * s**2, 0.0))) / 2
+        eta = np.sign(w[keep]) * np.maximum(theta - s**2 / np.maximum(theta, 1e-300), 0.0)
+        low = (V[:, keep] * eta) @ V[:, keep].T
+    return replace(q, pairs=np.where(sym, expected + (low + low.T) / 2, 0.0))
+
+
+def _denoise(q: MeasuredQueries, *, shrink: bool, spectral: bool) -> MeasuredQueries:
+    """Spectral low-rank part first (if on), then :func:`shrink_pairs` on what it leaves (if on)."""
+    if not spectral:
+        return shrink_pairs(q) if shrink else q
+    low = spectral_pairs(q)
+    if not shrink or low is q:
+        return low
+    sym = q.pair_mask | q.pair_mask.T
+    part = np.where(
+        sym, low.pairs - np.outer(np.clip(q.one_way, 0.0, 1.0), np.clip(q.one_way, 0.0, 1.0)), 0.0
+    )
+    rest = shrink_pairs(replace(q, pairs=np.where(sym, q.pairs - part, 0.0)))
+    return replace(q, pairs=np.where(sym, rest.pairs + part, 0.0))
+
+
 @dataclass(frozen=True)
 class QueryFitConfig:
     """Fitting schedule: ``batch`` latent vectors (re-drawn every ``resample_every`` steps; 0 = one fixed
@@ -128,6 +173,7 @@ class QueryFitConfig:
     log_every: int = 100
     project_pairs: bool = True
     shrink: bool = True
+    spectral: bool = False
 
     def __post_init__(self) -> None:
         for name in ("batch", "steps", "log_every"):
@@ -155,7 +201,9 @@ class QueryTargets:
     (used by the measure engine's fit and by the hybrid engine's generator loss)."""
 
     def __init__(self, q: MeasuredQueries, device: torch.device, config: QueryFitConfig) -> None:
-        q = project(shrink_pairs(q) if config.shrink else q, pairs_too=config.project_pairs)
+        q = project(
+            _denoise(q, shrink=config.shrink, spectral=config.spectral), pairs_too=config.project_pairs
+        )
 
         def f32(a: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(np.asarray(a, dtype=np.float32), device=device)

@@ -22,6 +22,7 @@ from ehrsynth.training.query_fit import (
     project,
     refresh_batchnorm,
     shrink_pairs,
+    spectral_pairs,
 )
 from ehrsynth.transforms.layout import Span, SpanKind
 
@@ -142,3 +143,27 @@ def test_shrink_pairs_removes_noise_and_keeps_strong_dependence() -> None:
     assert np.allclose(shrunk.pairs, shrunk.pairs.T)
     exact = replace(q, pair_sd=0.0)
     assert shrink_pairs(exact) is exact
+
+
+def test_spectral_pairs_recovers_a_planted_low_rank_residual() -> None:
+    rng = np.random.default_rng(1)
+    u, sd = 120, 0.002
+    p = rng.uniform(0.05, 0.3, u)
+    v = rng.normal(0, 1, (u, 2)) / np.sqrt(u)
+    low = (
+        v * np.array([0.08, -0.05])
+    ) @ v.T  # rank-2 residual, eigenvalues well above the noise edge 2·sd·√u
+    true = np.outer(p, p) + low
+    mask = np.triu(np.ones((u, u), dtype=bool), 1)
+    noise = np.triu(rng.normal(0, sd, (u, u)), 1)
+    q = MeasuredQueries(np.arange(u), np.arange(u), 10_000, p, np.zeros(u), true + noise + noise.T, sd, mask)
+    out = spectral_pairs(q)
+    err_before = np.sqrt(((q.pairs - true)[mask] ** 2).mean())
+    err_after = np.sqrt(((out.pairs - true)[mask] ** 2).mean())
+    assert err_after < err_before / 3
+    assert np.allclose(out.pairs, out.pairs.T) and np.all(out.pairs[~(mask | mask.T)] == 0)
+    # pure noise: nothing above the edge, so the pairs go to independence
+    flat = replace(q, pairs=np.outer(p, p) * (mask | mask.T) + noise + noise.T)
+    assert np.abs(spectral_pairs(flat).pairs - np.outer(p, p))[mask].max() < sd
+    exact = replace(q, pair_sd=0.0)
+    assert spectral_pairs(exact) is exact

@@ -1,0 +1,51 @@
+"""Rows of the ``measure-tuning`` section of RESULTS.md: one row per (label, ε) run of the measure engine.
+
+``measure_bench.py --tuning LABEL`` and ``engine_bench.py --tuning LABEL`` append their runs here
+(``results/measure-tuning.json`` keeps every row; a rerun of a label replaces its rows) and rewrite the section.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from typing import Any
+
+from _results import RESULTS_DIR, environment, update_section
+
+STORE = RESULTS_DIR / "measure-tuning.json"
+HEADER = [
+    "### Measure engine tuning (issue 12): one seed, diabetes dev 10k patients × 4 demographics + 200 codes\n",
+    "Each row one fit (seed 0) on the same table and holdout as the `measure` section; `measure_bench.py` rows "
+    "use the bench's own 1-way release (DEFAULT_SHARES split), `engine_bench.py` rows the user path "
+    "(`ehrsynth.synthesize(engine='measure')`, MEASURE_SHARES after the lead's 1-way release; its 2-way TVD "
+    "column is the top-50 code-pair TVD, no 3-way). Fit s: engine seconds on 2 cores shared with other "
+    "sessions (upper bounds). Real holdout AUROC 0.78, independent marginals 0.50.\n",
+    "| label | command | ε | K | dim-wise AUROC | 2-way TVD | 3-way TVD | code corr r | fit s | load |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+]
+
+
+def record(label: str, rows: list[dict[str, Any]]) -> None:
+    """Store ``rows`` (dicts with epsilon, cap_K, auroc, tvd2_mean, tvd3_mean, code_corr_r, fit_s) as ``label``."""
+    env = environment()
+    store: list[dict[str, Any]] = json.loads(STORE.read_text()) if STORE.exists() else []
+    store = [r for r in store if r["label"] != label]
+    cmd = "python benchmarks/" + shlex.join([sys.argv[0].split("/")[-1], *sys.argv[1:]])
+    for r in rows:
+        store.append({"label": label, "command": cmd, "load": env["load_average_1min"], **r})
+    RESULTS_DIR.mkdir(exist_ok=True)
+    STORE.write_text(json.dumps(store, indent=1, default=float) + "\n")
+    lines = list(HEADER)
+
+    def f(v: Any, spec: str) -> str:
+        return "–" if v is None else format(v, spec)
+
+    for r in store:
+        eps = "none" if r["epsilon"] is None else f"{r['epsilon']:g}"
+        lines.append(
+            f"| {r['label']} | `{r['command']}` | {eps} | {r.get('cap_K', '–')} | {f(r['auroc'], '.3f')} | "
+            f"{f(r.get('tvd2_mean'), '.4f')} | {f(r.get('tvd3_mean'), '.4f')} | {f(r.get('code_corr_r'), '.3f')} | "
+            f"{f(r.get('fit_s'), '.1f')} | {r['load']:.1f} |"
+        )
+    update_section("measure-tuning", "\n".join(lines))
