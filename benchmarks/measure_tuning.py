@@ -32,8 +32,11 @@ def record(label: str, rows: list[dict[str, Any]]) -> None:
     store: list[dict[str, Any]] = json.loads(STORE.read_text()) if STORE.exists() else []
     store = [r for r in store if r["label"] != label]
     cmd = "python benchmarks/" + shlex.join([sys.argv[0].split("/")[-1], *sys.argv[1:]])
+    keep = ("epsilon", "cap_K", "auroc", "tvd2_mean", "tvd3_mean", "code_corr_r", "fit_s")
     for r in rows:
-        store.append({"label": label, "command": cmd, "load": env["load_average_1min"], **r})
+        store.append(
+            {"label": label, "command": cmd, "load": env["load_average_1min"]} | {k: r.get(k) for k in keep}
+        )
     RESULTS_DIR.mkdir(exist_ok=True)
     STORE.write_text(json.dumps(store, indent=1, default=float) + "\n")
     lines = list(HEADER)
@@ -44,7 +47,7 @@ def record(label: str, rows: list[dict[str, Any]]) -> None:
     for r in store:
         eps = "none" if r["epsilon"] is None else f"{r['epsilon']:g}"
         lines.append(
-            f"| {r['label']} | `{r['command']}` | {eps} | {r.get('cap_K', '–')} | {f(r['auroc'], '.3f')} | "
+            f"| {r['label']} | `{r['command']}` | {eps} | {r.get('cap_K') or '–'} | {f(r['auroc'], '.3f')} | "
             f"{f(r.get('tvd2_mean'), '.4f')} | {f(r.get('tvd3_mean'), '.4f')} | {f(r.get('code_corr_r'), '.3f')} | "
             f"{f(r.get('fit_s'), '.1f')} | {r['load']:.1f} |"
         )
