@@ -21,8 +21,8 @@ HEADER = [
     "(`ehrsynth.synthesize(engine='measure')`, MEASURE_SHARES after the lead's 1-way release; its 2-way TVD "
     "column is the top-50 code-pair TVD, no 3-way). Fit s: engine seconds on 2 cores shared with other "
     "sessions (upper bounds). Real holdout AUROC 0.78, independent marginals 0.50.\n",
-    "| label | command | ε | K | dim-wise AUROC | 2-way TVD | 3-way TVD | code corr r | fit s | load |",
-    "|---|---|---|---|---|---|---|---|---|---|",
+    "| label | command | ε | K | dim-wise AUROC | 2-way TVD | 3-way TVD | code corr r | fit s | CPU s | load |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
 ]
 
 
@@ -32,7 +32,7 @@ def record(label: str, rows: list[dict[str, Any]]) -> None:
     store: list[dict[str, Any]] = json.loads(STORE.read_text()) if STORE.exists() else []
     store = [r for r in store if r["label"] != label]
     cmd = "python benchmarks/" + shlex.join([sys.argv[0].split("/")[-1], *sys.argv[1:]])
-    keep = ("epsilon", "cap_K", "auroc", "tvd2_mean", "tvd3_mean", "code_corr_r", "fit_s")
+    keep = ("epsilon", "cap_K", "auroc", "tvd2_mean", "tvd3_mean", "code_corr_r", "fit_s", "cpu_s")
     for r in rows:
         store.append(
             {"label": label, "command": cmd, "load": env["load_average_1min"]} | {k: r.get(k) for k in keep}
@@ -49,6 +49,6 @@ def record(label: str, rows: list[dict[str, Any]]) -> None:
         lines.append(
             f"| {r['label']} | `{r['command']}` | {eps} | {r.get('cap_K') or '–'} | {f(r['auroc'], '.3f')} | "
             f"{f(r.get('tvd2_mean'), '.4f')} | {f(r.get('tvd3_mean'), '.4f')} | {f(r.get('code_corr_r'), '.3f')} | "
-            f"{f(r.get('fit_s'), '.1f')} | {r['load']:.1f} |"
+            f"{f(r.get('fit_s'), '.1f')} | {f(r.get('cpu_s'), '.1f')} | {r['load']:.1f} |"
         )
     update_section("measure-tuning", "\n".join(lines))

@@ -95,19 +95,36 @@ def shrink_pairs(q: MeasuredQueries, *, bins: int = 32) -> MeasuredQueries:
     """
     if q.pair_sd <= 0 or not q.pair_mask.any():
         return q
+    pairs, _ = _shrink(q, bins)
+    return replace(q, pairs=pairs)
+
+
+def _shrink(q: MeasuredQueries, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """(shrunk symmetric pairs, symmetric matrix of each pair's factor s²/(s² + sd²)) for noisy pairs."""
     p = np.clip(q.one_way, 0.0, 1.0)
     i, j = np.nonzero(q.pair_mask)
     expected = p[i] * p[j]
     d = q.pairs[i, j] - expected
     order = np.argsort(expected, kind="stable")
-    out = np.empty_like(d)
+    out, factor = np.empty_like(d), np.empty_like(d)
     for chunk in np.array_split(order, min(bins, len(order))):
         m = d[chunk].mean()
         s2 = max(float(d[chunk].var()) - q.pair_sd**2, 0.0)
-        out[chunk] = m + s2 / (s2 + q.pair_sd**2) * (d[chunk] - m)
-    pairs = np.zeros_like(q.pairs)
-    pairs[i, j] = expected + out
-    return replace(q, pairs=pairs + pairs.T)
+        factor[chunk] = s2 / (s2 + q.pair_sd**2)
+        out[chunk] = m + factor[chunk] * (d[chunk] - m)
+    pairs, k = np.zeros_like(q.pairs), np.zeros_like(q.pairs)
+    pairs[i, j], k[i, j] = expected + out, factor
+    return pairs + pairs.T, k + k.T
+
+
+def posterior_pair_variance(q: MeasuredQueries, *, bins: int = 32, floor: float = 0.1) -> np.ndarray:
+    """Per-pair variance of the :func:`shrink_pairs` estimate, k·sd² with k = s²/(s² + sd²) its bin's
+    shrink factor, floored at ``floor``·sd² (the bin's mean is itself estimated); (u × u), from released
+    values only. Pairs with no detectable signal get up to 1/floor times the weight of the noisy answer."""
+    if q.pair_sd <= 0 or not q.pair_mask.any():
+        return np.full(q.pairs.shape, q.pair_sd**2)
+    _, k = _shrink(q, bins)
+    return np.maximum(k, floor) * q.pair_sd**2
 
 
 def spectral_pairs(q: MeasuredQueries, *, iterations: int = 5) -> MeasuredQueries:
@@ -161,8 +178,12 @@ class QueryFitConfig:
     batch), ``steps`` Adam steps at ``lr`` decayed linearly to ``lr * final_lr_fraction``, stopping early
     after ``max_seconds`` (None = no limit). Defaults measured in ``benchmarks/measure_bench.py``: 600 steps of
     1,024 fresh latent vectors fit 10k × 200 diabetes codes in ~35–50 s on one loaded core (a fixed batch
-    fitted the batch but not fresh samples: 1-way error 0.02 vs 0.005 on a toy table); ``project_pairs``: clip pair/triple targets to their bounds
-    (see :func:`project`); ``shrink``: denoise noisy pairs first (:func:`shrink_pairs`)."""
+    fitted the batch but not fresh samples: 1-way error 0.02 vs 0.005 on a toy table); lr 1e-2 fitted worse
+    (ε = 1 AUROC 0.572 vs 0.577). ``project_pairs``: clip pair/triple targets to their bounds (see
+    :func:`project`); ``shrink``: denoise noisy pairs first (:func:`shrink_pairs`); ``spectral``: remove a
+    low-rank part first (:func:`spectral_pairs`; off: it did not help, RESULTS.md ``measure-tuning``);
+    ``pair_weight``: ``"noise"`` weighs each pair by its noise variance (uniform), ``"posterior"`` by the
+    variance left after shrinkage (:func:`posterior_pair_variance`)."""
 
     batch: int = 1024
     steps: int = 600
@@ -174,6 +195,7 @@ class QueryFitConfig:
     project_pairs: bool = True
     shrink: bool = True
     spectral: bool = False
+    pair_weight: str = "noise"
 
     def __post_init__(self) -> None:
         for name in ("batch", "steps", "log_every"):
@@ -183,6 +205,10 @@ class QueryFitConfig:
         if isinstance(self.resample_every, bool) or not isinstance(self.resample_every, int):
             raise InvalidParameterError(
                 f"resample_every must be an integer >= 0, found {self.resample_every!r}"
+            )
+        if self.pair_weight not in ("noise", "posterior"):
+            raise InvalidParameterError(
+                f"pair_weight must be 'noise' or 'posterior', found {self.pair_weight!r}"
             )
         if self.resample_every < 0 or not self.lr > 0 or not 0 < self.final_lr_fraction <= 1:
             raise InvalidParameterError(
@@ -201,6 +227,7 @@ class QueryTargets:
     (used by the measure engine's fit and by the hybrid engine's generator loss)."""
 
     def __init__(self, q: MeasuredQueries, device: torch.device, config: QueryFitConfig) -> None:
+        raw = q
         q = project(
             _denoise(q, shrink=config.shrink, spectral=config.spectral), pairs_too=config.project_pairs
         )
@@ -213,7 +240,8 @@ class QueryTargets:
         self.w_one = f32(1.0 / _variance(q.one_way, q.one_way_sd, q.n))
         mask = q.pair_mask
         self.pairs = f32(np.where(mask, q.pairs, 0.0))
-        self.w_pairs = f32(np.where(mask, 1.0 / _variance(q.pairs, q.pair_sd, q.n), 0.0))
+        pair_var = posterior_pair_variance(raw) if config.pair_weight == "posterior" else q.pair_sd
+        self.w_pairs = f32(np.where(mask, 1.0 / _variance(q.pairs, pair_var, q.n), 0.0))
         self.triples = torch.as_tensor(q.triples, dtype=torch.long, device=device)
         self.tri = f32(q.triple_freq)
         self.w_tri = f32(1.0 / _variance(q.triple_freq, q.triple_sd, q.n)) if len(q.triples) else self.tri

@@ -19,6 +19,7 @@ from ehrsynth.training.query_fit import (
     fit_queries,
     indicator_probabilities,
     init_decoder_bias,
+    posterior_pair_variance,
     project,
     refresh_batchnorm,
     shrink_pairs,
@@ -167,3 +168,18 @@ def test_spectral_pairs_recovers_a_planted_low_rank_residual() -> None:
     assert np.abs(spectral_pairs(flat).pairs - np.outer(p, p))[mask].max() < sd
     exact = replace(q, pair_sd=0.0)
     assert spectral_pairs(exact) is exact
+
+
+def test_posterior_pair_variance_is_small_where_shrinkage_is_strong() -> None:
+    rng = np.random.default_rng(2)
+    u, sd = 80, 0.01
+    p = rng.uniform(0.01, 0.3, u)
+    mask = np.triu(np.ones((u, u), dtype=bool), 1)
+    noise = np.triu(rng.normal(0, sd, (u, u)), 1)
+    q = MeasuredQueries(
+        np.arange(u), np.arange(u), 10_000, p, np.zeros(u), np.outer(p, p) + noise + noise.T, sd, mask
+    )
+    var = posterior_pair_variance(q, floor=0.1)
+    # pure noise: every bin's signal variance is ~0, so each pair sits at the floor, far below sd²
+    assert np.all(var[mask] <= sd**2) and np.median(var[mask]) == pytest.approx(0.1 * sd**2)
+    assert np.allclose(posterior_pair_variance(replace(q, pair_sd=0.0)), 0.0)
