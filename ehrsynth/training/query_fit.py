@@ -248,6 +248,7 @@ class QueryTargets:
         self._pairs_sym = self.pairs + self.pairs.T
         self._w_sym = (self.w_pairs + self.w_pairs.T) / 2
         self.pair_mask = torch.as_tensor(mask, device=device)
+        self._mask_f = self.pair_mask.to(torch.float32)
         self.n_pairs = int(mask.sum())
 
     def losses(self, P: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
@@ -257,7 +258,7 @@ class QueryTargets:
         loss = (self.w_one * e1**2).sum() + pair_loss
         stats = {
             "rmse_one_way": float(e1.detach().pow(2).mean().sqrt()),
-            "rmse_pairs": float(e2[self.pair_mask].pow(2).mean().sqrt()) if self.n_pairs else 0.0,
+            "rmse_pairs": float(((e2 * e2 * self._mask_f).sum() / max(self.n_pairs, 1)).sqrt()),
         }
         if self.triples.numel():
             t = self.triples
