@@ -176,17 +176,18 @@ def _denoise(q: MeasuredQueries, *, shrink: bool, spectral: bool) -> MeasuredQue
 class QueryFitConfig:
     """Fitting schedule: ``batch`` latent vectors (re-drawn every ``resample_every`` steps; 0 = one fixed
     batch), ``steps`` Adam steps at ``lr`` decayed linearly to ``lr * final_lr_fraction``, stopping early
-    after ``max_seconds`` (None = no limit). Defaults measured in ``benchmarks/measure_bench.py``: 600 steps of
-    1,024 fresh latent vectors fit 10k × 200 diabetes codes in ~35–50 s on one loaded core (a fixed batch
-    fitted the batch but not fresh samples: 1-way error 0.02 vs 0.005 on a toy table); lr 1e-2 fitted worse
-    (ε = 1 AUROC 0.572 vs 0.577). ``project_pairs``: clip pair/triple targets to their bounds (see
+    after ``max_seconds`` (None = no limit). Defaults measured in ``benchmarks/RESULTS.md`` (``measure-tuning``):
+    1,500 steps of 1,024 fresh latent vectors (600 before) raised the diabetes 10k × 200 dimension-wise AUROC
+    on the user path from 0.609 to 0.615 at ε = 1 and from 0.637 to 0.658 at ε = 3 (bench ε = 1: 0.577 →
+    0.591; 2,000 steps or 3,000 × 512 did no better); a fixed batch fitted the batch but not fresh samples
+    (1-way error 0.02 vs 0.005 on a toy table); lr 1e-2 fitted worse (ε = 1 AUROC 0.572 vs 0.577). ``project_pairs``: clip pair/triple targets to their bounds (see
     :func:`project`); ``shrink``: denoise noisy pairs first (:func:`shrink_pairs`); ``spectral``: remove a
     low-rank part first (:func:`spectral_pairs`; off: it did not help, RESULTS.md ``measure-tuning``);
     ``pair_weight``: ``"noise"`` weighs each pair by its noise variance (uniform), ``"posterior"`` by the
     variance left after shrinkage (:func:`posterior_pair_variance`)."""
 
     batch: int = 1024
-    steps: int = 600
+    steps: int = 1500
     lr: float = 3e-3
     final_lr_fraction: float = 0.1
     resample_every: int = 1
