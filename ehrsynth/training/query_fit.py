@@ -66,8 +66,9 @@ def project(q: MeasuredQueries, *, pairs_too: bool = True) -> MeasuredQueries:
     p = np.clip(q.one_way, 0.0, 1.0)
     for b in np.unique(q.blocks):
         pos = np.flatnonzero(q.blocks == b)
-        if len(pos) > 1 and p[pos].sum() > 0:
-            p[pos] = p[pos] / p[pos].sum()  # a one-hot block's frequencies sum to exactly 1
+        if len(pos) > 1:  # a one-hot block's frequencies sum to exactly 1 (uniform if noise zeroed them all)
+            total = p[pos].sum()
+            p[pos] = p[pos] / total if total > 0 else 1.0 / len(pos)
     if not pairs_too:
         return replace(q, one_way=p)
     lo = np.maximum(0.0, p[:, None] + p[None, :] - 1.0)

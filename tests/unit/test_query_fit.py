@@ -16,6 +16,7 @@ from ehrsynth.models.medgan import Autoencoder, Generator
 from ehrsynth.training.query_fit import (
     MeasuredQueries,
     QueryFitConfig,
+    QueryTargets,
     fit_queries,
     indicator_probabilities,
     init_decoder_bias,
@@ -183,3 +184,21 @@ def test_posterior_pair_variance_is_small_where_shrinkage_is_strong() -> None:
     # pure noise: every bin's signal variance is ~0, so each pair sits at the floor, far below sd²
     assert np.all(var[mask] <= sd**2) and np.median(var[mask]) == pytest.approx(0.1 * sd**2)
     assert np.allclose(posterior_pair_variance(replace(q, pair_sd=0.0)), 0.0)
+
+
+@pytest.mark.parametrize("pair_weight", ["noise", "posterior"])
+def test_query_loss_value_and_gradient_match_autograd_through_the_pairs(pair_weight: str) -> None:
+    q = _queries(_data(500, 3), sd=0.02, seed=3)
+    t = QueryTargets(q, torch.device("cpu"), QueryFitConfig(pair_weight=pair_weight))
+    P = torch.rand(64, IND.size, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    P32 = P.float().requires_grad_(True)
+    loss, _ = t.losses(P32)
+    loss.backward()
+    ref_P = P.clone().requires_grad_(True)
+    pairs = torch.triu(ref_P.T @ ref_P, diagonal=1) / len(ref_P)
+    ref = (t.w_one.double() * (ref_P.mean(0) - t.one.double()) ** 2).sum()
+    ref = ref + (t.w_pairs.double() * (pairs - t.pairs.double()) ** 2).sum()
+    ref.backward()
+    assert float(loss.detach()) == pytest.approx(float(ref.detach()), rel=1e-4)
+    assert P32.grad is not None and ref_P.grad is not None
+    assert torch.allclose(P32.grad.double(), ref_P.grad, rtol=1e-3, atol=1e-3 * float(ref_P.grad.abs().max()))
