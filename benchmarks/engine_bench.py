@@ -15,6 +15,7 @@ import argparse
 import sys
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,10 +25,10 @@ from _results import SHARED_DATA, environment, save_json, update_section
 import ehrsynth
 
 
-def load(rows: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load(rows: int, seed: int, data: Path = SHARED_DATA) -> tuple[pd.DataFrame, pd.DataFrame]:
     from ehrsynth.datasets.diabetes130 import diabetes130_patient_table
 
-    table = diabetes130_patient_table(SHARED_DATA / "diabetes130" / "diabetic_data_dev.csv.gz")
+    table = diabetes130_patient_table(data / "diabetes130" / "diabetic_data_dev.csv.gz")
     codes = [c for c in table.columns if c.startswith("dx_")]
     top = table[codes].sum().sort_values(ascending=False).index[:200]
     table = table[["race", "gender", "age", "readmitted", *sorted(top)]]
@@ -85,15 +86,28 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-update", action="store_true")
+    ap.add_argument("--data", type=Path, default=SHARED_DATA)
+    ap.add_argument("--tuning", default="", help="label: write rows of the measure-tuning section instead")
     args = ap.parse_args()
     env = environment()
-    train, test = load(args.rows, args.seed)
+    train, test = load(args.rows, args.seed, args.data)
     results = []
     for e in args.epsilons:
         for engine in args.engines:
             r = run(train, test, engine, None if e == "none" else float(e), args.seed)
             print(r, flush=True)
             results.append(r)
+    if args.tuning:
+        from measure_tuning import record
+
+        keys = {
+            "auroc_synthetic": "auroc",
+            "code_pair_tvd": "tvd2_mean",
+            "fit_s": "fit_s",
+            "epsilon": "epsilon",
+        }
+        record(args.tuning, [{new: r[old] for old, new in keys.items()} for r in results])
+        return
     path = save_json("engines", {"environment": env, "results": results})
     fmt = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731
     lines = [

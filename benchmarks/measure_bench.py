@@ -112,7 +112,7 @@ def workload(real: pd.DataFrame, synth: pd.DataFrame, seed: int) -> dict[str, fl
         "tvd3_mean": float(np.mean(tvd3)),
         "code_corr_r": float(np.corrcoef(np.nan_to_num(rc), sc)[0, 1]),
         "prevalence_max_err": float(np.abs(real[code_cols].mean() - synth[code_cols].mean()).max()),
-    }
+    }  # fmt: skip
 
 
 def dimwise_auroc(train: pd.DataFrame, test: pd.DataFrame, top: int = 50) -> float:
@@ -192,9 +192,7 @@ def _random_truncation(M: Any, ind: IndicatorLayout, cap: int, rng: np.random.Ge
 # -- one run ----------------------------------------------------------------------------------------------------
 def _shares(text: str | None) -> dict[str, float] | None:
     """'one_way=0.5,pairs=0.33,...' → a shares dict (None: the defaults)."""
-    if not text:
-        return None
-    return {k: float(v) for k, v in (item.split("=") for item in text.split(","))}
+    return {k: float(v) for k, v in (item.split("=") for item in text.split(","))} if text else None
 
 
 def run(
@@ -296,7 +294,9 @@ def _synthesize(
     return synth, raw, indep
 
 
-def scale_timing(rows: int, codes: int, epsilon: float, config: MeasureConfig, seed: int) -> dict[str, Any]:
+def scale_timing(
+    rows: int, codes: int, epsilon: float, config: MeasureConfig, seed: int, rounds: int = 2
+) -> dict[str, Any]:
     """Engine seconds on a generated rows × codes 0/1 table (20 latent groups, each with its own codes)."""
     rng = np.random.default_rng(seed)
     g = rng.integers(0, 20, rows)
@@ -310,14 +310,14 @@ def scale_timing(rows: int, codes: int, epsilon: float, config: MeasureConfig, s
     X = tr.encode(df)
     tg = torch.Generator().manual_seed(seed)
     t0 = time.perf_counter()
-    plan = plan_measure_budget(epsilon=epsilon, delta=1e-5, rounds=2, per_round=20)
+    plan = plan_measure_budget(epsilon=epsilon, delta=1e-5, rounds=rounds, per_round=20)
     (cap_one, cap), _ = release_caps(X, tr.layout, plan=plan, rng=rng, quantiles=(0.99, 0.9))
     ind = IndicatorLayout.from_layout(tr.layout)
     M = truncate_rows(indicator_matrix(X, ind), ind, cap_one, priority(ind, "hash"))
     one, sd, _ = _one_way_release(M, ones=ind.n_fixed + cap_one, noise_multiplier=plan.one_way, rng=rng)
     torch.manual_seed(seed)
     gen, ae = Generator(128, (128, 128), "tanh"), Autoencoder(tr.layout)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     res = run_measure_engine(
         X,
         tr.layout,
@@ -331,7 +331,7 @@ def scale_timing(rows: int, codes: int, epsilon: float, config: MeasureConfig, s
         generator_rng=tg,
         config=config,
     )
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     fit = res.history["fit"]
     first_end = next((i for i in range(1, len(fit)) if fit[i]["seconds"] < fit[i - 1]["seconds"]), len(fit))
     return {
@@ -341,6 +341,7 @@ def scale_timing(rows: int, codes: int, epsilon: float, config: MeasureConfig, s
         "units": ind.size,
         "measure_seconds": t1 - t0,
         "engine_seconds": t2 - t1,
+        "engine_cpu_seconds": c2 - c1,
         "initial_fit_seconds": fit[first_end - 1]["seconds"],
         "initial_fit_steps": fit[first_end - 1]["step"] + 1,
         "last_logged": res.history["fit"][-1],
@@ -353,11 +354,15 @@ def _scale_main(args: Any) -> None:
         fit=QueryFitConfig(batch=args.batch, steps=args.steps, lr=args.lr, max_seconds=args.max_seconds),
         round_steps=max(args.steps // 5, 1),
     )
-    res = scale_timing(args.rows, args.scale_codes, 1.0, cfg, args.seed)
+    res = scale_timing(args.rows, args.scale_codes, 1.0, cfg, args.seed, args.rounds)
     print(res)
+    if args.tuning:
+        from measure_tuning import record
+
+        row = {"epsilon": 1.0, "fit_s": res["engine_seconds"], "cpu_s": res["engine_cpu_seconds"]}
+        return record(args.tuning, [row])
     save_json(
-        f"measure-scale{args.tag}",
-        {"environment": environment(), "args": vars(args) | {"data": ""}, **res},
+        f"measure-scale{args.tag}", {"environment": environment(), "args": vars(args) | {"data": ""}, **res}
     )
 
 
@@ -398,6 +403,15 @@ def _markdown(out: dict[str, Any], args: Any, rows: int) -> str:
     return "\n".join(lines)
 
 
+def _tuning(df: pd.DataFrame, holdout: pd.DataFrame, config: MeasureConfig, args: Any) -> None:
+    from measure_tuning import record
+
+    eps = [None if e == "none" else float(e) for e in args.epsilons]
+    runs = [run(df, holdout, e, args.seed, config, args) for e in eps]
+    print(*runs, sep="\n")
+    record(args.tuning, [r | {"fit_s": r["engine_seconds"]} for r in runs])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=10_000)
@@ -415,17 +429,21 @@ def main() -> None:
     ap.add_argument("--truncation", default="rarest")
     ap.add_argument("--no-project", action="store_true", help="fit pairs to unclipped released values")
     ap.add_argument("--no-shrink", action="store_true", help="fit pairs without empirical-Bayes denoising")
+    ap.add_argument("--spectral", action="store_true", help="low-rank denoising of the pairs first")
+    ap.add_argument("--pair-weight", default="noise", choices=["noise", "posterior"])
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (fit-time target: 2 cores)")
+    ap.add_argument(
+        "--tuning", default="", help="label: only the runs, as rows of the measure-tuning section"
+    )
     ap.add_argument("--max-seconds", type=float, default=200.0)
     ap.add_argument("--data", type=Path, default=SHARED_DATA)
     ap.add_argument("--no-bias", action="store_true", help="skip the truncation-order bias table")
     ap.add_argument("--tag", default="")
-    ap.add_argument(
-        "--shares", default=None, help="budget shares, e.g. row_cap=0.04,one_way=0.5,pairs=0.33,rounds=0.13"
-    )
+    ap.add_argument("--shares", default=None, help="e.g. row_cap=0.04,one_way=0.5,pairs=0.33,rounds=0.13")
     ap.add_argument("--scale-codes", type=int, default=0, help="only time the engine on a generated table")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     if args.scale_codes:
         _scale_main(args)
         return
@@ -441,11 +459,16 @@ def main() -> None:
             max_seconds=args.max_seconds,
             project_pairs=not args.no_project,
             shrink=not args.no_shrink,
+            spectral=args.spectral,
+            pair_weight=args.pair_weight,
         ),
         round_steps=max(args.steps // 5, 1),
         truncation=args.truncation,
     )
     out: dict[str, Any] = {"environment": environment(), "args": {k: str(v) for k, v in vars(args).items()}}
+    if args.tuning:
+        _tuning(df, holdout, config, args)
+        return
     out["independent"] = workload(df, independent(df, len(df), args.seed), args.seed)
     out["real_holdout"] = workload(df, holdout, args.seed)
     out["real_holdout"]["auroc"] = dimwise_auroc(df, holdout)

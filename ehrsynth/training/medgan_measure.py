@@ -3,7 +3,7 @@
 The fit's schema step has already run the one DP release of every column's 1-way marginal
 (:mod:`ehrsynth.dp.one_way`, ``marginal_share`` of ε). This module spends the REST of the budget
 (:func:`~ehrsynth.dp.measure_budget.plan_measure_budget` with those 1-way mechanisms as ``fixed``) on the per-row
-cap, all cross-block pairs and the adaptive triple rounds (:mod:`ehrsynth.training.measure_engine`), and fits the
+cap, all cross-block pairs and (when :data:`MEASURE_ROUNDS` > 0) the adaptive triple rounds (:mod:`ehrsynth.training.measure_engine`), and fits the
 generator + decoder to the released 1-ways and pairs. No DP-SGD runs: the discriminator stays untrained, and
 everything after the releases is post-processing. Without DP the same steps use exact statistics.
 """
@@ -21,8 +21,13 @@ from ehrsynth.training.medgan_parts import MedGANConfig, MedGANModules
 
 logger = logging.getLogger(__name__)
 
-#: shares of the budget left after the 1-way release (μ² shares, see dp/measure_budget.py)
+#: shares of the budget left after the 1-way release (μ² shares, see dp/measure_budget.py); shares are
+#: normalised over the releases that run, so with MEASURE_ROUNDS = 0 the pairs get 0.75 / 0.81 of it
 MEASURE_SHARES = {"row_cap": 0.06, "one_way": 0.0, "pairs": 0.75, "rounds": 0.19}
+#: adaptive triple rounds: off by default. Measured (benchmarks/RESULTS.md, measure-tuning): on diabetes
+#: 10k × 200 two rounds of 20 triples lowered the dimension-wise AUROC (ε=1: 0.571 vs 0.577, ε=3: 0.607 vs
+#: 0.617) and cost ~20 % of the fit time: the budget they take from the pairs is worth more there
+MEASURE_ROUNDS = 0
 
 
 def fit_measured(
@@ -40,16 +45,22 @@ def fit_measured(
     ``fixed``: the mechanisms already run (the 1-way release); ``count_sd``: that release's noise on a count
     (0 without DP). Returns the mechanisms run here and the fit history (errors against released values).
     """
-    from ehrsynth.dp.measure_budget import DEFAULT_PER_ROUND, DEFAULT_ROUNDS, exact_plan, plan_measure_budget
+    from ehrsynth.dp.measure_budget import DEFAULT_PER_ROUND, exact_plan, plan_measure_budget
     from ehrsynth.dp.sparse_marginals import IndicatorLayout
     from ehrsynth.training.measure_engine import release_caps, run_measure_engine
 
     dp = config.dp
     if dp is None:
-        plan = exact_plan(DEFAULT_ROUNDS, DEFAULT_PER_ROUND)
+        plan = exact_plan(MEASURE_ROUNDS, DEFAULT_PER_ROUND)
     else:
         plan = plan_measure_budget(
-            epsilon=dp.epsilon, delta=dp.delta, accountant=dp.accountant, shares=MEASURE_SHARES, fixed=fixed
+            epsilon=dp.epsilon,
+            delta=dp.delta,
+            accountant=dp.accountant,
+            shares=MEASURE_SHARES,
+            rounds=MEASURE_ROUNDS,
+            per_round=DEFAULT_PER_ROUND,
+            fixed=fixed,
         )
     layout = modules.transformer.layout
     (cap,), cap_mechanisms = release_caps(data, layout, plan=plan, rng=rng, quantiles=(0.9,))

@@ -66,8 +66,9 @@ def project(q: MeasuredQueries, *, pairs_too: bool = True) -> MeasuredQueries:
     p = np.clip(q.one_way, 0.0, 1.0)
     for b in np.unique(q.blocks):
         pos = np.flatnonzero(q.blocks == b)
-        if len(pos) > 1 and p[pos].sum() > 0:
-            p[pos] = p[pos] / p[pos].sum()  # a one-hot block's frequencies sum to exactly 1
+        if len(pos) > 1:  # a one-hot block's frequencies sum to exactly 1 (uniform if noise zeroed them all)
+            total = p[pos].sum()
+            p[pos] = p[pos] / total if total > 0 else 1.0 / len(pos)
     if not pairs_too:
         return replace(q, one_way=p)
     lo = np.maximum(0.0, p[:, None] + p[None, :] - 1.0)
@@ -95,32 +96,99 @@ def shrink_pairs(q: MeasuredQueries, *, bins: int = 32) -> MeasuredQueries:
     """
     if q.pair_sd <= 0 or not q.pair_mask.any():
         return q
+    pairs, _ = _shrink(q, bins)
+    return replace(q, pairs=pairs)
+
+
+def _shrink(q: MeasuredQueries, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """(shrunk symmetric pairs, symmetric matrix of each pair's factor s²/(s² + sd²)) for noisy pairs."""
     p = np.clip(q.one_way, 0.0, 1.0)
     i, j = np.nonzero(q.pair_mask)
     expected = p[i] * p[j]
     d = q.pairs[i, j] - expected
     order = np.argsort(expected, kind="stable")
-    out = np.empty_like(d)
+    out, factor = np.empty_like(d), np.empty_like(d)
     for chunk in np.array_split(order, min(bins, len(order))):
         m = d[chunk].mean()
         s2 = max(float(d[chunk].var()) - q.pair_sd**2, 0.0)
-        out[chunk] = m + s2 / (s2 + q.pair_sd**2) * (d[chunk] - m)
-    pairs = np.zeros_like(q.pairs)
-    pairs[i, j] = expected + out
-    return replace(q, pairs=pairs + pairs.T)
+        factor[chunk] = s2 / (s2 + q.pair_sd**2)
+        out[chunk] = m + factor[chunk] * (d[chunk] - m)
+    pairs, k = np.zeros_like(q.pairs), np.zeros_like(q.pairs)
+    pairs[i, j], k[i, j] = expected + out, factor
+    return pairs + pairs.T, k + k.T
+
+
+def posterior_pair_variance(q: MeasuredQueries, *, bins: int = 32, floor: float = 0.1) -> np.ndarray:
+    """Per-pair variance of the :func:`shrink_pairs` estimate, k·sd² with k = s²/(s² + sd²) its bin's
+    shrink factor, floored at ``floor``·sd² (the bin's mean is itself estimated); (u × u), from released
+    values only. Pairs with no detectable signal get up to 1/floor times the weight of the noisy answer."""
+    if q.pair_sd <= 0 or not q.pair_mask.any():
+        return np.full(q.pairs.shape, q.pair_sd**2)
+    _, k = _shrink(q, bins)
+    return np.maximum(k, floor) * q.pair_sd**2
+
+
+def spectral_pairs(q: MeasuredQueries, *, iterations: int = 5) -> MeasuredQueries:
+    """Low-rank denoising of noisy pairs (post-processing): keep the eigen-components of the residual matrix
+    R = pairs − p pᵀ that stand above the noise, shrunk to their expected size.
+
+    On the measured (symmetric, cross-block) entries the noise is a Wigner matrix with entry sd σ; with a
+    fraction f of the u × u entries measured its spectrum ends near ±2s, s = σ√(u f). An eigenvalue λ with
+    |λ| > 2s comes from a spike θ = (|λ| + √(λ² − 4s²))/2 whose eigenvector is only partly recovered
+    (squared overlap 1 − s²/θ²), so it is replaced by θ − s²/θ (the Frobenius-optimal shrinker of the spiked
+    Wigner model); the rest is dropped. Unmeasured entries (diagonal, inside a block) are filled with the
+    current low-rank estimate and the decomposition repeated ``iterations`` times (hard impute). Exact pairs
+    (sd = 0) are left unchanged. Measured in ``benchmarks/measure_bench.py``: on diabetes 10k × 200 at ε = 1
+    its error on the pairs is larger than :func:`shrink_pairs`'s, so it is off by default."""
+    if q.pair_sd <= 0 or not q.pair_mask.any():
+        return q
+    p = np.clip(q.one_way, 0.0, 1.0)
+    sym = q.pair_mask | q.pair_mask.T
+    expected = np.outer(p, p)
+    R = np.where(sym, q.pairs - expected, 0.0)
+    s = q.pair_sd * np.sqrt(len(p) * sym.mean())
+    low = np.zeros_like(R)
+    for _ in range(max(iterations, 1)):
+        w, V = np.linalg.eigh(np.where(sym, R, low))
+        keep = np.abs(w) > 2 * s
+        a = np.abs(w[keep])
+        theta = (a + np.sqrt(np.maximum(a**2 - 4 * s**2, 0.0))) / 2
+        eta = np.sign(w[keep]) * np.maximum(theta - s**2 / np.maximum(theta, 1e-300), 0.0)
+        low = (V[:, keep] * eta) @ V[:, keep].T
+    return replace(q, pairs=np.where(sym, expected + (low + low.T) / 2, 0.0))
+
+
+def _denoise(q: MeasuredQueries, *, shrink: bool, spectral: bool) -> MeasuredQueries:
+    """Spectral low-rank part first (if on), then :func:`shrink_pairs` on what it leaves (if on)."""
+    if not spectral:
+        return shrink_pairs(q) if shrink else q
+    low = spectral_pairs(q)
+    if not shrink or low is q:
+        return low
+    sym = q.pair_mask | q.pair_mask.T
+    part = np.where(
+        sym, low.pairs - np.outer(np.clip(q.one_way, 0.0, 1.0), np.clip(q.one_way, 0.0, 1.0)), 0.0
+    )
+    rest = shrink_pairs(replace(q, pairs=np.where(sym, q.pairs - part, 0.0)))
+    return replace(q, pairs=np.where(sym, rest.pairs + part, 0.0))
 
 
 @dataclass(frozen=True)
 class QueryFitConfig:
     """Fitting schedule: ``batch`` latent vectors (re-drawn every ``resample_every`` steps; 0 = one fixed
     batch), ``steps`` Adam steps at ``lr`` decayed linearly to ``lr * final_lr_fraction``, stopping early
-    after ``max_seconds`` (None = no limit). Defaults measured in ``benchmarks/measure_bench.py``: 600 steps of
-    1,024 fresh latent vectors fit 10k × 200 diabetes codes in ~35–50 s on one loaded core (a fixed batch
-    fitted the batch but not fresh samples: 1-way error 0.02 vs 0.005 on a toy table); ``project_pairs``: clip pair/triple targets to their bounds
-    (see :func:`project`); ``shrink``: denoise noisy pairs first (:func:`shrink_pairs`)."""
+    after ``max_seconds`` (None = no limit). Defaults measured in ``benchmarks/RESULTS.md`` (``measure-tuning``):
+    1,500 steps of 1,024 fresh latent vectors (600 before) raised the diabetes 10k × 200 dimension-wise AUROC
+    on the user path from 0.609 to 0.615 at ε = 1 and from 0.637 to 0.658 at ε = 3 (bench ε = 1: 0.577 →
+    0.591; 2,000 steps or 3,000 × 512 did no better); a fixed batch fitted the batch but not fresh samples
+    (1-way error 0.02 vs 0.005 on a toy table); lr 1e-2 fitted worse (ε = 1 AUROC 0.572 vs 0.577). ``project_pairs``: clip pair/triple targets to their bounds (see
+    :func:`project`); ``shrink``: denoise noisy pairs first (:func:`shrink_pairs`); ``spectral``: remove a
+    low-rank part first (:func:`spectral_pairs`; off: it did not help, RESULTS.md ``measure-tuning``);
+    ``pair_weight``: ``"noise"`` weighs each pair by its noise variance (uniform), ``"posterior"`` by the
+    variance left after shrinkage (:func:`posterior_pair_variance`)."""
 
     batch: int = 1024
-    steps: int = 600
+    steps: int = 1500
     lr: float = 3e-3
     final_lr_fraction: float = 0.1
     resample_every: int = 1
@@ -128,6 +196,8 @@ class QueryFitConfig:
     log_every: int = 100
     project_pairs: bool = True
     shrink: bool = True
+    spectral: bool = False
+    pair_weight: str = "noise"
 
     def __post_init__(self) -> None:
         for name in ("batch", "steps", "log_every"):
@@ -137,6 +207,10 @@ class QueryFitConfig:
         if isinstance(self.resample_every, bool) or not isinstance(self.resample_every, int):
             raise InvalidParameterError(
                 f"resample_every must be an integer >= 0, found {self.resample_every!r}"
+            )
+        if self.pair_weight not in ("noise", "posterior"):
+            raise InvalidParameterError(
+                f"pair_weight must be 'noise' or 'posterior', found {self.pair_weight!r}"
             )
         if self.resample_every < 0 or not self.lr > 0 or not 0 < self.final_lr_fraction <= 1:
             raise InvalidParameterError(
@@ -155,7 +229,10 @@ class QueryTargets:
     (used by the measure engine's fit and by the hybrid engine's generator loss)."""
 
     def __init__(self, q: MeasuredQueries, device: torch.device, config: QueryFitConfig) -> None:
-        q = project(shrink_pairs(q) if config.shrink else q, pairs_too=config.project_pairs)
+        raw = q
+        q = project(
+            _denoise(q, shrink=config.shrink, spectral=config.spectral), pairs_too=config.project_pairs
+        )
 
         def f32(a: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(np.asarray(a, dtype=np.float32), device=device)
@@ -165,22 +242,25 @@ class QueryTargets:
         self.w_one = f32(1.0 / _variance(q.one_way, q.one_way_sd, q.n))
         mask = q.pair_mask
         self.pairs = f32(np.where(mask, q.pairs, 0.0))
-        self.w_pairs = f32(np.where(mask, 1.0 / _variance(q.pairs, q.pair_sd, q.n), 0.0))
+        pair_var = posterior_pair_variance(raw) if config.pair_weight == "posterior" else q.pair_sd
+        self.w_pairs = f32(np.where(mask, 1.0 / _variance(q.pairs, pair_var, q.n), 0.0))
         self.triples = torch.as_tensor(q.triples, dtype=torch.long, device=device)
         self.tri = f32(q.triple_freq)
         self.w_tri = f32(1.0 / _variance(q.triple_freq, q.triple_sd, q.n)) if len(q.triples) else self.tri
+        self._pairs_sym = self.pairs + self.pairs.T
+        self._w_sym = (self.w_pairs + self.w_pairs.T) / 2
         self.pair_mask = torch.as_tensor(mask, device=device)
+        self._mask_f = self.pair_mask.to(torch.float32)
         self.n_pairs = int(mask.sum())
 
     def losses(self, P: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        m = P.shape[0]
         one = P.mean(dim=0)
-        pairs = torch.triu(P.T @ P, diagonal=1) / m
-        e1, e2 = one - self.one, pairs - self.pairs
-        loss = (self.w_one * e1**2).sum() + (self.w_pairs * e2**2).sum()
+        e1 = one - self.one
+        pair_loss, e2 = self._pair_loss(P)
+        loss = (self.w_one * e1**2).sum() + pair_loss
         stats = {
             "rmse_one_way": float(e1.detach().pow(2).mean().sqrt()),
-            "rmse_pairs": float((e2.detach()[self.pair_mask].pow(2).mean().sqrt()) if self.n_pairs else 0.0),
+            "rmse_pairs": float(((e2 * e2 * self._mask_f).sum() / max(self.n_pairs, 1)).sqrt()),
         }
         if self.triples.numel():
             t = self.triples
@@ -189,6 +269,20 @@ class QueryTargets:
             loss = loss + (self.w_tri * e3**2).sum()
             stats["rmse_triples"] = float(e3.detach().pow(2).mean().sqrt())
         return loss, stats
+
+    def _pair_loss(self, P: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Σ_pairs w·(PᵀP/m − target)² and the (detached, symmetric) errors, with the gradient in ONE extra
+        matrix product: G = PᵀP/m is computed without autograd; with D = w_sym ∘ (G − target) (both
+        triangles, each pair's weight halved, so L = Σ D ∘ (G − target)) the gradient is dL/dP = 4·P·D/m, put
+        on P through the surrogate Σ P ∘ (P_detached · 4D/m). Autograd through PᵀP would take two products for the backward pass."""
+        m = P.shape[0]
+        with torch.no_grad():
+            e = P.T @ P / m - self._pairs_sym
+            D = self._w_sym * e
+            value = (D * e).sum()
+            direction = P @ (D * (4.0 / m))
+        surrogate = (P * direction).sum()
+        return value + surrogate - surrogate.detach(), e
 
 
 def indicator_probabilities(

@@ -16,12 +16,15 @@ from ehrsynth.models.medgan import Autoencoder, Generator
 from ehrsynth.training.query_fit import (
     MeasuredQueries,
     QueryFitConfig,
+    QueryTargets,
     fit_queries,
     indicator_probabilities,
     init_decoder_bias,
+    posterior_pair_variance,
     project,
     refresh_batchnorm,
     shrink_pairs,
+    spectral_pairs,
 )
 from ehrsynth.transforms.layout import Span, SpanKind
 
@@ -142,3 +145,60 @@ def test_shrink_pairs_removes_noise_and_keeps_strong_dependence() -> None:
     assert np.allclose(shrunk.pairs, shrunk.pairs.T)
     exact = replace(q, pair_sd=0.0)
     assert shrink_pairs(exact) is exact
+
+
+def test_spectral_pairs_recovers_a_planted_low_rank_residual() -> None:
+    rng = np.random.default_rng(1)
+    u, sd = 120, 0.002
+    p = rng.uniform(0.05, 0.3, u)
+    v = rng.normal(0, 1, (u, 2)) / np.sqrt(u)
+    low = (
+        v * np.array([0.08, -0.05])
+    ) @ v.T  # rank-2 residual, eigenvalues well above the noise edge 2·sd·√u
+    true = np.outer(p, p) + low
+    mask = np.triu(np.ones((u, u), dtype=bool), 1)
+    noise = np.triu(rng.normal(0, sd, (u, u)), 1)
+    q = MeasuredQueries(np.arange(u), np.arange(u), 10_000, p, np.zeros(u), true + noise + noise.T, sd, mask)
+    out = spectral_pairs(q)
+    err_before = np.sqrt(((q.pairs - true)[mask] ** 2).mean())
+    err_after = np.sqrt(((out.pairs - true)[mask] ** 2).mean())
+    assert err_after < err_before / 3
+    assert np.allclose(out.pairs, out.pairs.T) and np.all(out.pairs[~(mask | mask.T)] == 0)
+    # pure noise: nothing above the edge, so the pairs go to independence
+    flat = replace(q, pairs=np.outer(p, p) * (mask | mask.T) + noise + noise.T)
+    assert np.abs(spectral_pairs(flat).pairs - np.outer(p, p))[mask].max() < sd
+    exact = replace(q, pair_sd=0.0)
+    assert spectral_pairs(exact) is exact
+
+
+def test_posterior_pair_variance_is_small_where_shrinkage_is_strong() -> None:
+    rng = np.random.default_rng(2)
+    u, sd = 80, 0.01
+    p = rng.uniform(0.01, 0.3, u)
+    mask = np.triu(np.ones((u, u), dtype=bool), 1)
+    noise = np.triu(rng.normal(0, sd, (u, u)), 1)
+    q = MeasuredQueries(
+        np.arange(u), np.arange(u), 10_000, p, np.zeros(u), np.outer(p, p) + noise + noise.T, sd, mask
+    )
+    var = posterior_pair_variance(q, floor=0.1)
+    # pure noise: every bin's signal variance is ~0, so each pair sits at the floor, far below sd²
+    assert np.all(var[mask] <= sd**2) and np.median(var[mask]) == pytest.approx(0.1 * sd**2)
+    assert np.allclose(posterior_pair_variance(replace(q, pair_sd=0.0)), 0.0)
+
+
+@pytest.mark.parametrize("pair_weight", ["noise", "posterior"])
+def test_query_loss_value_and_gradient_match_autograd_through_the_pairs(pair_weight: str) -> None:
+    q = _queries(_data(500, 3), sd=0.02, seed=3)
+    t = QueryTargets(q, torch.device("cpu"), QueryFitConfig(pair_weight=pair_weight))
+    P = torch.rand(64, IND.size, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    P32 = P.float().requires_grad_(True)
+    loss, _ = t.losses(P32)
+    loss.backward()
+    ref_P = P.clone().requires_grad_(True)
+    pairs = torch.triu(ref_P.T @ ref_P, diagonal=1) / len(ref_P)
+    ref = (t.w_one.double() * (ref_P.mean(0) - t.one.double()) ** 2).sum()
+    ref = ref + (t.w_pairs.double() * (pairs - t.pairs.double()) ** 2).sum()
+    ref.backward()
+    assert float(loss.detach()) == pytest.approx(float(ref.detach()), rel=1e-4)
+    assert P32.grad is not None and ref_P.grad is not None
+    assert torch.allclose(P32.grad.double(), ref_P.grad, rtol=1e-3, atol=1e-3 * float(ref_P.grad.abs().max()))
