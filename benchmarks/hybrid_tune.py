@@ -55,7 +55,7 @@ def main() -> None:
             print(r, flush=True)
             results.append(r)
     print(
-        f"saved {save_json('hybrid-tune', {'environment': environment(), 'args': vars(args), 'results': results})}"
+        f"saved {save_json(f'hybrid-tune-{args.rows}', {'environment': environment(), 'args': vars(args), 'results': results})}"
     )
 
 

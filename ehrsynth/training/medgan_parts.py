@@ -23,9 +23,9 @@ from ehrsynth.transforms import TableTransformer
 
 ENGINES = ("dpsgd", "measure", "hybrid")  # how the table is learned (see training/medgan_fit.py)
 #: hybrid engine: share of the ε left after the 1-way release spent on the pair measurements (composed ε)
-HYBRID_MEASURE_SHARE = 0.5
+HYBRID_MEASURE_SHARE = 0.8
 #: hybrid engine: λ, weight of the measured-query loss (a weighted MSE of frequencies) in the generator loss
-HYBRID_QUERY_WEIGHT = 1000.0
+HYBRID_QUERY_WEIGHT = 1e5
 
 
 @dataclass(frozen=True)
