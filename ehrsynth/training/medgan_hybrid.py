@@ -17,20 +17,22 @@ Order of a DP fit (the fit's schema step has already run the 1-way release, ``ma
 4. :func:`query_loss` — the generator's extra loss term: the inverse-variance-weighted query error
    (:class:`~ehrsynth.training.query_fit.QueryTargets`) of the generated batch's indicator probabilities
    (``fake`` is ``decoder(G(z))`` through the layout head, so its indicator columns ARE
-   ``indicator_probabilities(G, AE, z, units)``), divided by the sum of the weights (a weighted mean squared
-   error on the frequency scale, the same scale with and without DP) and multiplied by λ. It reads only
-   generated data and released answers: post-processing, charged nothing. Only the DP-SGD steps of the
-   autoencoder and the discriminator are charged.
+   ``indicator_probabilities(G, AE, z, units)``), as λ · L / stop_gradient(L): its gradient is λ · ∇log L,
+   so the pull towards the measurements keeps the same weight against the adversarial loss however well the
+   queries are already fitted and whatever the table's scale (an earlier version, λ · L / Σw, needed λ ≈ 1e5
+   on a 12-code table and far more on 200 codes, whose many tiny pairs make L small). It reads only generated
+   data and released answers: post-processing, charged nothing. Only the DP-SGD steps of the autoencoder and
+   the discriminator are charged.
 
 Without DP the same steps use exact statistics (no cap: every one kept; exact pair frequencies).
 
-Defaults (``MedGANConfig.hybrid_measure_share`` = 0.8, ``hybrid_query_weight`` = λ = 1e5; constants in
-:mod:`ehrsynth.training.medgan_parts`), chosen by a small measurement (``benchmarks/hybrid_tune.py``, RESULTS.md
-*engines*): λ ≤ 1e4 left the query loss too weak against the adversarial loss (diabetes 3k × 204, ε = 1: AUROC
-0.48–0.53 for λ ∈ {0, 1e3, 1e4}); at λ = 1e5 the weighted query term (~10) dominates and the pair RMSE of the
-generated batches falls from 0.17 to 0.009 on a planted-block table (within-block r 0.42, real 0.39, against
-0.16 for the GAN alone). The measurements get 0.8 of the remaining ε because the DP-SGD discriminator alone
-learns no dependence at ε ≤ 3 (``dpsgd`` rows of the engine benchmark); 0.5 was compared on diabetes 10k at ε = 1.
+Defaults (``MedGANConfig.hybrid_measure_share`` = 0.8, ``hybrid_query_weight`` = λ = 10; constants in
+:mod:`ehrsynth.training.medgan_parts`), from a small measurement (``benchmarks/hybrid_tune.py``, diabetes
+10k × 204, ε = 1, one seed; RESULTS.md *engines*): dimension-wise AUROC 0.603 at λ = 1 and 0.608 at λ = 10
+(``measure`` 0.604, ``dpsgd`` 0.509). With the first version of the term (λ · L / Σw) λ ≤ 1e5 stayed at
+chance (0.48–0.53 on 3k and 10k rows): the adversarial loss dominated. The measurements get 0.8 of the ε left
+after the 1-way release because the DP-SGD discriminator alone learns no dependence at ε ≤ 3 (``dpsgd`` rows
+of the engine benchmark) while the pairs are what the query loss fits; the DP-SGD phases keep the rest.
 """
 
 from __future__ import annotations
@@ -141,14 +143,15 @@ class QueryLoss:
 
     def __init__(self, queries: MeasuredQueries, device: torch.device, weight: float) -> None:
         self.targets = QueryTargets(queries, device, QueryFitConfig())
-        self.total_weight = float(self.targets.w_one.sum() + self.targets.w_pairs.sum())
         self.weight = weight
         self.last: dict[str, float] = {}
 
     def __call__(self, fake: torch.Tensor) -> torch.Tensor:
         P = fake.index_select(1, self.targets.units)
         loss, self.last = self.targets.losses(P)
-        return self.weight * loss / self.total_weight
+        # λ · L / stop_gradient(L): the gradient of λ · log L, so the query pull keeps its weight against the
+        # adversarial loss however small L gets and whatever the table's scale (number and size of pairs)
+        return self.weight * loss / loss.detach().clamp_min(1e-12)
 
 
 def query_loss(measurement: HybridMeasurement, device: torch.device, weight: float) -> GeneratorLoss | None:

@@ -24,8 +24,8 @@ from ehrsynth.transforms import TableTransformer
 ENGINES = ("dpsgd", "measure", "hybrid")  # how the table is learned (see training/medgan_fit.py)
 #: hybrid engine: share of the ε left after the 1-way release spent on the pair measurements (composed ε)
 HYBRID_MEASURE_SHARE = 0.8
-#: hybrid engine: λ, weight of the measured-query loss (a weighted MSE of frequencies) in the generator loss
-HYBRID_QUERY_WEIGHT = 1e5
+#: hybrid engine: λ, weight of the measured-query loss in the generator loss (as λ · log L; medgan_hybrid.py)
+HYBRID_QUERY_WEIGHT = 10.0
 
 
 @dataclass(frozen=True)

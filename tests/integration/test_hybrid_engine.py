@@ -94,9 +94,10 @@ def test_measurements_spend_their_share_of_the_budget_left_after_the_one_way_rel
     assert plan_measurements(None, [], 0.5).private is False
 
 
-def test_query_loss_is_small_for_the_data_and_large_for_independent_columns() -> None:
-    """The generator-loss term, fed the exact 0/1 matrix as 'probabilities', is ~0 on the data itself and
-    large once the columns are shuffled (dependence broken, 1-ways kept)."""
+def test_query_loss_fits_the_data_not_independent_columns() -> None:
+    """The generator-loss term, fed the exact 0/1 matrix as 'probabilities': its pair error is ~0 on the data
+    itself and large once the columns are shuffled (dependence broken, 1-ways kept); its value is λ (the
+    gradient is λ · ∇log L) and it has a gradient."""
     from ehrsynth.schema import Schema
     from ehrsynth.training.medgan_hybrid import measure_queries, plan_measurements, query_loss
     from ehrsynth.training.medgan_parts import Architecture, build_modules
@@ -110,12 +111,16 @@ def test_query_loss_is_small_for_the_data_and_large_for_independent_columns() ->
         modules, X, plan=plan_measurements(None, [], 0.5), count_sd=0.0, rng=np.random.default_rng(0)
     )
     assert measured.mechanisms == [] and measured.cap == int(real[CODES].sum(axis=1).max())
-    loss = query_loss(measured, torch.device("cpu"), weight=1000.0)
+    loss = query_loss(measured, torch.device("cpu"), weight=10.0)
     assert loss is not None and query_loss(measured, torch.device("cpu"), weight=0.0) is None
+    loss(torch.as_tensor(X, dtype=torch.float32))
+    own_rmse = loss.last["rmse_pairs"]  # type: ignore[attr-defined]
     shuffled = real.apply(np.random.default_rng(4).permutation)
-    own = float(loss(torch.as_tensor(X, dtype=torch.float32)))
-    other = float(loss(torch.as_tensor(modules.transformer.encode(shuffled), dtype=torch.float32)))
-    assert own < 1e-3 and other > 100 * own + 0.1
+    other = torch.tensor(modules.transformer.encode(shuffled), dtype=torch.float32, requires_grad=True)
+    value = loss(other)
+    value.backward()
+    assert own_rmse < 1e-4 and loss.last["rmse_pairs"] > 0.05  # type: ignore[attr-defined]
+    assert float(value) == pytest.approx(10.0) and other.grad is not None and other.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize("engine", ["gan", "Hybrid", ""])
