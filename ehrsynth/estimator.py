@@ -83,8 +83,10 @@ class MedGAN(Estimator):
     Parameters (flat; ``None`` schedule values take the non-private reference or the DP default):
     epsilon, delta, accountant: the privacy budget (``epsilon=None``: no DP); δ defaults to
     ``ehrsynth.dp.accounting.default_delta(n)`` (below 1/n). engine: ``"dpsgd"`` (the medGAN GAN trained with
-    DP-SGD) or ``"measure"`` (measure-then-fit: DP releases of all pairs and adaptive triples, then the generator
-    and decoder fitted to them; no DP-SGD; :mod:`ehrsynth.training.medgan_measure`). marginal_share: the share of ε for the one DP
+    DP-SGD), ``"measure"`` (measure-then-fit: DP releases of all pairs and adaptive triples, then the generator
+    and decoder fitted to them; no DP-SGD; :mod:`ehrsynth.training.medgan_measure`) or ``"hybrid"`` (a DP release
+    of all pairs, then the DP-SGD GAN whose generator loss adds the error to those pairs; the budget split
+    between them; :mod:`ehrsynth.training.medgan_hybrid`). marginal_share: the share of ε for the one DP
     release of every column's 1-way marginal (:mod:`ehrsynth.dp.one_way`), which discovers what a declared
     schema leaves open (categories, numeric distributions, missing rates) and sets the calibration targets.
     calibrate_marginals: after training, shift the generator's logits so every column's expected 1-way
@@ -110,7 +112,7 @@ class MedGAN(Estimator):
         "epsilon": EPSILON,
         "delta": DELTA,
         "accountant": Options(ACCOUNTANTS),
-        "engine": Options(("dpsgd", "measure")),
+        "engine": Options(("dpsgd", "measure", "hybrid")),
         "calibrate_marginals": Boolean(),
         "marginal_share": Real(0, 1),
         "max_codes_per_row": Integer(1),

@@ -45,10 +45,12 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     )
     dp.add_argument(
         "--engine",
-        choices=("dpsgd", "measure"),
+        choices=("dpsgd", "measure", "hybrid"),
         default="dpsgd",
-        help="how dependence is learnt: dpsgd (medGAN trained with DP-SGD) or measure (DP releases of all "
-        "pairs and adaptive triples, then the generator fitted to them) (default dpsgd)",
+        help="how dependence is learnt: dpsgd (medGAN trained with DP-SGD), measure (DP releases of all "
+        "pairs and adaptive triples, then the generator fitted to them) or hybrid (a DP release of all pairs, "
+        "then DP-SGD medGAN whose generator also fits those pairs; the budget split between them) "
+        "(default dpsgd)",
     )
     t = p.add_argument_group("training")
     t.add_argument(

@@ -45,6 +45,12 @@ def add_parser(sub: Any) -> None:
         "--ae-epochs", type=nonneg_int, default=None, help="autoencoder epochs (audit default 100)"
     )
     t.add_argument("--batch-size", type=positive_int, default=None, help="(expected) batch size")
+    t.add_argument(
+        "--engine",
+        choices=("dpsgd", "measure", "hybrid"),
+        default="dpsgd",
+        help="the engine whose training is audited (as `ehrsynth train --engine`; default dpsgd)",
+    )
     t.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
     t.add_argument(
         "--threads",
@@ -58,7 +64,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {"device": args.device}
+    out: dict[str, Any] = {"device": args.device, "engine": args.engine}
     for name in ("epochs", "ae_epochs", "batch_size"):
         value = getattr(args, name)
         if value is not None:

@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 Generate = Callable[[int, "torch.Tensor | None"], torch.Tensor]
 FakeLabels = Callable[[int], "torch.Tensor | None"]
+#: An extra term of the generator's loss, a function of the generated batch only (never of real data), so
+#: under DP it is post-processing (medGAN's hybrid engine: the measured-query loss).
+GeneratorLoss = Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,10 @@ class AdversarialTrainer:
         generator_params: Iterable[nn.Parameter] | None = None,
         dp: DPPhase | None = None,
         progress: ProgressCallback | None = None,
+        generator_loss: GeneratorLoss | None = None,
     ) -> None:
         self.generator_module = generator_module
+        self.generator_loss = generator_loss
         self.generate = generate
         self.discriminator = discriminator
         self.real = real
@@ -158,6 +163,8 @@ class AdversarialTrainer:
             fake, labels = self._fake(train_mode=True)
             logits = self._disc(self.discriminator, fake, labels)
             loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))  # non-saturating
+            if self.generator_loss is not None:
+                loss = loss + self.generator_loss(fake)
             loss.backward()
             self.g_optimizer.step()
         finally:

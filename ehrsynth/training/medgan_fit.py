@@ -2,7 +2,8 @@
 resolve schema → encode → 1-way marginal release → build modules → train phases → calibrate → assemble state.
 
 :func:`fit_medgan` dispatches on ``config.engine`` (``"dpsgd"``: DP-SGD medGAN; ``"measure"``: measure-then-fit,
-:mod:`ehrsynth.training.medgan_measure`) and returns a
+:mod:`ehrsynth.training.medgan_measure`; ``"hybrid"``: DP pair measurements, then DP-SGD medGAN whose generator
+loss adds the measured-query loss, :mod:`ehrsynth.training.medgan_hybrid`) and returns a
 :class:`~ehrsynth.training.medgan_parts.MedGANState`; it never touches an estimator, so a fit that raises
 changes nothing.
 
@@ -16,6 +17,7 @@ run with the same steps, and no budget is spent twice.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +30,7 @@ from ehrsynth.dp.accounting import Mechanism, PoissonGaussian, mechanism_from_di
 from ehrsynth.dp.record import PrivacyRecord
 from ehrsynth.errors import InvalidDataError, InvalidParameterError
 from ehrsynth.schema import Kind, Schema
+from ehrsynth.training.adversarial import GeneratorLoss
 from ehrsynth.training.checkpoint import (
     checkpoint_hook,
     clear_checkpoint,
@@ -39,6 +42,7 @@ from ehrsynth.training.checkpoint import (
 )
 from ehrsynth.training.dp_phase import DPPhase
 from ehrsynth.training.medgan_parts import (
+    ENGINES,
     MedGANConfig,
     MedGANModules,
     MedGANState,
@@ -52,7 +56,6 @@ from ehrsynth.training.schedule import Schedule, resolve_schedule
 logger = logging.getLogger(__name__)
 
 CALIBRATION_ROWS = 20_000
-ENGINES = ("dpsgd", "measure")
 
 
 @dataclass
@@ -109,7 +112,10 @@ def fit_medgan(
         )
         run.history.update(measured)
     else:
-        sgd = _train(config, modules, data, schedule, run, rng, tgen, run_id, progress)
+        query_loss = None
+        if config.engine == "hybrid":
+            query_loss = _measure_for_hybrid(config, modules, data, run, rng)
+        sgd = _train(config, modules, data, schedule, run, rng, tgen, run_id, progress, query_loss)
         burn_in(modules.generator, config.architecture.embedding_dim, config.bn_burn_in_batches, tgen, device)
     calibration = _calibration(config, modules, tgen, device)
     dp = config.dp
@@ -118,9 +124,31 @@ def fit_medgan(
         if dp is None
         else PrivacyRecord.composed(dp.epsilon, dp.delta, dp.accountant, [*run.fixed, *sgd])
     )
-    if config.checkpoint_dir:
+    if config.checkpoint_dir and config.engine != "hybrid":
         clear_checkpoint(config.checkpoint_dir)
     return MedGANState(run.schema, modules, privacy, calibration, run.history, schedule)
+
+
+def _measure_for_hybrid(
+    config: MedGANConfig, modules: MedGANModules, data: torch.Tensor, run: _Run, rng: np.random.Generator
+) -> GeneratorLoss | None:
+    """The hybrid engine's releases (cap, all pairs; added to ``run.fixed`` so the DP-SGD noise is calibrated
+    for the total) and its generator-loss term. Hybrid fits do not checkpoint (the released pairs would have
+    to be saved and restored with the trainer)."""
+    from ehrsynth.training import medgan_hybrid as hybrid
+
+    hybrid.check_settings(config)
+    if config.checkpoint_dir:
+        warnings.warn(
+            f"engine 'hybrid' does not write checkpoints; checkpoint_dir={config.checkpoint_dir!r} is ignored "
+            "and the fit runs from the start (use engine='dpsgd' to checkpoint)",
+            UserWarning,
+            stacklevel=4,
+        )
+    plan = hybrid.plan_measurements(config.dp, run.fixed, config.hybrid_measure_share)
+    measured = hybrid.measure_queries(modules, data.cpu().numpy(), plan=plan, count_sd=run.count_sd, rng=rng)
+    run.fixed = [*run.fixed, *measured.mechanisms]
+    return hybrid.query_loss(measured, data.device, config.hybrid_query_weight)
 
 
 def _schedule(config: MedGANConfig, n: int) -> Schedule:
@@ -210,8 +238,10 @@ def _train(
     tgen: torch.Generator,
     run_id: dict[str, Any],
     progress: ProgressCallback | None,
+    generator_loss: GeneratorLoss | None = None,
 ) -> list[Mechanism]:
-    """Autoencoder pretraining then the GAN (DP-SGD under DP); returns the DP-SGD mechanisms run."""
+    """Autoencoder pretraining then the GAN (DP-SGD under DP); returns the DP-SGD mechanisms run.
+    ``generator_loss``: an extra generator-loss term (hybrid engine); its fits do not checkpoint."""
     ae_dp = d_dp = None
     if config.dp is not None:
         from ehrsynth.dp.budget import plan_sgd_noise
@@ -230,7 +260,7 @@ def _train(
         run.history["autoencoder"] = _train_autoencoder(
             config, modules, data, schedule, tgen, ae_dp, progress
         )
-    trainer = make_trainer(modules, data, config, schedule, tgen, d_dp, progress)
+    trainer = make_trainer(modules, data, config, schedule, tgen, d_dp, progress, generator_loss)
     if run.resumed is not None:
         restore_trainer(run.resumed, modules=modules.as_dict(), trainer=trainer, tgen=tgen, rng=rng)
 
@@ -245,8 +275,9 @@ def _train(
             extra=run.extra(),
         )
 
+    checkpoint_dir = None if config.engine == "hybrid" else config.checkpoint_dir
     hook: Callable[[int], None] | None = checkpoint_hook(
-        config.checkpoint_dir, config.checkpoint_every, trainer.config.iterations, save
+        checkpoint_dir, config.checkpoint_every, trainer.config.iterations, save
     )
     try:
         run.history["gan"] = trainer.run(on_iteration=hook)

@@ -15,13 +15,17 @@ from ehrsynth.dp.record import PrivacyRecord
 from ehrsynth.models.init import init_module
 from ehrsynth.models.medgan import Autoencoder, Discriminator, Generator
 from ehrsynth.schema import Kind, Schema
-from ehrsynth.training.adversarial import AdversarialTrainer, GANConfig
+from ehrsynth.training.adversarial import AdversarialTrainer, GANConfig, GeneratorLoss
 from ehrsynth.training.dp_phase import DPPhase
 from ehrsynth.training.progress import ProgressCallback
 from ehrsynth.training.schedule import Schedule
 from ehrsynth.transforms import TableTransformer
 
-ENGINES = ("dpsgd",)
+ENGINES = ("dpsgd", "measure", "hybrid")  # how the table is learned (see training/medgan_fit.py)
+#: hybrid engine: share of the ε left after the 1-way release spent on the pair measurements (composed ε)
+HYBRID_MEASURE_SHARE = 0.8
+#: hybrid engine: λ, weight of the measured-query loss in the generator loss (as λ · log L; medgan_hybrid.py)
+HYBRID_QUERY_WEIGHT = 10.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class MedGANConfig:
     checkpoint_dir: str | None = None
     checkpoint_every: int = 50
     engine: str = "dpsgd"  # how the table is learned; fit_medgan dispatches on it
+    hybrid_measure_share: float = HYBRID_MEASURE_SHARE  # engine "hybrid" only (training/medgan_hybrid.py)
+    hybrid_query_weight: float = HYBRID_QUERY_WEIGHT  # engine "hybrid" only: λ
 
     @property
     def private(self) -> bool:
@@ -123,7 +129,10 @@ def make_trainer(
     tgen: torch.Generator,
     dp: DPPhase | None,
     progress: ProgressCallback | None,
+    generator_loss: GeneratorLoss | None = None,
 ) -> AdversarialTrainer:
+    """The GAN phase's trainer; ``generator_loss``: an extra generator-loss term on the generated batch (the
+    decoder's probabilities, full width), e.g. the hybrid engine's query loss."""
     ae, gen = modules.autoencoder, modules.generator
     latent = config.architecture.embedding_dim
 
@@ -148,6 +157,7 @@ def make_trainer(
         torch_generator=tgen,
         dp=dp,
         progress=progress,
+        generator_loss=generator_loss,
     )
 
 

@@ -11,16 +11,20 @@ from support import make_table
 from ehrsynth import MedGAN
 
 
-@pytest.mark.parametrize("epsilon", [1.0, 3.0])
-def test_privacy_json_recomputed_with_google_pld(tmp_path, epsilon: float) -> None:
+@pytest.mark.parametrize(("epsilon", "engine"), [(1.0, "dpsgd"), (3.0, "dpsgd"), (1.0, "hybrid")])
+def test_privacy_json_recomputed_with_google_pld(tmp_path, epsilon: float, engine: str) -> None:
     df = make_table(5000, seed=1)
-    model = MedGAN(epsilon=epsilon, epochs=2, ae_epochs=1, bn_burn_in_batches=2, random_state=0).fit(df)
+    model = MedGAN(
+        epsilon=epsilon, engine=engine, epochs=2, ae_epochs=1, bn_burn_in_batches=2, random_state=0
+    ).fit(df)
     model.save(str(tmp_path / "m"))
     record = json.loads((tmp_path / "m" / "privacy.json").read_text())
     assert set(record) == {"epsilon", "delta", "epsilon_spent", "accountant", "mechanisms", "schema_source"}
     assert record["epsilon"] == epsilon and record["accountant"] == "prv"
     kinds = {m["type"] for m in record["mechanisms"]}
-    assert kinds == {"poisson_gaussian", "gaussian"}  # DP-SGD phases + DP domain discovery
+    assert kinds == {"poisson_gaussian", "gaussian"}  # DP-SGD phases + DP domain discovery (+ hybrid: pairs)
+    names = [m["name"] for m in record["mechanisms"]]
+    assert ("measure:pairs" in names) == (engine == "hybrid") and names[-1] == "discriminator"
     for m in record["mechanisms"]:
         assert {"name", "type", "noise_multiplier"} <= set(m)
     independent = pld.pld_epsilon(record)
