@@ -238,7 +238,8 @@ def publish(result: dict[str, Any], args: argparse.Namespace, command: str) -> P
             before = old.get("commands", [old["command"]] if "command" in old else [])
             full["commands"] = before + ([command] if command not in before else [])
     path = save_json(tag, full)
-    update_section(f"fidelity-workload-{result['n_codes']}", render(full, path))
+    rows = "" if result["rows"] == 10_000 else f"-{result['rows'] // 1000}k"  # 10k keeps its section name
+    update_section(f"fidelity-workload-{result['n_codes']}{rows}", render(full, path))
     return path
 
 
