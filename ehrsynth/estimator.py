@@ -58,7 +58,7 @@ from ehrsynth.params import (
 )
 from ehrsynth.schema import Schema
 from ehrsynth.training.device import resolve_device
-from ehrsynth.training.medgan_parts import Architecture, MedGANConfig, MedGANState
+from ehrsynth.training.medgan_parts import DEFAULT_ENGINE, ENGINES, Architecture, MedGANConfig, MedGANState
 from ehrsynth.training.progress import ProgressCallback, TqdmProgress
 from ehrsynth.training.schedule import Schedule
 from ehrsynth.transforms import TableTransformer
@@ -78,13 +78,14 @@ SAMPLE_BATCH = 50_000
 
 
 class MedGAN(Estimator):
-    """medGAN (Choi et al. 2017) for mixed EHR tables, trained with DP-SGD by default.
+    """medGAN (Choi et al. 2017) for mixed EHR tables: its generator + decoder fitted to DP-measured marginals by
+    default (``engine="measure"``), or trained with DP-SGD (``"dpsgd"``) or both (``"hybrid"``).
 
     Parameters (flat; ``None`` schedule values take the non-private reference or the DP default):
     epsilon, delta, accountant: the privacy budget (``epsilon=None``: no DP); δ defaults to
-    ``ehrsynth.dp.accounting.default_delta(n)`` (below 1/n). engine: ``"dpsgd"`` (the medGAN GAN trained with
-    DP-SGD), ``"measure"`` (measure-then-fit: DP releases of all pairs and adaptive triples, then the generator
-    and decoder fitted to them; no DP-SGD; :mod:`ehrsynth.training.medgan_measure`) or ``"hybrid"`` (a DP release
+    ``ehrsynth.dp.accounting.default_delta(n)`` (below 1/n). engine: ``"measure"`` (the default;
+    measure-then-fit: DP releases of all pairs, then the generator and decoder fitted to them; no DP-SGD;
+    :mod:`ehrsynth.training.medgan_measure`), ``"dpsgd"`` (the medGAN GAN trained with DP-SGD) or ``"hybrid"`` (a DP release
     of all pairs, then the DP-SGD GAN whose generator loss adds the error to those pairs; the budget split
     between them; :mod:`ehrsynth.training.medgan_hybrid`). marginal_share: the share of ε for the one DP
     release of every column's 1-way marginal (:mod:`ehrsynth.dp.one_way`), which discovers what a declared
@@ -92,7 +93,9 @@ class MedGAN(Estimator):
     calibrate_marginals: after training, shift the generator's logits so every column's expected 1-way
     marginal (categories, numeric quantile bins, 0/1 shares, missing rates) equals the released one (without
     DP: the exact one). max_codes_per_row: unused since the release bounds rows itself (kept so saved
-    models load). max_grad_norm: DP-SGD clipping norm.
+    models load). max_grad_norm: DP-SGD clipping norm. query_steps: ``"measure"`` engine only, Adam steps fitting
+    the generator + decoder to the measured answers (None: 1,500; the fit's cost grows with the steps and the
+    number of codes, never with the rows).
     data_type: 'binary' (tanh hidden units) or 'count' (ReLU); 'auto' picks 'count' when every modelled column
     is a count. embedding_dim, generator_dims (each equal to embedding_dim: residual blocks),
     discriminator_dims: architecture (reference: 128, (128, 128), (256, 128)). ae_epochs, ae_batch_size,
@@ -112,7 +115,8 @@ class MedGAN(Estimator):
         "epsilon": EPSILON,
         "delta": DELTA,
         "accountant": Options(ACCOUNTANTS),
-        "engine": Options(("dpsgd", "measure", "hybrid")),
+        "engine": Options(ENGINES),
+        "query_steps": Integer(1, optional=True),
         "calibrate_marginals": Boolean(),
         "marginal_share": Real(0, 1),
         "max_codes_per_row": Integer(1),
@@ -158,7 +162,8 @@ class MedGAN(Estimator):
         epsilon: float | None = 3.0,
         delta: float | None = None,
         accountant: str = "prv",
-        engine: str = "dpsgd",
+        engine: str = DEFAULT_ENGINE,
+        query_steps: int | None = None,
         calibrate_marginals: bool = True,
         marginal_share: float = 0.3,
         max_codes_per_row: int = 32,
@@ -187,6 +192,7 @@ class MedGAN(Estimator):
         self.delta = delta
         self.accountant = accountant
         self.engine = engine
+        self.query_steps = query_steps
         self.calibrate_marginals = calibrate_marginals
         self.marginal_share = marginal_share
         self.max_codes_per_row = max_codes_per_row
@@ -256,6 +262,7 @@ class MedGAN(Estimator):
             checkpoint_dir=self.checkpoint_dir,
             checkpoint_every=int(self.checkpoint_every),
             engine=str(self.engine),
+            query_steps=None if self.query_steps is None else int(self.query_steps),
         )
 
     def _check_fitted(self) -> None:

@@ -44,7 +44,8 @@ DP_AUDIT_REPORT_KEYS = frozenset(
     }
 )
 
-FAST = {"epochs": 2, "ae_epochs": 2, "bn_burn_in_batches": 2}
+# short schedules for every engine: dpsgd/hybrid epochs, the measure engine's query fit
+FAST = {"epochs": 2, "ae_epochs": 2, "bn_burn_in_batches": 2, "query_steps": 30}
 
 
 def code_columns(

@@ -46,11 +46,10 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     dp.add_argument(
         "--engine",
         choices=("dpsgd", "measure", "hybrid"),
-        default="dpsgd",
-        help="how dependence is learnt: dpsgd (medGAN trained with DP-SGD), measure (DP releases of all "
-        "pairs and adaptive triples, then the generator fitted to them) or hybrid (a DP release of all pairs, "
-        "then DP-SGD medGAN whose generator also fits those pairs; the budget split between them) "
-        "(default dpsgd)",
+        default=None,
+        help="how dependence is learnt: measure (DP releases of all pairs, then the generator fitted to them; "
+        "the default), dpsgd (medGAN trained with DP-SGD) or hybrid (a DP release of all pairs, then DP-SGD "
+        "medGAN whose generator also fits those pairs; the budget split between them)",
     )
     t = p.add_argument_group("training")
     t.add_argument(
@@ -66,8 +65,14 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
         "--epochs",
         type=nonneg_int,
         default=None,
-        help="GAN epochs (default: without DP at most 2,000 GAN iterations; under DP 100 epochs of 10%% "
-        "batches, fewer on tables under ~640 rows)",
+        help="GAN epochs, engines dpsgd and hybrid (default: without DP at most 2,000 GAN iterations; under DP "
+        "100 epochs of 10%% batches, fewer on tables under ~640 rows)",
+    )
+    t.add_argument(
+        "--query-steps",
+        type=positive_int,
+        default=None,
+        help="engine measure: Adam steps fitting the generator to the measured answers (default 1,500)",
     )
     t.add_argument(
         "--ae-epochs",
@@ -111,7 +116,8 @@ def model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "epsilon": None if args.no_dp else args.epsilon,
         "delta": args.delta,
         "accountant": args.accountant,
-        "engine": getattr(args, "engine", "dpsgd"),
+        **({} if getattr(args, "engine", None) is None else {"engine": args.engine}),
+        **({} if getattr(args, "query_steps", None) is None else {"query_steps": args.query_steps}),
         "epochs": 1000 if args.reference_schedule and args.epochs is None else args.epochs,
         "ae_epochs": 100 if args.reference_schedule and args.ae_epochs is None else args.ae_epochs,
         "batch_size": args.batch_size,

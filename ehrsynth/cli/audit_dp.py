@@ -48,8 +48,9 @@ def add_parser(sub: Any) -> None:
     t.add_argument(
         "--engine",
         choices=("dpsgd", "measure", "hybrid"),
-        default="dpsgd",
-        help="the engine whose training is audited (as `ehrsynth train --engine`; default dpsgd)",
+        default=None,
+        help="the engine whose training is audited (as `ehrsynth train --engine`; default: the library's, "
+        "measure)",
     )
     t.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
     t.add_argument(
@@ -64,8 +65,8 @@ def add_parser(sub: Any) -> None:
 
 
 def _model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {"device": args.device, "engine": args.engine}
-    for name in ("epochs", "ae_epochs", "batch_size"):
+    out: dict[str, Any] = {"device": args.device}
+    for name in ("engine", "epochs", "ae_epochs", "batch_size"):
         value = getattr(args, name)
         if value is not None:
             out[name] = value

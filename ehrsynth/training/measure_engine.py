@@ -41,6 +41,7 @@ from ehrsynth.dp.sparse_marginals import (
 )
 from ehrsynth.errors import InvalidParameterError
 from ehrsynth.models.medgan import Autoencoder, Generator
+from ehrsynth.training.progress import ProgressCallback
 from ehrsynth.training.query_fit import (
     MeasuredQueries,
     QueryFitConfig,
@@ -118,6 +119,7 @@ def run_measure_engine(
     rng: np.random.Generator,
     generator_rng: torch.Generator,
     config: MeasureConfig | None = None,
+    progress: ProgressCallback | None = None,
 ) -> MeasureResult:
     """Measure pairs (and adaptive triples) of the encoded ``X`` and fit ``generator`` + ``autoencoder``'s
     decoder to them in place. ``one_way``/``one_way_sd``: the released 1-way frequencies of the indicator
@@ -147,7 +149,7 @@ def run_measure_engine(
         init_decoder_bias(autoencoder, queries)
     history: dict[str, list[dict[str, float]]] = {"fit": [], "rounds": []}
     history["fit"] = fit_queries(
-        generator, autoencoder, queries, config=config.fit, generator_rng=generator_rng
+        generator, autoencoder, queries, config=config.fit, generator_rng=generator_rng, progress=progress
     )
     ctx = _Round(M, ind, ones, plan, config, generator, autoencoder, rng, generator_rng)
     measured: set[tuple[int, ...]] = set()

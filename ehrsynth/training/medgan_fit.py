@@ -107,8 +107,24 @@ def fit_medgan(
     if config.engine == "measure":
         from ehrsynth.training.medgan_measure import fit_measured
 
+        if config.checkpoint_dir:
+            warnings.warn(
+                f"engine 'measure' does not write checkpoints (it reads the data once, in its releases, and its "
+                f"fit is short); checkpoint_dir={config.checkpoint_dir!r} is ignored (use engine='dpsgd' to "
+                "checkpoint)",
+                UserWarning,
+                stacklevel=3,
+            )
+
         sgd, measured = fit_measured(
-            config, modules, data.cpu().numpy(), fixed=run.fixed, count_sd=run.count_sd, rng=rng, tgen=tgen
+            config,
+            modules,
+            data.cpu().numpy(),
+            fixed=run.fixed,
+            count_sd=run.count_sd,
+            rng=rng,
+            tgen=tgen,
+            progress=progress,
         )
         run.history.update(measured)
     else:

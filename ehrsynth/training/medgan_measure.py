@@ -11,13 +11,16 @@ everything after the releases is post-processing. Without DP the same steps use 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import torch
 
 from ehrsynth.dp.accounting import Mechanism
+from ehrsynth.training.measure_engine import MeasureConfig
 from ehrsynth.training.medgan_parts import MedGANConfig, MedGANModules
+from ehrsynth.training.progress import ProgressCallback
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ def fit_measured(
     count_sd: float,
     rng: np.random.Generator,
     tgen: torch.Generator,
+    progress: ProgressCallback | None = None,
 ) -> tuple[list[Mechanism], dict[str, list[dict[str, float]]]]:
     """Release the pairs (and rounds of triples) of the encoded ``data`` and fit the modules to them in place.
 
@@ -78,7 +82,22 @@ def fit_measured(
         plan=plan,
         rng=rng,
         generator_rng=tgen,
+        config=measure_config(config.query_steps),
+        progress=progress,
     )
     logger.info("measure engine: cap K=%d, %d mechanisms", cap, len(cap_mechanisms) + len(result.mechanisms))
     history: dict[str, Any] = {"measure": result.history["fit"], "rounds": result.history["rounds"]}
     return [*cap_mechanisms, *result.mechanisms], history
+
+
+def measure_config(query_steps: int | None) -> MeasureConfig:
+    """The engine's settings with ``query_steps`` Adam steps for the fit (None: the default schedule); each
+    adaptive round refits for at most as many steps."""
+    default = MeasureConfig()
+    if query_steps is None:
+        return default
+    return replace(
+        default,
+        fit=replace(default.fit, steps=query_steps),
+        round_steps=min(default.round_steps, query_steps),
+    )

@@ -22,6 +22,7 @@ from ehrsynth.training.schedule import Schedule
 from ehrsynth.transforms import TableTransformer
 
 ENGINES = ("dpsgd", "measure", "hybrid")  # how the table is learned (see training/medgan_fit.py)
+DEFAULT_ENGINE = "measure"  # the best measured (README "Engines"; benchmarks/RESULTS.md engines, fidelity)
 #: hybrid engine: share of the ε left after the 1-way release spent on the pair measurements (composed ε)
 HYBRID_MEASURE_SHARE = 0.8
 #: hybrid engine: λ, weight of the measured-query loss in the generator loss (as λ · log L; medgan_hybrid.py)
@@ -62,7 +63,8 @@ class MedGANConfig:
     dp: DPConfig | None  # None: no differential privacy
     checkpoint_dir: str | None = None
     checkpoint_every: int = 50
-    engine: str = "dpsgd"  # how the table is learned; fit_medgan dispatches on it
+    engine: str = DEFAULT_ENGINE  # how the table is learned; fit_medgan dispatches on it
+    query_steps: int | None = None  # engine "measure": Adam steps of the query fit (None: QueryFitConfig's)
     hybrid_measure_share: float = HYBRID_MEASURE_SHARE  # engine "hybrid" only (training/medgan_hybrid.py)
     hybrid_query_weight: float = HYBRID_QUERY_WEIGHT  # engine "hybrid" only: λ
 

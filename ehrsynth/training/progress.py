@@ -11,7 +11,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    phase: str  # "autoencoder" | "gan"
+    phase: str  # "autoencoder" | "gan" | "query fit" (the measure engine)
     step: int  # steps done in this phase
     total: int
     losses: dict[str, float] = field(default_factory=dict)

@@ -22,6 +22,7 @@ from torch import nn
 
 from ehrsynth.errors import InvalidParameterError
 from ehrsynth.models.medgan import Autoencoder, Generator
+from ehrsynth.training.progress import ProgressCallback, Throttle
 
 logger = logging.getLogger(__name__)
 
@@ -310,6 +311,7 @@ def fit_queries(
     *,
     config: QueryFitConfig,
     generator_rng: torch.Generator,
+    progress: ProgressCallback | None = None,
 ) -> list[dict[str, float]]:
     """Adam on generator + decoder to the queries (modules updated in place); returns the loss history.
 
@@ -326,6 +328,7 @@ def fit_queries(
     autoencoder.train()
     start = time.perf_counter()
     history: list[dict[str, float]] = []
+    report = Throttle(progress, "query fit", config.steps)  # errors against released answers only
     z = _latent(config.batch, generator.latent_dim, generator_rng, device)
     for step in range(config.steps):
         if config.resample_every and step % config.resample_every == 0 and step:
@@ -336,6 +339,7 @@ def fit_queries(
         loss.backward()
         opt.step()
         sched.step()
+        report(step + 1, stats)
         elapsed = time.perf_counter() - start
         last = step == config.steps - 1 or (config.max_seconds is not None and elapsed > config.max_seconds)
         if step % config.log_every == 0 or last:

@@ -102,6 +102,8 @@ def planted_bug(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 SMALL = [
+    "--engine",
+    "dpsgd",
     "--canaries",
     "200",
     "--ae-epochs",

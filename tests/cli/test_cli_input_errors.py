@@ -14,7 +14,7 @@ import pytest
 from ehrsynth.cli.main import EXIT_BROKEN_PIPE, main
 
 REPO = Path(__file__).resolve().parents[2]
-FAST = ["--epochs", "1", "--ae-epochs", "1", "--quiet", "--seed", "0"]
+FAST = ["--epochs", "1", "--ae-epochs", "1", "--query-steps", "30", "--quiet", "--seed", "0"]
 
 
 def _dates_table(path: Path, dates: list[str]) -> Path:

@@ -10,7 +10,7 @@ import pytest
 
 from ehrsynth.cli.main import main
 
-FAST = ["--epochs", "1", "--ae-epochs", "1", "--quiet", "--seed", "0", "--no-dp"]
+FAST = ["--epochs", "1", "--ae-epochs", "1", "--query-steps", "30", "--quiet", "--seed", "0", "--no-dp"]
 
 
 def _table(path: Path, n: int = 60) -> Path:

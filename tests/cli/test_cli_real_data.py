@@ -11,7 +11,7 @@ import pytest
 
 from ehrsynth.cli.main import main
 
-FAST = ["--epochs", "2", "--ae-epochs", "2", "--quiet", "--seed", "0"]
+FAST = ["--epochs", "2", "--ae-epochs", "2", "--query-steps", "30", "--quiet", "--seed", "0"]
 
 
 def test_mimic_long_diagnoses_no_dp(mimic_demo: Path, tmp_path: Path) -> None:

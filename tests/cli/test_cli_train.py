@@ -14,7 +14,7 @@ import pytest
 import ehrsynth
 from ehrsynth.cli.main import main
 
-FAST = ["--epochs", "1", "--ae-epochs", "1", "--quiet", "--seed", "0"]
+FAST = ["--epochs", "1", "--ae-epochs", "1", "--query-steps", "30", "--quiet", "--seed", "0"]
 
 
 def _table(tmp_path: Path, n: int = 2000) -> Path:

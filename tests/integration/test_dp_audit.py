@@ -15,7 +15,7 @@ from ehrsynth.dp_verify.runner import dp_audit
 
 # A schedule long enough for a 300-row table to be memorised without DP (one GAN epoch keeps it fast; the
 # autoencoder reconstruction attack is the strong one here).
-SMALL = {"ae_epochs": 150, "epochs": 1, "device": "cpu", "accountant": "rdp"}
+SMALL = {"engine": "dpsgd", "ae_epochs": 150, "epochs": 1, "device": "cpu", "accountant": "rdp"}
 
 
 def code_table(n: int = 300, seed: int = 0) -> pd.DataFrame:

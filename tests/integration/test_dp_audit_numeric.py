@@ -17,7 +17,13 @@ from ehrsynth.dp_verify.runner import dp_audit
 
 # ~6-7 CPU seconds per audit on the 2-core development machine. 500 rows: the DP 1-way release of these
 # numeric columns at epsilon = 1 needs a few hundred rows (on 300 it refuses or fails for some seeds).
-SMALL: dict[str, Any] = {"ae_epochs": 100, "epochs": 1, "device": "cpu", "accountant": "rdp"}
+SMALL: dict[str, Any] = {
+    "engine": "dpsgd",
+    "ae_epochs": 100,
+    "epochs": 1,
+    "device": "cpu",
+    "accountant": "rdp",
+}
 ROWS = 500
 
 

@@ -20,7 +20,8 @@ class Interrupt(Exception):
 
 
 def _stop_in_gan(event: ProgressEvent) -> None:
-    if event.phase == "gan" and event.step >= 1:
+    """Interrupt the main training phase of any engine (dpsgd/hybrid: the GAN; measure: the query fit)."""
+    if event.phase in ("gan", "query fit") and event.step >= 1:
         raise Interrupt
 
 
@@ -55,7 +56,14 @@ def test_failed_refit_keeps_the_previous_fit(table: pd.DataFrame) -> None:
 
 
 def test_checkpoint_of_other_data_of_the_same_size_is_refused(tmp_path) -> None:
-    settings = {"epsilon": 2.0, "epochs": 3, "ae_epochs": 1, "bn_burn_in_batches": 2, "checkpoint_every": 2}
+    settings = {
+        "engine": "dpsgd",
+        "epsilon": 2.0,
+        "epochs": 3,
+        "ae_epochs": 1,
+        "bn_burn_in_batches": 2,
+        "checkpoint_every": 2,
+    }
     ckpt = tmp_path / "ckpt"
     with pytest.raises(Interrupt):
         MedGAN(random_state=0, checkpoint_dir=str(ckpt), progress=_stop_in_gan_late, **settings).fit(

@@ -58,3 +58,31 @@ def test_measure_engine_without_dp_uses_exact_statistics() -> None:
         model = MedGAN(epsilon=None, engine="measure", random_state=0).fit(real)
     assert model.privacy_.mechanisms == []
     assert _within_block_corr(model.sample(3000, random_state=0)) > 0.3
+
+
+def test_measure_is_the_default_engine_on_every_entry_point() -> None:
+    import argparse
+
+    from ehrsynth.cli._common import add_training_options, model_kwargs
+
+    assert MedGAN().engine == "measure"
+    parser = argparse.ArgumentParser()
+    add_training_options(parser)
+    args = parser.parse_args([])
+    assert "engine" not in model_kwargs(args)  # the CLI leaves the choice to the library's default
+    assert model_kwargs(parser.parse_args(["--engine", "dpsgd", "--query-steps", "9"]))["query_steps"] == 9
+
+
+def test_query_steps_sets_the_fit_length_and_a_checkpoint_dir_is_ignored_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    df = two_blocks(300, seed=2)
+    with pytest.warns(UserWarning, match="engine 'measure' does not write checkpoints"):
+        model = MedGAN(epsilon=3.0, query_steps=7, checkpoint_dir=str(tmp_path / "ck"), random_state=0).fit(
+            df
+        )
+    fit = model.history_["measure"]
+    assert fit[-1]["step"] == 6.0  # steps 0..6
+    assert not (tmp_path / "ck" / "checkpoint.json").exists()
+    with pytest.raises(ehrsynth.errors.InvalidParameterError, match="query_steps"):
+        MedGAN(query_steps=0).fit(df)

@@ -29,7 +29,7 @@ def test_init_only_stores_params() -> None:
 
 def test_fit_returns_self_and_fitted_attributes(table: pd.DataFrame) -> None:
     events: list[ProgressEvent] = []
-    model = MedGAN(epsilon=None, random_state=0, progress=events.append, **FAST)
+    model = MedGAN(epsilon=None, engine="dpsgd", random_state=0, progress=events.append, **FAST)
     with pytest.warns(NoPrivacyWarning, match="WITHOUT differential privacy"):
         assert model.fit(table) is model
     for attr in ("schema_", "transformer_", "generator_", "privacy_", "history_", "n_features_in_"):
@@ -64,7 +64,7 @@ def test_reproducible_with_random_state(table: pd.DataFrame) -> None:
 
 def test_dp_fit_records_privacy() -> None:
     table = make_table(3000)
-    model = MedGAN(epsilon=3.0, random_state=0, **FAST).fit(table)
+    model = MedGAN(epsilon=3.0, engine="dpsgd", random_state=0, **FAST).fit(table)
     record = model.privacy_
     assert record.epsilon == 3.0 and 0 < record.delta < 1 / len(table)
     assert record.epsilon_spent <= 3.0 * 1.005
@@ -85,7 +85,7 @@ def test_dp_discovery_refuses_what_it_cannot_release(table: pd.DataFrame) -> Non
 
 def test_declared_schema_spends_nothing_on_domain(table: pd.DataFrame) -> None:
     schema = ehrsynth.Schema.infer(table)
-    model = MedGAN(epsilon=2.0, random_state=0, **FAST).fit(table, schema=schema)
+    model = MedGAN(epsilon=2.0, engine="dpsgd", random_state=0, **FAST).fit(table, schema=schema)
     names = [m.name for m in model.privacy_.mechanisms]
     # the declared domains are used as given; only the 1-way release for calibration is charged
     assert names[:2] == ["marginals:row-bound", "marginals:1-way"] and names[-2:] == [
