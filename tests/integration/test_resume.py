@@ -8,7 +8,14 @@ from support import make_table
 from ehrsynth import MedGAN
 from ehrsynth.training.progress import ProgressEvent
 
-SETTINGS = {"epsilon": 2.0, "epochs": 3, "ae_epochs": 1, "bn_burn_in_batches": 2, "checkpoint_every": 5}
+SETTINGS = {
+    "engine": "dpsgd",
+    "epsilon": 2.0,
+    "epochs": 3,
+    "ae_epochs": 1,
+    "bn_burn_in_batches": 2,
+    "checkpoint_every": 5,
+}
 
 
 class Interrupt(Exception):
