@@ -93,6 +93,18 @@ def audit_engine(params: dict[str, Any]) -> str:
     return str(params.get("engine", MedGAN().engine))
 
 
+def check_canary_request(df: pd.DataFrame, schema: Schema, m: int) -> None:
+    """``m`` is a positive integer and ``df`` has every column of ``schema`` (for every canary design)."""
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+        raise InvalidParameterError(f"the number of canaries must be a positive integer, found {m!r}")
+    missing = [c.name for c in schema.columns if c.name not in df.columns]
+    if missing:
+        raise SchemaError(
+            f"the schema lists columns that the table lacks: {missing[:5]}; use the schema of this table",
+            column=missing[0],
+        )
+
+
 def make_canaries(
     df: pd.DataFrame, schema: Schema, m: int, rng: np.random.Generator, *, engine: str = "dpsgd"
 ) -> pd.DataFrame:
@@ -105,14 +117,7 @@ def make_canaries(
         from ehrsynth.dp_verify.pair_canaries import make_pair_canaries
 
         return make_pair_canaries(df, schema, m, rng)
-    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
-        raise InvalidParameterError(f"the number of canaries must be a positive integer, found {m!r}")
-    missing = [c.name for c in schema.columns if c.name not in df.columns]
-    if missing:
-        raise SchemaError(
-            f"the schema lists columns that the table lacks: {missing[:5]}; use the schema of this table",
-            column=missing[0],
-        )
+    check_canary_request(df, schema, m)
     binary = {c.name: j for j, c in enumerate(c for c in schema.columns if c.kind is Kind.BINARY)}
     patterns = _binary_patterns(list(binary), m, rng)
     columns: dict[str, pd.Series] = {}

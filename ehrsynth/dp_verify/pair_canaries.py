@@ -107,16 +107,9 @@ def make_pair_canaries(
     signature_size: int = SIGNATURE_SIZE,
 ) -> pd.DataFrame:
     """``m`` canary rows (columns and dtypes of ``df``) whose signatures are rare, near-disjoint item sets."""
-    from ehrsynth.dp_verify.canaries import _typed
+    from ehrsynth.dp_verify.canaries import _typed, check_canary_request
 
-    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
-        raise InvalidParameterError(f"the number of canaries must be a positive integer, found {m!r}")
-    missing = [c.name for c in schema.columns if c.name not in df.columns]
-    if missing:
-        raise SchemaError(
-            f"the schema lists columns that the table lacks: {missing[:5]}; use the schema of this table",
-            column=missing[0],
-        )
+    check_canary_request(df, schema, m)
     items, matrix = _items(df, schema, signature_size)
     counts = matrix.T @ matrix
     sigs = choose_signatures(counts, [name for name, _ in items], m, signature_size, rng)
