@@ -223,7 +223,18 @@ def test_long_input_is_in_the_manifest_and_validated(tmp_path: Path, capsys) -> 
 def test_engine_measure_from_the_command_line(tmp_path: Path) -> None:
     real = _table(tmp_path)
     model_dir = tmp_path / "model"
-    argv = ["synthesize", str(real), "-o", str(tmp_path / "s.csv"), "--engine", "measure", "--epsilon", "3"]
+    argv = [
+        "synthesize",
+        str(real),
+        "-o",
+        str(tmp_path / "s.csv"),
+        "--engine",
+        "measure",
+        "--epsilon",
+        "3",
+        "--query-steps",
+        "60",
+    ]
     assert main([*argv, "--save-model", str(model_dir), "--seed", "0", "--quiet"]) == 0
     names = [m["name"] for m in json.loads((model_dir / "privacy.json").read_text())["mechanisms"]]
     assert "marginals:1-way" in names and "discriminator" not in names

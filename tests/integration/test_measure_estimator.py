@@ -33,7 +33,7 @@ def _within_block_corr(df: pd.DataFrame) -> float:
 
 def test_measure_engine_learns_planted_dependence_in_one_budget(tmp_path: Path) -> None:
     real = two_blocks(4000, 0)
-    model = MedGAN(epsilon=3.0, engine="measure", random_state=0).fit(real)
+    model = MedGAN(epsilon=3.0, engine="measure", query_steps=300, random_state=0).fit(real)
     names = [m.name for m in model.privacy_.mechanisms]
     assert names[:2] == ["marginals:row-bound", "marginals:1-way"]
     assert not {"autoencoder", "discriminator"} & set(names)  # no DP-SGD in this engine
@@ -55,7 +55,7 @@ def test_measure_engine_learns_planted_dependence_in_one_budget(tmp_path: Path) 
 def test_measure_engine_without_dp_uses_exact_statistics() -> None:
     real = two_blocks(1500, 1)
     with pytest.warns(ehrsynth.errors.NoPrivacyWarning):
-        model = MedGAN(epsilon=None, engine="measure", random_state=0).fit(real)
+        model = MedGAN(epsilon=None, engine="measure", query_steps=300, random_state=0).fit(real)
     assert model.privacy_.mechanisms == []
     assert _within_block_corr(model.sample(3000, random_state=0)) > 0.3
 
