@@ -27,7 +27,7 @@ def test_non_dp_medgan_learns_block_structure(seed: int) -> None:
     df = block_table(5000, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NoPrivacyWarning)
-        model = MedGAN(epsilon=None, epochs=50, ae_epochs=20, random_state=seed, device="cpu")
+        model = MedGAN(epsilon=None, engine="dpsgd", epochs=50, ae_epochs=20, random_state=seed, device="cpu")
         model.fit(df, schema=Schema.infer(df))
     synth = model.sample(10_000, random_state=seed).to_numpy(float)
     real_c, syn_c = np.corrcoef(df.to_numpy(float).T), np.corrcoef(synth.T)

@@ -67,6 +67,8 @@ def test_unreleased_code_appears_in_no_saved_or_printed_output(tmp_path: Path, c
         "1",
         "--ae-epochs",
         "1",
+        "--query-steps",
+        "30",
         "--seed",
         "0",
     ]
