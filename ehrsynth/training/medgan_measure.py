@@ -18,7 +18,9 @@ import numpy as np
 import torch
 
 from ehrsynth.dp.accounting import Mechanism
-from ehrsynth.training.measure_engine import MeasureConfig
+from ehrsynth.dp.measure_budget import DEFAULT_PER_ROUND, exact_plan, plan_measure_budget
+from ehrsynth.dp.sparse_marginals import IndicatorLayout
+from ehrsynth.training.measure_engine import MeasureConfig, release_caps, run_measure_engine
 from ehrsynth.training.medgan_parts import MedGANConfig, MedGANModules
 from ehrsynth.training.progress import ProgressCallback
 
@@ -49,9 +51,6 @@ def fit_measured(
     ``fixed``: the mechanisms already run (the 1-way release); ``count_sd``: that release's noise on a count
     (0 without DP). Returns the mechanisms run here and the fit history (errors against released values).
     """
-    from ehrsynth.dp.measure_budget import DEFAULT_PER_ROUND, exact_plan, plan_measure_budget
-    from ehrsynth.dp.sparse_marginals import IndicatorLayout
-    from ehrsynth.training.measure_engine import release_caps, run_measure_engine
 
     dp = config.dp
     if dp is None:
