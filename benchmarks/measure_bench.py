@@ -433,7 +433,11 @@ def main() -> None:
     ap.add_argument("--one-way-quantile", type=float, default=0.99)
     ap.add_argument("--truncation", default="rarest")
     ap.add_argument("--no-project", action="store_true", help="fit pairs to unclipped released values")
-    ap.add_argument("--no-shrink", action="store_true", help="fit pairs without empirical-Bayes denoising")
+    ap.add_argument(
+        "--shrink",
+        action="store_true",
+        help="empirical-Bayes denoising of the pairs first (the default before 2026-11-30 s11; rows above then)",
+    )
     ap.add_argument("--spectral", action="store_true", help="low-rank denoising of the pairs first")
     ap.add_argument("--pair-weight", default="noise", choices=["noise", "posterior"])
     ap.add_argument("--threads", type=int, default=1, help="torch threads (fit-time target: 2 cores)")
@@ -463,7 +467,7 @@ def main() -> None:
             resample_every=args.resample_every,
             max_seconds=args.max_seconds,
             project_pairs=not args.no_project,
-            shrink=not args.no_shrink,
+            shrink=args.shrink,
             spectral=args.spectral,
             pair_weight=args.pair_weight,
         ),
