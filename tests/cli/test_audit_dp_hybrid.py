@@ -4,44 +4,14 @@ lower bound stays below the claim; with the DP-SGD noise dropped (planted bug) t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
+from support_audit_dp import table_csv_fixture, with_audit_dp  # noqa: F401  (fixtures)
 
 import ehrsynth.cli.main as cli_main
 
 ARGS = ["--engine", "hybrid", "--epsilon", "1", "--seed", "0", "--quiet", "--device", "cpu"]
-
-
-@pytest.fixture(autouse=True)
-def with_audit_dp(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    import torch
-
-    if "audit_dp" not in cli_main.COMMAND_MODULES:
-        monkeypatch.setattr(cli_main, "COMMAND_MODULES", (*cli_main.COMMAND_MODULES, "audit_dp"))
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture()
-def table_csv(tmp_path: Path) -> Path:
-    rng = np.random.default_rng(0)
-    n = 300
-    df = pd.DataFrame(
-        (rng.random((n, 40)) < np.linspace(0.01, 0.25, 40)).astype(np.uint8),
-        columns=[f"dx_{i:03d}" for i in range(40)],
-    )
-    df.insert(0, "patient_id", np.arange(1000, 1000 + n))
-    df.insert(1, "sex", rng.choice(["F", "M"], n))
-    df["visits"] = rng.poisson(2, n)
-    path = tmp_path / "patients.csv"
-    df.to_csv(path, index=False)
-    return path
 
 
 def _audit(table_csv: Path, out: Path, schedule: list[str]) -> tuple[int, dict]:
