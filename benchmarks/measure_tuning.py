@@ -44,6 +44,24 @@ Offline checks without a fit (scripts not kept; numbers on the same table, the b
   before. Target ε = 1 AUROC ≥ 0.65 is still missed (user path 0.615); no-noise fits reach 0.67–0.69, so
   at ε = 1 the pair noise, not the model, is the main limit (ε = 3 reaches 0.658).
 - Limits: one seed, so differences below ~0.01 AUROC are noise (1500 / 2000 steps: 0.591 / 0.581).
+
+Second pass (2026-11-30, later): **the pairs are no longer shrunk** (`QueryFitConfig.shrink = False`).
+Every row above the "pairs unshrunk" row ran with the empirical-Bayes shrinkage on (the default then); to
+rerun one today, add `--shrink`.
+- Why: a pairwise MRF fitted by contrastive divergence to the same measurements (*mrf-oracle*, not DP: exact
+  1-ways, no row cap) lost AUROC when fitted to the shrunk pairs (0.575–0.585) rather than to the raw noisy
+  ones with an L2 penalty on its couplings (0.627). Shrinking every rare pair to its bin's mean residual, which
+  is positive, gives all rare codes the same spurious positive dependence.
+- measure_bench, ε = 1, one seed: unshrunk 0.619, shrink factor √k 0.608, shrink towards independence 0.595,
+  shrink as before 0.591, at the same 2-/3-way TVD (0.0039–0.0043).
+- fidelity_bench, 10k × 208, ε = 1, seeds 0 / 1 / 2: AUROC 0.607 / 0.603 / 0.590 (mean 0.600) against 0.597 /
+  0.585 / 0.582 (0.588) with shrinkage; 2-way TVD 0.0129 against 0.0130 (mean). On 40k patients (seed 0):
+  0.700 against 0.674. User path (engine_bench, ε = 1): 0.631 against 0.615.
+- Tried and not kept: re-measuring one or two maximum spanning forests of the released pairs with half of
+  the pair budget (a forest edge costs √(ones − 1) instead of √(ones(ones − 1)/2) of sensitivity): the MRF
+  oracle scored 0.597–0.600, below the all-pairs release (0.627).
+- Capacity: on exact statistics the MRF reaches 0.75 where the medGAN query fit reaches 0.67–0.69; under
+  ε = 1 noise the two are level (0.62–0.63), so the noise stays the main limit at ε = 1 on 10k patients.
 """
 
 
