@@ -58,7 +58,14 @@ from ehrsynth.params import (
 )
 from ehrsynth.schema import Schema
 from ehrsynth.training.device import resolve_device
-from ehrsynth.training.medgan_parts import DEFAULT_ENGINE, ENGINES, Architecture, MedGANConfig, MedGANState
+from ehrsynth.training.medgan_parts import (
+    DEFAULT_ENGINE,
+    DEFAULT_MARGINAL_SHARE,
+    ENGINES,
+    Architecture,
+    MedGANConfig,
+    MedGANState,
+)
 from ehrsynth.training.progress import ProgressCallback, TqdmProgress
 from ehrsynth.training.schedule import Schedule
 from ehrsynth.transforms import TableTransformer
@@ -89,7 +96,9 @@ class MedGAN(Estimator):
     of all pairs, then the DP-SGD GAN whose generator loss adds the error to those pairs; the budget split
     between them; :mod:`ehrsynth.training.medgan_hybrid`). marginal_share: the share of ε for the one DP
     release of every column's 1-way marginal (:mod:`ehrsynth.dp.one_way`), which discovers what a declared
-    schema leaves open (categories, numeric distributions, missing rates) and sets the calibration targets.
+    schema leaves open (categories, numeric distributions, missing rates) and sets the calibration targets
+    (None: 0.45 for ``"measure"``, 0.3 for the others; ``DEFAULT_MARGINAL_SHARE`` in
+    :mod:`ehrsynth.training.medgan_parts`).
     calibrate_marginals: after training, shift the generator's logits so every column's expected 1-way
     marginal (categories, numeric quantile bins, 0/1 shares, missing rates) equals the released one (without
     DP: the exact one). max_codes_per_row: unused since the release bounds rows itself (kept so saved
@@ -118,7 +127,7 @@ class MedGAN(Estimator):
         "engine": Options(ENGINES),
         "query_steps": Integer(1, optional=True),
         "calibrate_marginals": Boolean(),
-        "marginal_share": Real(0, 1),
+        "marginal_share": Real(0, 1, optional=True),
         "max_codes_per_row": Integer(1),
         "max_grad_norm": Real(0),
         "data_type": Options(("auto", "binary", "count")),
@@ -165,7 +174,7 @@ class MedGAN(Estimator):
         engine: str = DEFAULT_ENGINE,
         query_steps: int | None = None,
         calibrate_marginals: bool = True,
-        marginal_share: float = 0.3,
+        marginal_share: float | None = None,
         max_codes_per_row: int = 32,
         max_grad_norm: float = 1.0,
         data_type: str = "auto",
@@ -245,7 +254,8 @@ class MedGAN(Estimator):
         )
 
     def _config(self, n: int) -> MedGANConfig:
-        dp = self._dp_config(n, min_rows=MIN_DP_ROWS, marginal_share=self.marginal_share)
+        share = DEFAULT_MARGINAL_SHARE[self.engine] if self.marginal_share is None else self.marginal_share
+        dp = self._dp_config(n, min_rows=MIN_DP_ROWS, marginal_share=float(share))
         return MedGANConfig(
             architecture=self._architecture(),
             ae_epochs=self.ae_epochs,

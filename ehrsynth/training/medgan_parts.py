@@ -23,6 +23,12 @@ from ehrsynth.transforms import TableTransformer
 
 ENGINES = ("dpsgd", "measure", "hybrid")  # how the table is learned (see training/medgan_fit.py)
 DEFAULT_ENGINE = "measure"  # the best measured (README "Engines"; benchmarks/RESULTS.md engines, fidelity)
+#: share of ε for the one 1-way release per engine when ``marginal_share`` is None. measure: 0.45, measured on
+#: diabetes 10k × 208 at ε = 1 (benchmarks/RESULTS.md, measure-tuning; three seeds): shares 0.15 / 0.3 / 0.45 /
+#: 0.6 / 0.75 gave 2-way TVD 0.0220 / 0.0129 / 0.0097 / 0.0081 / 0.0075 and dimension-wise AUROC 0.591 / 0.600
+#: / 0.615 / 0.595 / 0.595: the pairs are worth little once the 1-ways they are fitted around are noisy.
+#: dpsgd and hybrid keep 0.3 (not re-measured)
+DEFAULT_MARGINAL_SHARE = {"measure": 0.45, "dpsgd": 0.3, "hybrid": 0.3}
 #: hybrid engine: share of the ε left after the 1-way release spent on the pair measurements (composed ε)
 HYBRID_MEASURE_SHARE = 0.8
 #: hybrid engine: λ, weight of the measured-query loss in the generator loss (as λ · log L; medgan_hybrid.py)
