@@ -73,6 +73,23 @@ def test_measure_is_the_default_engine_on_every_entry_point() -> None:
     assert model_kwargs(parser.parse_args(["--engine", "dpsgd", "--query-steps", "9"]))["query_steps"] == 9
 
 
+def test_the_one_way_share_defaults_per_engine() -> None:
+    """marginal_share=None: 45 % of ε for the measure engine's 1-way release (RESULTS.md measure-tuning), 30 %
+    for dpsgd and hybrid; an explicit share still wins."""
+    from ehrsynth.training.medgan_parts import DEFAULT_MARGINAL_SHARE
+
+    assert DEFAULT_MARGINAL_SHARE == {"measure": 0.45, "dpsgd": 0.3, "hybrid": 0.3}
+    real = two_blocks(800, 2)
+
+    def one_way_noise(**kw: float) -> float:
+        model = MedGAN(epsilon=1.0, engine="measure", query_steps=5, random_state=0, **kw).fit(real)
+        return next(m.noise_multiplier for m in model.privacy_.mechanisms if m.name == "marginals:1-way")
+
+    default = one_way_noise()
+    assert default == pytest.approx(one_way_noise(marginal_share=0.45))
+    assert default < one_way_noise(marginal_share=0.3)  # more of ε: less noise on the 1-ways
+
+
 def test_query_steps_sets_the_fit_length_and_a_checkpoint_dir_is_ignored_with_a_warning(
     tmp_path: Path,
 ) -> None:
