@@ -114,7 +114,14 @@ def release_one_way(
         noisy_missing = float((rows & missing).sum() + rng.normal(0.0, sigma))
         rate = min(noisy_missing / n, 1.0) if noisy_missing > z_missing * sigma else 0.0
         if spec.role == "numeric":
-            cells, fractional = numeric_cells(spec, values[spec.name], rows & ~missing, sigma, z_cell, rng)
+            try:
+                cells, fractional = numeric_cells(spec, values[spec.name], rows & ~missing, sigma, z_cell, rng)
+            except InvalidDataError:
+                if not _declared_range(spec):
+                    raise
+                # nothing localisable at this noise, but the range is public: its flat CDF, as below
+                out.columns[spec.name] = _uniform_declared(numeric_stub(spec, rate, False), spec)
+                continue
             numeric[spec.name] = cells
             out.columns[spec.name] = numeric_stub(spec, rate, fractional)
         elif spec.role in ("binary", "code"):

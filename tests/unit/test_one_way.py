@@ -205,3 +205,49 @@ def test_a_dense_column_of_which_no_cell_passes_is_refused_naming_it_not_an_inde
 
     with pytest.raises(InvalidDataError, match=r"'lab'.*too spread out"):
         discover_schema(df, noise_multiplier=40.0, rng=np.random.default_rng(1))
+
+
+def test_a_declared_range_that_no_cell_localises_falls_back_to_its_flat_cdf_not_a_refusal() -> None:
+    """The same lab value with its range declared (public): released as the flat CDF over that range."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"lab": rng.normal(5.0, 1.0, 300).round(2), "sex": rng.choice(["F", "M"], 300)})
+    declared = Schema.from_dict(
+        {
+            "columns": [
+                {"name": "lab", "kind": "continuous", "lower": 0.0, "upper": 10.0},
+                {"name": "sex", "kind": "categorical"},
+            ]
+        }
+    )
+    schema, _ = discover_schema(df, noise_multiplier=40.0, rng=np.random.default_rng(1), declared=declared)
+    col = schema["lab"]
+    assert col.kind is Kind.CONTINUOUS and (col.lower, col.upper) == (0.0, 10.0)
+    assert col.cdf is not None
+
+
+def test_a_column_level0_cannot_localise_is_refused_unless_its_range_is_declared(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When the level-0 cells hold significant mass that nothing localises (a noise draw on a small table), an
+    undeclared column is refused and a declared range falls back to its flat CDF (this once raised instead)."""
+    import ehrsynth.dp.one_way as one_way
+    from ehrsynth.errors import InvalidDataError
+
+    def unlocalisable(spec: object, *args: object) -> None:
+        raise InvalidDataError("column 'lab': its values are too spread out", column="lab")
+
+    monkeypatch.setattr(one_way, "numeric_cells", unlocalisable)
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"lab": rng.normal(5.0, 1.0, 300).round(2), "sex": rng.choice(["F", "M"], 300)})
+    with pytest.raises(InvalidDataError, match="'lab'"):
+        discover_schema(df, noise_multiplier=2.0, rng=np.random.default_rng(1))
+    declared = Schema.from_dict(
+        {
+            "columns": [
+                {"name": "lab", "kind": "continuous", "lower": 0.0, "upper": 10.0},
+                {"name": "sex", "kind": "categorical"},
+            ]
+        }
+    )
+    schema, _ = discover_schema(df, noise_multiplier=2.0, rng=np.random.default_rng(1), declared=declared)
+    assert schema["lab"].kind is Kind.CONTINUOUS and (schema["lab"].lower, schema["lab"].upper) == (0.0, 10.0)
