@@ -115,7 +115,9 @@ def release_one_way(
         rate = min(noisy_missing / n, 1.0) if noisy_missing > z_missing * sigma else 0.0
         if spec.role == "numeric":
             try:
-                cells, fractional = numeric_cells(spec, values[spec.name], rows & ~missing, sigma, z_cell, rng)
+                cells, fractional = numeric_cells(
+                    spec, values[spec.name], rows & ~missing, sigma, z_cell, rng
+                )
             except InvalidDataError:
                 if not _declared_range(spec):
                     raise
