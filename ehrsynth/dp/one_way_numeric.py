@@ -109,12 +109,20 @@ def _zero_cell(lo: np.ndarray, hi: np.ndarray) -> int:
     return int(z[0]) if len(z) else -1
 
 
-def _zeros_and_ones(cells: Cells, nonmissing: float) -> bool:
+def _zeros_and_ones(cells: Cells, nonmissing: float, spec: Spec) -> bool:
     """Whether a column where no cell passed is consistent with a 0/1 code: its nonzero mass (from the
-    measured zeros) is not significantly more than the noisy count of the cell holding 1."""
+    measured zeros) is not significantly more than the noisy count of the cell holding 1. A column declared
+    a number (count or continuous) counts only when its nonzero mass is itself insignificant (mostly zeros):
+    at high noise the first test cannot reject a column of 1-6 values, which must not come back 0/1."""
     nonzero = nonmissing - float(cells.zero or 0.0)
+    if _declared_number(spec):
+        return nonzero <= SIGNIFICANT_Z * max(cells.zero_sd, 1.0)
     sd = math.hypot(cells.zero_sd, cells.one_sd)
     return nonzero - cells.one <= SIGNIFICANT_Z * max(sd, 1.0)
+
+
+def _declared_number(spec: Spec) -> bool:
+    return spec.declared is not None and spec.declared.kind in (Kind.COUNT, Kind.CONTINUOUS)
 
 
 # -- numbers ----------------------------------------------------------------------------------------------------
@@ -373,7 +381,7 @@ def finish_numeric(stub: Column, cells: Cells, n: int, spec: Spec) -> Column:
     """Cells + the zero remainder → a CDF (knots/cdf), or a categorical/binary column for integer codes."""
     nonmissing = n * (1.0 - float(stub.missing_rate or 0.0))
     total = float(cells.count.sum())
-    if total == 0 and cells.zero is not None and not _zeros_and_ones(cells, nonmissing):
+    if total == 0 and cells.zero is not None and not _zeros_and_ones(cells, nonmissing, spec):
         raise _too_spread(spec)  # most values are nonzero, but no part of the grid holds enough of them
     if spec.dense:
         zero = 0.0  # zeros were measured in their cell like any value
@@ -443,7 +451,7 @@ def _as_codes(stub: Column, lo: np.ndarray, hi: np.ndarray, mass: np.ndarray, sp
         return None
     values = [int(v) for v in lo]
     share = mass / mass.sum()
-    if set(values) <= {0, 1}:
+    if set(values) <= {0, 1} and not _declared_number(spec):  # a declared count keeps its kind
         p1 = float(share[values.index(1)]) if 1 in values else 0.0
         return Column(
             stub.name, Kind.BINARY, nullable=stub.nullable, frequencies=[p1], missing_rate=stub.missing_rate,

@@ -251,3 +251,23 @@ def test_a_column_level0_cannot_localise_is_refused_unless_its_range_is_declared
     )
     schema, _ = discover_schema(df, noise_multiplier=2.0, rng=np.random.default_rng(1), declared=declared)
     assert schema["lab"].kind is Kind.CONTINUOUS and (schema["lab"].lower, schema["lab"].upper) == (0.0, 10.0)
+
+
+def test_a_declared_count_is_never_released_as_a_0_1_code_at_high_noise() -> None:
+    """Visits 1-6, no zeros, 300 rows, very noisy 1-way release: the 0/1-code test cannot reject it, but the
+    declared kind does (it came back BINARY). With a declared range: its flat CDF; without: refused."""
+    from ehrsynth.errors import InvalidDataError
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"visits": rng.integers(1, 7, 300), "sex": rng.choice(["F", "M"], 300)})
+
+    def declared(**visits: object) -> Schema:
+        cols = [{"name": "visits", "kind": "count", **visits}, {"name": "sex", "kind": "categorical"}]
+        return Schema.from_dict({"columns": cols})
+
+    ranged = declared(lower=0, upper=6)
+    schema, _ = discover_schema(df, noise_multiplier=40.0, rng=np.random.default_rng(1), declared=ranged)
+    col = schema["visits"]
+    assert col.kind is not Kind.BINARY and (col.lower, col.upper) == (0.0, 6.0)
+    with pytest.raises(InvalidDataError, match="'visits'"):
+        discover_schema(df, noise_multiplier=40.0, rng=np.random.default_rng(1), declared=declared())
