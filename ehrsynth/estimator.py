@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ehrsynth.dp.accounting import ACCOUNTANTS
 from ehrsynth.dp.record import PrivacyRecord
 from ehrsynth.errors import (
     EhrsynthError,
@@ -40,13 +39,9 @@ from ehrsynth.medgan_files import (
 )
 from ehrsynth.models.medgan import Autoencoder, Discriminator, Generator
 from ehrsynth.params import (
-    CALLBACK,
-    DELTA,
-    DEVICE,
-    EPSILON,
-    PATH,
+    PRIVACY_CONSTRAINTS,
+    RUN_CONSTRAINTS,
     RUNTIME_PARAMS,
-    SEED,
     Boolean,
     Constraint,
     Estimator,
@@ -121,15 +116,12 @@ class MedGAN(Estimator):
     """
 
     _constraints: ClassVar[dict[str, Constraint]] = {
-        "epsilon": EPSILON,
-        "delta": DELTA,
-        "accountant": Options(ACCOUNTANTS),
+        **PRIVACY_CONSTRAINTS,
         "engine": Options(ENGINES),
         "query_steps": Integer(1, optional=True),
         "calibrate_marginals": Boolean(),
         "marginal_share": Real(0, 1, optional=True),
         "max_codes_per_row": Integer(1),
-        "max_grad_norm": Real(0),
         "data_type": Options(("auto", "binary", "count")),
         "embedding_dim": Integer(1),
         "generator_dims": Sizes(),
@@ -143,12 +135,7 @@ class MedGAN(Estimator):
         "weight_decay": Real(0, closed="left"),
         "minibatch_averaging": Boolean(optional=True),
         "bn_burn_in_batches": Integer(0),
-        "device": DEVICE,
-        "random_state": SEED,
-        "verbose": Boolean(),
-        "progress": CALLBACK,
-        "checkpoint_dir": PATH,
-        "checkpoint_every": Integer(1),
+        **RUN_CONSTRAINTS,
     }
 
     # fitted attributes (set by fit or load)
