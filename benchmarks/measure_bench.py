@@ -34,11 +34,11 @@ from ehrsynth.dp.marginals import apply_shifts, logit_shifts
 from ehrsynth.dp.measure_budget import exact_plan, plan_measure_budget
 from ehrsynth.dp.sparse_marginals import (
     IndicatorLayout,
-    _one_way_release,
     free_ones_per_row,
     indicator_matrix,
     pair_counts,
     priority,
+    release_one_ways,
     truncate_rows,
 )
 from ehrsynth.models.medgan import Autoencoder, Generator
@@ -305,7 +305,7 @@ def _release_and_fit(
     cap_one, cap = caps
     ind = IndicatorLayout.from_layout(tr.layout)
     M = truncate_rows(indicator_matrix(X, ind), ind, cap_one, priority(ind, "hash"))
-    one, sd, m1 = _one_way_release(M, ones=ind.n_fixed + cap_one, noise_multiplier=plan.one_way, rng=rng)
+    one, sd, m1 = release_one_ways(M, ones=ind.n_fixed + cap_one, noise_multiplier=plan.one_way, rng=rng)
     torch.manual_seed(seed)  # module initialisation (the benchmark's own process)
     gen, ae = Generator(128, (128, 128), "tanh"), Autoencoder(tr.layout)
     t1, c1 = time.perf_counter(), time.process_time()

@@ -96,7 +96,8 @@ class MedGAN(Estimator):
     :mod:`ehrsynth.training.medgan_parts`).
     calibrate_marginals: after training, shift the generator's logits so every column's expected 1-way
     marginal (categories, numeric quantile bins, 0/1 shares, missing rates) equals the released one (without
-    DP: the exact one). max_codes_per_row: unused since the release bounds rows itself (kept so saved
+    DP: the exact one). With a complete declared schema, False also skips the 1-way release; the
+    ``"measure"`` engine then measures the 1-ways the schema does not declare in its own budget. max_codes_per_row: unused since the release bounds rows itself (kept so saved
     models load). max_grad_norm: DP-SGD clipping norm. query_steps: ``"measure"`` engine only, Adam steps fitting
     the generator + decoder to the measured answers (None: 1,500; the fit's cost grows with the steps and the
     number of codes, never with the rows).

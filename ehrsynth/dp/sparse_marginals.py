@@ -305,12 +305,15 @@ def release_triples(
     return noisy / n, sigma / n, Gaussian(name, noise_multiplier, count=1)
 
 
-def _one_way_release(
+def release_one_ways(
     M: sp.csr_matrix, *, ones: int, noise_multiplier: float | None, rng: np.random.Generator
 ) -> tuple[np.ndarray, float, Gaussian | None]:
-    """(freq, sd, mechanism) of every indicator unit's count.  # replaced by the lead's 1-way release
+    """(freq, sd, mechanism) of every indicator unit's count of the truncated ``M`` (each row ≤ ``ones`` ones):
+    one Gaussian release with L2 sensitivity √(C + K); exact when ``noise_multiplier`` is None.
 
-    Temporary, for tests and the benchmark only: one Gaussian release with L2 sensitivity √(C + K).
+    The schema's 1-way release (:mod:`ehrsynth.dp.one_way`) normally provides these; the measure engine runs
+    this one only for units the schema carries no marginal for (a complete declared schema fitted with
+    ``calibrate_marginals=False``, where that release is skipped), and the benchmarks use it as a stand-in.
     """
     n = M.shape[0]
     counts = np.asarray(M.sum(axis=0), dtype=np.float64).ravel()

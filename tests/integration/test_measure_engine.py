@@ -13,9 +13,9 @@ from ehrsynth.dp.accounting import compute_epsilon, mechanism_to_dict
 from ehrsynth.dp.measure_budget import exact_plan, plan_measure_budget
 from ehrsynth.dp.sparse_marginals import (
     IndicatorLayout,
-    _one_way_release,
     indicator_matrix,
     priority,
+    release_one_ways,
     truncate_rows,
 )
 from ehrsynth.models.medgan import Autoencoder, Generator
@@ -49,7 +49,7 @@ def _fit(df: pd.DataFrame, epsilon: float | None, seed: int, config: MeasureConf
     cap, mechs = release_cap(X, tr.layout, plan=plan, rng=rng)
     ind = IndicatorLayout.from_layout(tr.layout)
     M = truncate_rows(indicator_matrix(X, ind), ind, cap, priority(ind, "hash"))
-    one, sd, m1 = _one_way_release(M, ones=ind.n_fixed + cap, noise_multiplier=plan.one_way, rng=rng)
+    one, sd, m1 = release_one_ways(M, ones=ind.n_fixed + cap, noise_multiplier=plan.one_way, rng=rng)
     torch.manual_seed(seed)  # module init
     gen, ae = Generator(64, (64,), "tanh"), Autoencoder(tr.layout, code_dim=64)
     res = run_measure_engine(
@@ -130,3 +130,23 @@ def test_mixed_layout_with_scaled_and_missing_units_runs_without_dp() -> None:
     assert res.queries.one_way.shape == (
         IndicatorLayout.from_layout(TableTransformer(Schema.infer(df)).layout).size,
     )
+
+
+def test_a_declared_schema_without_marginals_and_no_calibration_gets_its_one_ways_measured() -> None:
+    """calibrate_marginals=False with a complete declared schema skips the schema's 1-way release; the engine
+    then measures the 1-ways itself in its own budget (it used to fit them to 0: every code came back absent)."""
+    from ehrsynth import MedGAN
+
+    df = two_blocks(3000, 4)
+    df["sex"] = np.random.default_rng(4).choice(["F", "M", "X"], len(df))
+    schema = Schema.infer(df)
+    assert schema.complete and all(c.frequencies is None for c in schema.columns)
+    model = MedGAN(epsilon=3.0, calibrate_marginals=False, query_steps=300, random_state=0).fit(
+        df, schema=schema
+    )
+    codes = [f"dx_{i}" for i in range(16)]
+    synth = model.sample(3000, random_state=1)
+    assert np.abs(synth[codes].mean() - df[codes].mean()).max() < 0.06
+    names = [m.name for m in model.privacy_.mechanisms]
+    assert "measure:one_way" in names and not any(n.startswith("marginals:") for n in names)
+    assert 3.0 * 0.99 <= model.privacy_.epsilon_spent <= 3.0

@@ -202,3 +202,23 @@ def test_query_loss_value_and_gradient_match_autograd_through_the_pairs(pair_wei
     assert float(loss.detach()) == pytest.approx(float(ref.detach()), rel=1e-4)
     assert P32.grad is not None and ref_P.grad is not None
     assert torch.allclose(P32.grad.double(), ref_P.grad, rtol=1e-3, atol=1e-3 * float(ref_P.grad.abs().max()))
+
+
+def test_exact_one_ways_never_outweigh_noisy_pairs_by_more_than_the_floor() -> None:
+    """Public (exact) 1-ways beside noisy pairs: their weight is capped at 1/floor² times a pair's, so the fit
+    still follows the pairs; 1-ways noisier than the floor keep their inverse-variance weight."""
+    from ehrsynth.training.query_fit import ONE_WAY_SD_FLOOR
+
+    q = _queries(_data(2000, 5), sd=0.01, seed=5)
+    exact_one = replace(q, one_way_sd=np.zeros(IND.size))
+    t = QueryTargets(exact_one, torch.device("cpu"), QueryFitConfig())
+    floor_var = (ONE_WAY_SD_FLOOR * 0.01) ** 2 + 1 / 2000**2  # one count² is added to every variance
+    assert float(t.w_one.max()) == pytest.approx(1 / floor_var, rel=1e-3)
+    assert float(t.w_one.max()) <= float(t.w_pairs[t.pair_mask].max()) / ONE_WAY_SD_FLOOR**2
+    noisy_one = replace(q, one_way_sd=np.full(IND.size, 0.02))
+    t2 = QueryTargets(noisy_one, torch.device("cpu"), QueryFitConfig())
+    assert float(t2.w_one.max()) == pytest.approx(1 / (0.02**2 + 1 / 2000**2), rel=1e-3)
+    exact = replace(q, one_way_sd=np.zeros(IND.size), pair_sd=0.0)  # no DP: uniform weights as before
+    assert float(QueryTargets(exact, torch.device("cpu"), QueryFitConfig()).w_one.max()) == pytest.approx(
+        2000.0**2
+    )
