@@ -19,7 +19,7 @@ import argparse
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +220,10 @@ def run(
             shares=_shares(args.shares),
         )
     )
+    if getattr(args, "exact_one_way", False):  # diagnostics: which release's noise limits the fit
+        plan = replace(plan, one_way=None)
+    if getattr(args, "exact_pairs", False):  # exact pairs of whole rows (no cap)
+        plan = replace(plan, pairs=None, row_cap=None)
     (cap_one, cap), mechs = release_caps(
         X, tr.layout, plan=plan, rng=rng, quantiles=(args.one_way_quantile, args.cap_quantile)
     )
@@ -447,6 +451,10 @@ def main() -> None:
     ap.add_argument("--max-seconds", type=float, default=200.0)
     ap.add_argument("--data", type=Path, default=SHARED_DATA)
     ap.add_argument("--no-bias", action="store_true", help="skip the truncation-order bias table")
+    ap.add_argument("--exact-one-way", action="store_true", help="diagnostic: exact 1-ways, noisy pairs")
+    ap.add_argument(
+        "--exact-pairs", action="store_true", help="diagnostic: noisy 1-ways, exact uncapped pairs"
+    )
     ap.add_argument("--tag", default="")
     ap.add_argument("--shares", default=None, help="e.g. row_cap=0.04,one_way=0.5,pairs=0.33,rounds=0.13")
     ap.add_argument("--scale-codes", type=int, default=0, help="only time the engine on a generated table")

@@ -45,6 +45,7 @@ from ehrsynth.dp.one_way_numeric import (
     ZOOM_LEVELS,
     Cells,
     Spec,
+    family_z,
     finish_numeric,
     level0,
     numeric_cells,
@@ -144,12 +145,13 @@ def release_one_way(
         )
         mechanisms.extend(zoom_mechs)
         spread: list[str] = []
+        z = family_z(len(zoomed))
         for name, cells in zoomed.items():
             stub, spec = out.columns[name], next(s for s in specs if s.name == name)
             if stub is None:
                 continue
             try:
-                out.columns[name] = finish_numeric(stub, cells, n, spec)
+                out.columns[name] = finish_numeric(stub, cells, n, spec, z)
             except InvalidDataError:
                 if not _declared_range(spec):
                     spread.append(name)

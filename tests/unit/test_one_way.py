@@ -271,3 +271,20 @@ def test_a_declared_count_is_never_released_as_a_0_1_code_at_high_noise() -> Non
     assert col.kind is not Kind.BINARY and (col.lower, col.upper) == (0.0, 6.0)
     with pytest.raises(InvalidDataError, match="'visits'"):
         discover_schema(df, noise_multiplier=40.0, rng=np.random.default_rng(1), declared=declared())
+
+
+def test_the_0_1_code_test_is_corrected_for_the_number_of_numeric_columns() -> None:
+    """The cells of diabetes' ``dx_079`` (16 ones in 8,000 rows, 208 columns at ε = 1): the zeros, the
+    remainder after ~28 noisy cells, came out 3.3 sd low, and the single-column test refused the whole fit."""
+    from ehrsynth.dp.one_way_numeric import SIGNIFICANT_Z, Cells, Spec, _zeros_and_ones, family_z
+
+    empty = np.zeros(0)
+    cells = Cells(empty, empty, empty, zero=7109.8, zero_sd=263.8, one=49.1, one_sd=49.6)
+    spec = Spec("dx_079", "numeric", integer=True, dtype="uint8")
+    assert not _zeros_and_ones(cells, 8000.0, spec, SIGNIFICANT_Z)
+    assert _zeros_and_ones(cells, 8000.0, spec, family_z(200))
+    assert family_z(1) == pytest.approx(SIGNIFICANT_Z)
+    assert SIGNIFICANT_Z < family_z(10) < family_z(200) < family_z(1000) < 5.0
+    # a spread-out count (thousands of nonzero rows) is still no 0/1 code at the corrected z
+    spread = Cells(empty, empty, empty, zero=3000.0, zero_sd=263.8, one=400.0, one_sd=49.6)
+    assert not _zeros_and_ones(spread, 8000.0, spec, family_z(200))
