@@ -191,13 +191,24 @@ _CODES = (Kind.CATEGORICAL, Kind.BINARY)
 
 
 def _warn(release: Release, dropped: int) -> None:
-    """One warning each for merged rare values and dropped codes; only released (noisy) figures are named."""
+    """One warning each for merged rare values, values likely dropped (too few for 'other') and dropped codes;
+    only released (noisy) figures are named."""
     if release.merged:
         parts = ", ".join(f"{name!r} (~{rows:.0f} rows)" for name, rows in release.merged.items())
         warnings.warn(
             f"values held by too few rows to be released under differential privacy were merged into one "
             f"'other' value (numeric codes: into missing) in {len(release.merged)} column(s): {parts}; row "
             "counts are noisy estimates. Declare the categories in a schema to keep them, or raise epsilon",
+            DataFidelityWarning,
+            stacklevel=4,
+        )
+    if release.spread:
+        parts = ", ".join(f"{name!r} (~{rows:.0f} rows)" for name, rows in release.spread.items())
+        warnings.warn(
+            f"values held by too few rows may have been dropped from {len(release.spread)} column(s), too few "
+            f"of them for an 'other' value, so their rows were spread over the released values: {parts}; row "
+            "counts are noisy estimates within the noise. Declare the categories in a schema to keep them, or "
+            "raise epsilon",
             DataFidelityWarning,
             stacklevel=4,
         )

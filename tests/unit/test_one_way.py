@@ -288,3 +288,29 @@ def test_the_0_1_code_test_is_corrected_for_the_number_of_numeric_columns() -> N
     # a spread-out count (thousands of nonzero rows) is still no 0/1 code at the corrected z
     spread = Cells(empty, empty, empty, zero=3000.0, zero_sd=263.8, one=400.0, one_sd=49.6)
     assert not _zeros_and_ones(spread, 8000.0, spec, family_z(200))
+
+
+class _NoNoise:
+    def normal(self, loc: float, scale: float, size: int) -> np.ndarray:
+        return np.zeros(size)
+
+
+@pytest.mark.parametrize(
+    ("rare", "spread", "merged"), [(0, False, False), (320, True, False), (1000, False, True)]
+)
+def test_rare_values_too_few_for_other_are_named_as_spread(rare: int, spread: bool, merged: bool) -> None:
+    """metformin at ε = 1 lost 'Up'/'Down' (1.6 % of rows) without a warning: their mass was below the
+    'other' test. Mass between SPREAD_Z and SIGNIFICANT_Z sd is now recorded for a warning."""
+    from ehrsynth.dp.one_way import Release, _categorical
+    from ehrsynth.dp.one_way_numeric import Spec
+
+    n = 20_000
+    values = (
+        ["No"] * (16_000 - rare) + ["Steady"] * 4_000 + ["Up"] * (rare // 2) + ["Down"] * (rare - rare // 2)
+    )
+    out = Release(columns={}, mechanisms=[])
+    col = _categorical(Spec("drug", "categorical"), pd.Series(values), n, 0.0, 70.0, 1_200.0, out, _NoNoise())  # type: ignore[arg-type]
+    assert ("drug" in out.spread) == spread and ("drug" in out.merged) == merged
+    assert col.categories == (["No", "Steady", "other"] if merged else ["No", "Steady"])
+    if spread:
+        assert out.spread["drug"] == pytest.approx(rare)
