@@ -24,7 +24,8 @@ values gets none); category values that do not pass the threshold are merged int
 sits on at most :data:`MAX_CODE_VALUES` integers become categorical (``{3, 6, 7}`` is never widened to
 ``3..7``) or binary; numbers get a piecewise-linear CDF (``knots``/``cdf``) that the quantile encoding and the
 calibration use. A numeric column with significant mass that no cell can localise is refused with a message
-naming the column (declare its range).
+naming the column (declare its range), unless its name says key (``row_id``, ``*_nbr``…): many distinct values
+that nothing localises make it an identifier (fresh surrogate keys), not a refusal.
 """
 
 from __future__ import annotations
@@ -161,6 +162,10 @@ def release_one_way(
             try:
                 out.columns[name] = finish_numeric(stub, cells, n, spec, z)
             except InvalidDataError:
+                if spec.declared is None and KEY_NAMES.search(name):
+                    # a number named like a key whose values nothing localises: many distinct values, a key
+                    out.columns[name] = Column(name, Kind.IDENTIFIER, dtype=spec.dtype)
+                    continue
                 if not _declared_range(spec):
                     spread.append(name)
                     continue

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ehrsynth.dp.discovery import discover_schema
-from ehrsynth.errors import DataFidelityWarning
+from ehrsynth.errors import DataFidelityWarning, InvalidDataError
 from ehrsynth.schema import Kind, Schema
 from ehrsynth.transforms import TableTransformer
 from ehrsynth.transforms.layout import SpanKind
@@ -314,3 +314,18 @@ def test_rare_values_too_few_for_other_are_named_as_spread(rare: int, spread: bo
     assert col.categories == (["No", "Steady", "other"] if merged else ["No", "Steady"])
     if spread:
         assert out.spread["drug"] == pytest.approx(rare)
+
+
+def test_a_spread_out_number_named_like_a_key_becomes_an_identifier_not_a_refusal() -> None:
+    """MIMIC-III demo ADMISSIONS (129 rows, ε = 3) was refused for its 'row_id'; a key needs no distribution."""
+    rng = np.random.default_rng(0)
+    n = 150
+    df = pd.DataFrame({"row_id": rng.choice(10**7, n, replace=False) + 10**6, "flag": rng.integers(0, 2, n)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataFidelityWarning)
+        schema, _ = discover_schema(df, noise_multiplier=8.0, rng=np.random.default_rng(1))
+    assert schema["row_id"].kind is Kind.IDENTIFIER
+    undeclared_name = df.rename(columns={"row_id": "reading"})
+    with pytest.raises(InvalidDataError, match="'reading'"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataFidelityWarning)
+        discover_schema(undeclared_name, noise_multiplier=8.0, rng=np.random.default_rng(1))
