@@ -125,7 +125,7 @@ def release_one_way(
         rate = min(noisy_missing / n, 1.0) if noisy_missing > z_missing * sigma else 0.0
         if spec.role == "numeric":
             try:
-                cells, fractional = numeric_cells(
+                cells, fractional, decimals = numeric_cells(
                     spec, values[spec.name], rows & ~missing, sigma, z_cell, rng
                 )
             except InvalidDataError:
@@ -135,7 +135,7 @@ def release_one_way(
                 out.columns[spec.name] = _uniform_declared(numeric_stub(spec, rate, False), spec)
                 continue
             numeric[spec.name] = cells
-            out.columns[spec.name] = numeric_stub(spec, rate, fractional)
+            out.columns[spec.name] = numeric_stub(spec, rate, fractional, decimals)
         elif spec.role in ("binary", "code"):
             ones = float((rows & ~missing & (_nonzero(s))).sum() + rng.normal(0.0, sigma))
             if spec.role == "code" and ones <= tau:

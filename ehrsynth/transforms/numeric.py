@@ -116,8 +116,17 @@ class QuantileCodec:
         if self.integer:
             x = np.floor(x)
         elif self.decimals is not None:
-            x = np.round(x, self.decimals)
+            return self._at_precision(x, self.decimals)
         return np.clip(x, self.lower, self.upper)
+
+    def _at_precision(self, x: np.ndarray, decimals: int) -> np.ndarray:
+        """Round to ``decimals`` and keep inside the bounds rounded inwards to that precision (a bound such as
+        4.5126 would otherwise come back unrounded wherever the clip binds)."""
+        scale = 10.0**decimals
+        lo, hi = np.ceil(self.lower * scale - 1e-6) / scale, np.floor(self.upper * scale + 1e-6) / scale
+        if lo > hi:  # a range narrower than the precision: the nearest values at the precision
+            return np.round(np.clip(x, self.lower, self.upper), decimals)
+        return np.round(np.clip(np.round(x, decimals), lo, hi), decimals)
 
     def _inverse(self, p: np.ndarray) -> np.ndarray:
         """Inverse CDF over the leaves with mass (zero-mass leaves are never decoded into)."""

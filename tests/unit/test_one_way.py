@@ -329,3 +329,31 @@ def test_a_spread_out_number_named_like_a_key_becomes_an_identifier_not_a_refusa
     with pytest.raises(InvalidDataError, match="'reading'"), warnings.catch_warnings():
         warnings.simplefilter("ignore", DataFidelityWarning)
         discover_schema(undeclared_name, noise_multiplier=8.0, rng=np.random.default_rng(1))
+
+
+@pytest.mark.parametrize(
+    ("values", "decimals"),
+    [([6.5, 7.1, 5.0, 8.25], 2), ([6.5, 7.1, 5.0, 9.9], 1), ([1 / 3, 2 / 7, 0.5], 6), ([1.05, 2.5, 3.75], 2)],
+)
+def test_the_decimals_a_column_is_written_with_are_released(values: list[float], decimals: int) -> None:
+    from ehrsynth.dp.one_way_numeric import _precision
+
+    v = np.tile(np.asarray(values), 500)  # every level present holds >= 500 values; noise sd 5
+    fractional, released = _precision(v, 5.0, False, np.random.default_rng(0))
+    assert fractional and released == decimals
+    assert _precision(v, 5.0, True, np.random.default_rng(0)) == (True, None)  # dates: fractions of a day
+    assert _precision(np.arange(100.0), 5.0, False, np.random.default_rng(0))[0] is False
+
+
+def test_a_one_decimal_lab_comes_back_with_one_decimal() -> None:
+    """A lab written as 6.5 came back as 5.799 (the release's cell resolution) and bounds like 4.5126."""
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"hba1c": np.round(rng.normal(6.5, 1.2, 3000), 1)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataFidelityWarning)
+        schema, _ = discover_schema(df, noise_multiplier=2.0, rng=np.random.default_rng(1))
+    assert schema["hba1c"].decimals == 1
+    tr = TableTransformer(schema)
+    out = tr.decode(tr.encode(df), random_state=np.random.default_rng(0))["hba1c"]
+    assert np.allclose(out, np.round(out, 1))
+    assert out.min() >= np.floor(schema["hba1c"].lower * 10) / 10 - 1e-9  # type: ignore[operator]
