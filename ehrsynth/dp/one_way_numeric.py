@@ -188,7 +188,7 @@ def _precision(
         return noisy_total > SIGNIFICANT_Z * sigma, None
     level = np.full(len(frac), MAX_DECIMALS)
     for d in range(MAX_DECIMALS - 1, 0, -1):
-        level[np.abs(frac - np.round(frac, d)) <= 1e-9 * np.maximum(1.0, np.abs(frac))] = d
+        level[np.abs(frac - np.round(frac, d)) <= 1e-9 + 1e-15 * np.abs(frac)] = d  # float error, not a digit
     counts = np.bincount(level - 1, minlength=MAX_DECIMALS).astype(np.float64)
     noisy = counts + rng.normal(0.0, sigma, size=MAX_DECIMALS)
     significant = np.flatnonzero(noisy > SIGNIFICANT_Z * sigma)

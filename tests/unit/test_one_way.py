@@ -333,7 +333,13 @@ def test_a_spread_out_number_named_like_a_key_becomes_an_identifier_not_a_refusa
 
 @pytest.mark.parametrize(
     ("values", "decimals"),
-    [([6.5, 7.1, 5.0, 8.25], 2), ([6.5, 7.1, 5.0, 9.9], 1), ([1 / 3, 2 / 7, 0.5], 6), ([1.05, 2.5, 3.75], 2)],
+    [
+        ([6.5, 7.1, 5.0, 8.25], 2),
+        ([6.5, 7.1, 5.0, 9.9], 1),
+        ([1 / 3, 2 / 7, 0.5], 6),
+        ([1.05, 2.5, 3.75], 2),
+        ([1e9 + 0.25, -12345.67, 2e6 + 0.5], 2),
+    ],
 )
 def test_the_decimals_a_column_is_written_with_are_released(values: list[float], decimals: int) -> None:
     from ehrsynth.dp.one_way_numeric import _precision
