@@ -15,6 +15,7 @@ from scipy.stats import norm
 
 from ehrsynth.dp import domain
 from ehrsynth.dp.accounting import Gaussian, Mechanism
+from ehrsynth.dp.precision import release_decimals, resolution_decimals
 from ehrsynth.errors import InvalidDataError
 from ehrsynth.naming import CATEGORY_NAMES
 from ehrsynth.schema import Column, Kind
@@ -23,7 +24,6 @@ ZOOM_LEVELS = 3
 ZOOM_FACTOR = 8
 MAX_CODE_VALUES = 16
 FALSE_CELL_RATE = 0.05  # per release: chance that any empty cell survives the threshold
-MAX_DECIMALS = 6  # finest precision level of the decimals histogram (and of the resolution fallback)
 SIGNIFICANT_Z = 3.0  # a missing rate or an 'other' mass is kept when above z·σ
 GROW_Z = 3.0  # neighbours of passing cells are kept above this (see _grow)
 CHILD_Z = 3.0  # next to a dominant child, other children are kept above this (see _merge_children)
@@ -144,7 +144,7 @@ def numeric_cells(
     spec: Spec, x: np.ndarray, rows: np.ndarray, sigma: float, z: float, rng: np.random.Generator
 ) -> tuple[Cells, bool, int | None]:
     """Level-0 noisy cells of one column (zero cell left out: it is the remainder), whether its values are
-    decimals, and how many decimals they are written with (:func:`_precision`; None when not released)."""
+    decimals, and how many decimals they are written with (:func:`~ehrsynth.dp.precision.release_decimals`; None when not released)."""
     lo, hi = level0(spec)
     v = x[rows & np.isfinite(x) & ((x != 0) | spec.dense)]
     counts = np.bincount(np.clip(cell_index(v, lo, hi), 0, None), minlength=len(lo)).astype(np.float64)
@@ -155,7 +155,7 @@ def numeric_cells(
     one_cell = int(cell_index(np.asarray([1.0]), lo, hi)[0])
     fractional, decimals = False, None
     if not spec.integer:
-        fractional, decimals = _precision(v, sigma, spec.datetime, rng)
+        fractional, decimals = release_decimals(v, sigma, spec.datetime, rng, SIGNIFICANT_Z)
     blocked = zc if zc >= 0 and spec.integer and not spec.dense else -1
     kept = _threshold_groups(noisy, sigma, z, blocked)
     if kept is None:
@@ -171,31 +171,6 @@ def numeric_cells(
     one = float(noisy[one_cell]) if one_cell >= 0 else 0.0
     cells = Cells(lo.copy(), hi.copy(), kept, one=one, one_sd=sigma)
     return cells, fractional, decimals
-
-
-def _precision(
-    v: np.ndarray, sigma: float, datetime: bool, rng: np.random.Generator
-) -> tuple[bool, int | None]:
-    """(fractional, decimals) from ONE noisy histogram of the non-integral values by the decimals they are
-    written with (1 … :data:`MAX_DECIMALS`, the last level also holding finer values). Each non-integral value
-    is in one level, as it was in the single 'fractional' count this replaces: the sensitivity is unchanged.
-    ``decimals`` is the finest level whose noisy count is significant (a lab written as 6.5 gets 1, not the
-    release's cell resolution: synthetic values then read 5.8, not 5.799); dates (fractions of a day) keep
-    only the fractional test."""
-    frac = v[v != np.round(v)]
-    if datetime:
-        noisy_total = float(len(frac) + rng.normal(0.0, sigma))
-        return noisy_total > SIGNIFICANT_Z * sigma, None
-    level = np.full(len(frac), MAX_DECIMALS)
-    for d in range(MAX_DECIMALS - 1, 0, -1):
-        level[np.abs(frac - np.round(frac, d)) <= 1e-9 + 1e-15 * np.abs(frac)] = d  # float error, not a digit
-    counts = np.bincount(level - 1, minlength=MAX_DECIMALS).astype(np.float64)
-    noisy = counts + rng.normal(0.0, sigma, size=MAX_DECIMALS)
-    significant = np.flatnonzero(noisy > SIGNIFICANT_Z * sigma)
-    fractional = bool(len(significant)) or float(noisy.sum()) > SIGNIFICANT_Z * sigma * math.sqrt(
-        MAX_DECIMALS
-    )
-    return fractional, (int(significant.max()) + 1 if len(significant) else None)
 
 
 def _threshold_groups(noisy: np.ndarray, sigma: float, z: float, blocked: int = -1) -> np.ndarray | None:
@@ -253,7 +228,7 @@ def _grow(
 
 
 def numeric_stub(spec: Spec, rate: float, fractional: bool, decimals: int | None = None) -> Column:
-    """The column before its cells are zoomed; ``decimals``: released by :func:`_precision` (None: the
+    """The column before its cells are zoomed; ``decimals``: released by :func:`~ehrsynth.dp.precision.release_decimals` (None: the
     release's resolution decides later)."""
     kind = Kind.DATETIME if spec.datetime else Kind.CONTINUOUS
     decimals = 0 if spec.integer or not fractional else decimals
@@ -459,7 +434,7 @@ def finish_numeric(stub: Column, cells: Cells, n: int, spec: Spec, z: float = SI
     upper = float(knots[-1] - 1.0) if spec.integer else float(knots[-1])
     kind = Kind.COUNT if stub.kind is Kind.CONTINUOUS and spec.integer and knots[0] >= 0 else stub.kind
     decimals = (
-        0 if spec.integer else stub.decimals if stub.decimals is not None else _resolution_decimals(lo, hi)
+        0 if spec.integer else stub.decimals if stub.decimals is not None else resolution_decimals(lo, hi)
     )
     return Column(
         stub.name, kind, nullable=stub.nullable, lower=float(knots[0]), upper=max(upper, float(knots[0])),
@@ -476,16 +451,6 @@ def _too_spread(spec: Spec) -> InvalidDataError:
         "raise epsilon, or drop the column",
         column=spec.name,
     )
-
-
-def _resolution_decimals(lo: np.ndarray, hi: np.ndarray) -> int:
-    """Decimals matching the release's finest resolution (its narrowest leaf that is not a point mass): a
-    decoded lab value is written as 2.1587, not 2.158722361."""
-    width = hi - lo
-    real = width[width > 1e-8 * np.maximum(1.0, np.abs(lo))]
-    if len(real) == 0:
-        return 6
-    return int(np.clip(math.ceil(-math.log10(float(real.min()))), 0, 6))
 
 
 def _as_codes(stub: Column, lo: np.ndarray, hi: np.ndarray, mass: np.ndarray, spec: Spec) -> Column | None:

@@ -342,13 +342,16 @@ def test_a_spread_out_number_named_like_a_key_becomes_an_identifier_not_a_refusa
     ],
 )
 def test_the_decimals_a_column_is_written_with_are_released(values: list[float], decimals: int) -> None:
-    from ehrsynth.dp.one_way_numeric import _precision
+    from ehrsynth.dp.precision import release_decimals as _precision
 
     v = np.tile(np.asarray(values), 500)  # every level present holds >= 500 values; noise sd 5
-    fractional, released = _precision(v, 5.0, False, np.random.default_rng(0))
+    fractional, released = _precision(v, 5.0, False, np.random.default_rng(0), 3.0)
     assert fractional and released == decimals
-    assert _precision(v, 5.0, True, np.random.default_rng(0)) == (True, None)  # dates: fractions of a day
-    assert _precision(np.arange(100.0), 5.0, False, np.random.default_rng(0))[0] is False
+    assert _precision(v, 5.0, True, np.random.default_rng(0), 3.0) == (
+        True,
+        None,
+    )  # dates: fractions of a day
+    assert _precision(np.arange(100.0), 5.0, False, np.random.default_rng(0), 3.0)[0] is False
 
 
 def test_a_one_decimal_lab_comes_back_with_one_decimal() -> None:
