@@ -78,9 +78,8 @@ class Release:
     columns: dict[str, Column | None]
     mechanisms: list[Mechanism]
     merged: dict[str, float] = field(default_factory=dict)  # column -> estimated rows merged into 'other'
-    spread: dict[str, float] = field(
-        default_factory=dict
-    )  # column -> unaccounted rows below the 'other' test
+    # column -> rows the released values leave unaccounted for, too few for 'other' (see SPREAD_Z)
+    spread: dict[str, float] = field(default_factory=dict)
     row_bound: int = 0
 
 
