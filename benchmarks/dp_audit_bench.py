@@ -99,10 +99,11 @@ def planted_pair_bug(divisor: float, *, one_way: bool = False) -> Iterator[None]
         if noise_multiplier is None:
             return real_pairs(*args, noise_multiplier=None, **kwargs)
         out = real_pairs(*args, noise_multiplier=noise_multiplier / divisor if divisor else None, **kwargs)
-        from ehrsynth.dp.accounting import Gaussian
+        from ehrsynth.dp.sparse_marginals import pair_mechanisms
 
-        mech = Gaussian(kwargs.get("name", "measure:pairs"), noise_multiplier, count=1)
-        return dataclasses.replace(out, mechanism=mech)
+        name = kwargs.get("name", "measure:pairs")
+        charged = pair_mechanisms(args[1], kwargs["ones"], noise_multiplier, name)
+        return dataclasses.replace(out, mechanisms=charged)
 
     def weak_discover(*args: Any, noise_multiplier: float, **kwargs: Any) -> Any:
         scale = divisor if divisor else 1e6  # no noise at all is refused by the release: a millionth of it

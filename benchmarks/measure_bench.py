@@ -245,13 +245,19 @@ def run(
         "rounds_run": len(res.history["rounds"]),
         "rounds": res.history["rounds"],
         "epsilon_spent": compute_epsilon(all_mechs, 1e-5) if all_mechs else 0.0,
-        "pair_sd_counts": res.queries.pair_sd * len(df),
+        "pair_sd_counts": _group_sd(res.queries) * len(df),
         "final_fit": res.history["fit"][-1],
         "raw": workload(df, raw, seed),
         "independent_dp": workload(df, indep, seed),
         "auroc": dimwise_auroc(synth, holdout),
         **workload(df, synth, seed),
     }
+
+
+def _group_sd(queries: Any) -> float:
+    """The largest noise sd of a measured pair (0 when exact): one value per released pair group."""
+    sd = np.broadcast_to(np.asarray(queries.pair_sd, dtype=np.float64), queries.pairs.shape)
+    return float(sd[queries.pair_mask].max(initial=0.0))
 
 
 def _synthesize(

@@ -9,7 +9,10 @@ most ``cap`` = K ones among the BINARY/MISSING units, so it has at most L = C + 
 Adding or removing one row then changes
 
 - the vector of 1-way counts by at most √L in L2,
-- the vector of **all** cross-block pair counts by at most √(L(L−1)/2) in L2 (each of its C(L, 2) pairs by 1),
+- the vector of **all** cross-block pair counts by at most √(L(L−1)/2) in L2 (each of its C(L, 2) pairs by 1);
+  split by group (:func:`pair_group_masks`), code × code pairs by √(K(K−1)/2), block × code by √(C·K) and
+  block × block by √(C(C−1)/2), so the pairs are released as one Gaussian per group with the budget of one
+  release divided by measured shares (:func:`pair_group_multipliers`),
 - the counts of any k selected triples by at most √min(k, C(L, 3)),
 
 whatever the number of units. Rows above the cap are truncated in a FIXED public order (:func:`priority`):
@@ -235,20 +238,96 @@ def release_row_cap(
     return hist.quantile(quantile), mech
 
 
+PAIR_GROUPS = ("free", "mixed", "fixed")
+
+
 @dataclass(frozen=True)
 class PairRelease:
     """Noisy cross-block pair frequencies: ``freq`` (u × u, symmetric, zero on unmeasured pairs), their noise
-    ``sd`` on the frequency scale (0 when exact), and the mechanism (None when exact)."""
+    ``sd`` on the frequency scale (u × u, symmetric; 0 when exact), ``mask`` the measured pairs (upper
+    triangle) and one mechanism per released group (empty when exact)."""
 
     freq: np.ndarray
-    sd: float
-    mechanism: Gaussian | None
+    sd: np.ndarray
+    mask: np.ndarray
+    mechanisms: tuple[Gaussian, ...]
 
 
 def pair_counts(M: sp.csr_matrix) -> np.ndarray:
     """Dense (u × u) co-occurrence counts XᵀX of the truncated indicator matrix (float64)."""
     M = sp.csr_matrix(M, dtype=np.float32)
     return np.asarray((M.T @ M).toarray(), dtype=np.float64)
+
+
+def pair_group_masks(ind: IndicatorLayout) -> dict[str, np.ndarray]:
+    """The measured pairs (upper triangle, cross-block) split by what a row puts in them: ``free`` (two
+    BINARY/MISSING units: at most C(K, 2) per row), ``mixed`` (a SOFTMAX unit and a free one: at most C·K) and
+    ``fixed`` (two SOFTMAX units: exactly C(C, 2))."""
+    mask, f = ind.pair_mask(), ind.free
+    free = mask & f[:, None] & f[None, :]
+    fixed = mask & ~f[:, None] & ~f[None, :]
+    return {"free": free, "mixed": mask & ~free & ~fixed, "fixed": fixed}
+
+
+def pair_group_sensitivities(n_fixed: int, cap: int) -> dict[str, float]:
+    """L2 change of each group's pair counts when one row (C = ``n_fixed`` block ones, ≤ K = ``cap`` free
+    ones) is added or removed; the squares sum to C(C + K, 2), the bound of all pairs together."""
+    c, k = n_fixed, cap
+    return {
+        "free": math.sqrt(k * (k - 1) / 2),
+        "mixed": math.sqrt(c * k),
+        "fixed": math.sqrt(c * (c - 1) / 2),
+    }
+
+
+#: μ² shares of the pair budget per group (renormalised over the groups a row can reach). Measured,
+#: fidelity_bench diabetes × 208, ε = 1, dimension-wise AUROC, three seeds (benchmarks/RESULTS.md,
+#: measure-tuning): 40k patients 0.694 with one release for all pairs (every pair the same noise, which is
+#: shares ∝ Δ² ≈ 0.16 / 0.53 / 0.31) → these shares; 10k patients 0.615 → 0.617 (0.609 for shares ∝ Δ·√N, the
+#: minimum summed noise variance; 0.600 for 0.2 / 0.75 / 0.05). Code pairs carry the dependence between codes;
+#: block × block pairs are few and every row fills them, so their counts are large and need little budget.
+PAIR_GROUP_SHARES: dict[str, float] = {"free": 0.5, "mixed": 0.45, "fixed": 0.05}
+
+
+def pair_group_multipliers(
+    ind: IndicatorLayout, cap: int, noise_multiplier: float, shares: dict[str, float] | None = None
+) -> dict[str, float]:
+    """Split ONE pair release's budget (noise multiplier σ, i.e. μ² = 1/σ²) between the groups that hold
+    pairs a row can reach (Δ_g > 0 and at least one pair): group g gets its μ² share s_g of ``shares``
+    (default :data:`PAIR_GROUP_SHARES`), renormalised over those groups, and the multiplier σ/√s_g, rounded up
+    to 6 significant digits (so Σ 1/σ_g² ≤ 1/σ²: the groups together spend at most what the single release
+    would). A table of codes only puts the whole budget on its code pairs, as one release did.
+    """
+    shares = PAIR_GROUP_SHARES if shares is None else shares
+    masks = pair_group_masks(ind)
+    sens = pair_group_sensitivities(ind.n_fixed, cap)
+    weight = {g: float(shares.get(g, 0.0)) for g in PAIR_GROUPS if sens[g] > 0 and masks[g].any()}
+    total = sum(weight.values())
+    return {g: _round_up(noise_multiplier * math.sqrt(total / w)) for g, w in weight.items() if w > 0}
+
+
+def _round_up(x: float) -> float:
+    """``x`` rounded UP to 6 significant digits (a recorded multiplier never below the calibrated one)."""
+    r = float(f"{x:.6g}")
+    return r if r >= x else float(f"{x * (1 + 1e-6):.6g}")
+
+
+def pair_mechanisms(
+    ind: IndicatorLayout, ones: int, noise_multiplier: float, name: str = "measure:pairs"
+) -> tuple[Gaussian, ...]:
+    """The mechanisms :func:`release_pairs` records for a release at ``noise_multiplier``: one Gaussian per
+    group, named ``{name}:{group}``."""
+    mult = pair_group_multipliers(ind, _cap_of(ind, ones), noise_multiplier)
+    return tuple(Gaussian(f"{name}:{g}", m, count=1) for g, m in mult.items())
+
+
+def _cap_of(ind: IndicatorLayout, ones: int) -> int:
+    cap = ones - ind.n_fixed
+    if cap < 0:
+        raise InvalidParameterError(
+            f"ones per row ({ones}) is below the {ind.n_fixed} SOFTMAX blocks every row fills; pass C + K"
+        )
+    return cap
 
 
 def release_pairs(
@@ -260,18 +339,32 @@ def release_pairs(
     rng: np.random.Generator,
     name: str = "measure:pairs",
 ) -> PairRelease:
-    """ONE Gaussian release of all cross-block pair counts of the truncated ``M`` (each row ≤ ``ones`` ones)."""
+    """All cross-block pair counts of the truncated ``M`` (each row ≤ ``ones`` = C + K ones), released as one
+    Gaussian per pair group (:func:`pair_group_masks`) with the budget of ONE release at ``noise_multiplier``
+    split by :func:`pair_group_multipliers`. A group no row can reach (e.g. code pairs when K = 1) is not
+    measured: it is left out of ``mask``. Exact (all pairs, sd 0) when ``noise_multiplier`` is None."""
     n = M.shape[0]
     counts = pair_counts(M)
     mask = ind.pair_mask()
-    upper = np.where(mask, counts, 0.0)
-    sd, mech = 0.0, None
-    if noise_multiplier is not None:
-        sigma = noise_multiplier * pair_sensitivity(ones)
-        upper = np.where(mask, upper + rng.normal(0.0, sigma, size=upper.shape), 0.0)
-        sd, mech = sigma / n, Gaussian(name, noise_multiplier, count=1)
+    sd = np.zeros(counts.shape)
+    mechanisms: tuple[Gaussian, ...] = ()
+    if noise_multiplier is None:
+        upper = np.where(mask, counts, 0.0)
+    else:
+        cap = _cap_of(ind, ones)
+        masks, sens = pair_group_masks(ind), pair_group_sensitivities(ind.n_fixed, cap)
+        mechanisms = pair_mechanisms(ind, ones, noise_multiplier, name)
+        upper = np.zeros(counts.shape)
+        mask = np.zeros(counts.shape, dtype=bool)
+        for mech in mechanisms:
+            g = mech.name.rsplit(":", 1)[1]
+            sigma = mech.noise_multiplier * sens[g]
+            m = masks[g]
+            upper[m] = counts[m] + rng.normal(0.0, sigma, size=int(m.sum()))
+            sd[m] = sigma / n
+            mask |= m
     freq = (upper + upper.T) / max(n, 1)
-    return PairRelease(freq, sd, mech)
+    return PairRelease(freq, sd + sd.T, mask, mechanisms)
 
 
 def triple_counts(M: sp.csr_matrix, triples: np.ndarray, *, chunk: int = 512) -> np.ndarray:

@@ -5,7 +5,7 @@ Order of a DP fit (the caller owns the 1-way release, :mod:`ehrsynth.dp.sparse_m
 1. :func:`release_cap` — K, the row cap on BINARY/MISSING ones, from a Gaussian histogram (or given).
 2. the caller releases all 1-way frequencies of the indicator units (sensitivity √(C + K)).
 3. :func:`run_measure_engine` — truncates rows to K free ones in a fixed public order (rarest released
-   1-way first), releases ALL cross-block pair counts in one Gaussian, fits generator + decoder to 1-ways and
+   1-way first), releases ALL cross-block pair counts (one Gaussian per pair group, one budget), fits generator + decoder to 1-ways and
    pairs, then runs adaptive rounds: each selects ``per_round`` worst-fitted triples (exponential mechanism on
    the current fit's error, sensitivity 1) among seeded candidates, measures them in one Gaussian and refits.
 
@@ -133,7 +133,7 @@ def run_measure_engine(
     ones = ind.n_fixed + cap
     n = M.shape[0]
     pairs = release_pairs(M, ind, ones=ones, noise_multiplier=plan.pairs, rng=rng)
-    mechanisms: list[Mechanism] = [pairs.mechanism] if pairs.mechanism is not None else []
+    mechanisms: list[Mechanism] = list(pairs.mechanisms)
     sd1 = np.zeros(ind.size) if one_way_sd is None else np.broadcast_to(one_way_sd, (ind.size,))
     queries = MeasuredQueries(
         ind.units,
@@ -143,7 +143,7 @@ def run_measure_engine(
         np.asarray(sd1, dtype=np.float64),
         pairs.freq,
         pairs.sd,
-        ind.pair_mask(),
+        pairs.mask,
     )
     if config.init_bias:
         init_decoder_bias(autoencoder, queries)

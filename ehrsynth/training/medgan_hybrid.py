@@ -128,10 +128,9 @@ def measure_queries(
     sd1 = np.where(known[ind.units], count_sd / max(n, 1), UNKNOWN_SD)
     M = truncate_rows(indicator_matrix(data, ind), ind, cap, priority(ind, "rarest", one_way))
     pairs = release_pairs(M, ind, ones=ind.n_fixed + cap, noise_multiplier=plan.pairs, rng=rng)
-    if pairs.mechanism is not None:
-        mechanisms.append(pairs.mechanism)
+    mechanisms.extend(pairs.mechanisms)
     queries = MeasuredQueries(
-        ind.units, ind.blocks, n, one_way, sd1.astype(np.float64), pairs.freq, pairs.sd, ind.pair_mask()
+        ind.units, ind.blocks, n, one_way, sd1.astype(np.float64), pairs.freq, pairs.sd, pairs.mask
     )
     logger.info("hybrid engine: cap K=%d, %d units, %d mechanisms", cap, ind.size, len(mechanisms))
     return HybridMeasurement(queries, mechanisms, cap)

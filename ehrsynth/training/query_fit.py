@@ -33,7 +33,8 @@ PROB_FLOOR = 1e-6
 class MeasuredQueries:
     """Released answers on the frequency scale over the u indicator units (``units``: positions in the
     decoder's output, ``blocks``: block id per unit). ``pairs`` is symmetric (u × u) and only the
-    ``pair_mask`` entries (upper triangle, cross-block) are targets; ``*_sd`` are noise std (0 = exact)."""
+    ``pair_mask`` entries (upper triangle, cross-block) are targets; ``*_sd`` are noise std (0 = exact):
+    ``pair_sd`` one value for all pairs or a symmetric (u × u) matrix (one value per released pair group)."""
 
     units: np.ndarray
     blocks: np.ndarray
@@ -41,7 +42,7 @@ class MeasuredQueries:
     one_way: np.ndarray
     one_way_sd: np.ndarray
     pairs: np.ndarray
-    pair_sd: float
+    pair_sd: float | np.ndarray
     pair_mask: np.ndarray
     triples: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
     triple_freq: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -95,7 +96,7 @@ def shrink_pairs(q: MeasuredQueries, *, bins: int = 32) -> MeasuredQueries:
     under a Gaussian prior: James–Stein). Pairs of rare codes, whose signal is far below the noise, go to
     their bin's mean; common pairs keep their measured dependence. Exact pairs (sd = 0) are left unchanged.
     """
-    if q.pair_sd <= 0 or not q.pair_mask.any():
+    if not _noisy(q):
         return q
     pairs, _ = _shrink(q, bins)
     return replace(q, pairs=pairs)
@@ -107,12 +108,13 @@ def _shrink(q: MeasuredQueries, bins: int) -> tuple[np.ndarray, np.ndarray]:
     i, j = np.nonzero(q.pair_mask)
     expected = p[i] * p[j]
     d = q.pairs[i, j] - expected
+    noise = pair_variance(q)[i, j]
     order = np.argsort(expected, kind="stable")
     out, factor = np.empty_like(d), np.empty_like(d)
     for chunk in np.array_split(order, min(bins, len(order))):
         m = d[chunk].mean()
-        s2 = max(float(d[chunk].var()) - q.pair_sd**2, 0.0)
-        factor[chunk] = s2 / (s2 + q.pair_sd**2)
+        s2 = max(float(d[chunk].var()) - float(noise[chunk].mean()), 0.0)
+        factor[chunk] = s2 / (s2 + noise[chunk]) if s2 > 0 else 0.0
         out[chunk] = m + factor[chunk] * (d[chunk] - m)
     pairs, k = np.zeros_like(q.pairs), np.zeros_like(q.pairs)
     pairs[i, j], k[i, j] = expected + out, factor
@@ -123,10 +125,20 @@ def posterior_pair_variance(q: MeasuredQueries, *, bins: int = 32, floor: float 
     """Per-pair variance of the :func:`shrink_pairs` estimate, k·sd² with k = s²/(s² + sd²) its bin's
     shrink factor, floored at ``floor``·sd² (the bin's mean is itself estimated); (u × u), from released
     values only. Pairs with no detectable signal get up to 1/floor times the weight of the noisy answer."""
-    if q.pair_sd <= 0 or not q.pair_mask.any():
-        return np.full(q.pairs.shape, q.pair_sd**2)
+    if not _noisy(q):
+        return pair_variance(q)
     _, k = _shrink(q, bins)
-    return np.maximum(k, floor) * q.pair_sd**2
+    return np.maximum(k, floor) * pair_variance(q)
+
+
+def pair_variance(q: MeasuredQueries) -> np.ndarray:
+    """(u × u) noise variance of every pair answer (``pair_sd`` squared, broadcast when it is one value)."""
+    return np.broadcast_to(np.asarray(q.pair_sd, dtype=np.float64) ** 2, q.pairs.shape).copy()
+
+
+def _noisy(q: MeasuredQueries) -> bool:
+    """Some measured pair carries noise (exact pairs are never denoised)."""
+    return bool(q.pair_mask.any() and (pair_variance(q)[q.pair_mask] > 0).any())
 
 
 def spectral_pairs(q: MeasuredQueries, *, iterations: int = 5) -> MeasuredQueries:
@@ -141,13 +153,13 @@ def spectral_pairs(q: MeasuredQueries, *, iterations: int = 5) -> MeasuredQuerie
     current low-rank estimate and the decomposition repeated ``iterations`` times (hard impute). Exact pairs
     (sd = 0) are left unchanged. Measured in ``benchmarks/measure_bench.py``: on diabetes 10k × 200 at ε = 1
     its error on the pairs is larger than :func:`shrink_pairs`'s, so it is off by default."""
-    if q.pair_sd <= 0 or not q.pair_mask.any():
+    if not _noisy(q):
         return q
     p = np.clip(q.one_way, 0.0, 1.0)
     sym = q.pair_mask | q.pair_mask.T
     expected = np.outer(p, p)
     R = np.where(sym, q.pairs - expected, 0.0)
-    s = q.pair_sd * np.sqrt(len(p) * sym.mean())
+    s = np.sqrt(pair_variance(q)[sym].mean() * len(p) * sym.mean())  # RMS entry sd when groups differ
     low = np.zeros_like(R)
     for _ in range(max(iterations, 1)):
         w, V = np.linalg.eigh(np.where(sym, R, low))
@@ -233,7 +245,9 @@ ONE_WAY_SD_FLOOR = 0.25
 
 
 def _one_way_sd(q: MeasuredQueries) -> np.ndarray:
-    return np.maximum(np.asarray(q.one_way_sd, dtype=np.float64), ONE_WAY_SD_FLOOR * float(q.pair_sd))
+    noisy = pair_variance(q)[q.pair_mask]  # the pairs' noise: RMS over the released groups
+    floor = ONE_WAY_SD_FLOOR * float(np.sqrt(noisy.mean())) if noisy.size else 0.0
+    return np.maximum(np.asarray(q.one_way_sd, dtype=np.float64), floor)
 
 
 def _variance(target: np.ndarray, sd: np.ndarray | float, n: int) -> np.ndarray:

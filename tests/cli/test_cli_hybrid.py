@@ -31,5 +31,6 @@ def test_engine_hybrid_from_the_command_line(tmp_path: Path) -> None:
     fast = ["--epochs", "2", "--ae-epochs", "1", "--save-model", str(model_dir), "--seed", "0", "--quiet"]
     assert main([*argv, *fast]) == 0
     names = [m["name"] for m in json.loads((model_dir / "privacy.json").read_text())["mechanisms"]]
-    assert {"marginals:1-way", "measure:pairs", "autoencoder", "discriminator"} <= set(names)
+    assert {"marginals:1-way", "autoencoder", "discriminator"} <= set(names)
+    assert any(n.startswith("measure:pairs:") for n in names)
     assert len(pd.read_csv(tmp_path / "s.csv")) == n

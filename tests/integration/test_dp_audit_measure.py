@@ -44,7 +44,7 @@ def plant_noise_bug(monkeypatch: pytest.MonkeyPatch, divisor: float) -> None:
     a millionth / none) while every mechanism is recorded with the calibrated noise multiplier."""
     import ehrsynth.dp.discovery as discovery
     import ehrsynth.training.measure_engine as engine
-    from ehrsynth.dp.accounting import Gaussian
+    from ehrsynth.dp.sparse_marginals import pair_mechanisms
 
     real_pairs, real_discover = engine.release_pairs, discovery.discover_schema
     scale = divisor if divisor else 1e6
@@ -53,8 +53,10 @@ def plant_noise_bug(monkeypatch: pytest.MonkeyPatch, divisor: float) -> None:
         if noise_multiplier is None:
             return real_pairs(*args, noise_multiplier=None, **kwargs)
         out = real_pairs(*args, noise_multiplier=noise_multiplier / divisor if divisor else None, **kwargs)
-        mech = Gaussian(kwargs.get("name", "measure:pairs"), noise_multiplier, count=1)
-        return dataclasses.replace(out, mechanism=mech)
+        charged = pair_mechanisms(
+            args[1], kwargs["ones"], noise_multiplier, kwargs.get("name", "measure:pairs")
+        )
+        return dataclasses.replace(out, mechanisms=charged)
 
     def weak_discover(*args: Any, noise_multiplier: float, **kwargs: Any) -> Any:
         released, mechanisms = real_discover(*args, noise_multiplier=noise_multiplier / scale, **kwargs)
@@ -81,7 +83,7 @@ def test_measure_engine_with_dp_stays_below_the_claim(epsilon: float) -> None:
     data = report.to_dict()
     assert not report.refuted and report.epsilon_lower_bound < epsilon
     names = {m["name"] for m in data["runs_detail"][0]["mechanisms"]}
-    assert "measure:pairs" in names
+    assert {"measure:pairs:free", "measure:pairs:mixed"} <= names
 
 
 @pytest.mark.parametrize(("claim", "runs"), [(BUG_CLAIM, 1), (1.0, 3)])

@@ -99,7 +99,7 @@ def test_every_release_is_recorded_and_recomputed_by_dp_accounting() -> None:
         df, 1.0, 1, MeasureConfig(fit=QueryFitConfig(batch=256, steps=30), round_steps=5)
     )
     names = [m.name for m in mechs]
-    assert names[:3] == ["measure:row_cap", "measure:one_way", "measure:pairs"]
+    assert names[:2] == ["measure:row_cap", "measure:one_way"] and names[2].startswith("measure:pairs:")
     assert all(m.type == "gaussian" for m in mechs)
     delta = 1e-5
     ours = compute_epsilon(mechs, delta)

@@ -21,11 +21,16 @@ from ehrsynth.dp.selection import (
     select_top_k,
 )
 from ehrsynth.dp.sparse_marginals import (
+    PAIR_GROUP_SHARES,
     IndicatorLayout,
     indicator_layout,
     indicator_matrix,
     one_way_sensitivity,
     pair_counts,
+    pair_group_masks,
+    pair_group_multipliers,
+    pair_group_sensitivities,
+    pair_mechanisms,
     pair_sensitivity,
     priority,
     release_ones_histogram,
@@ -125,6 +130,10 @@ def test_one_row_changes_each_release_by_at_most_its_bound(data, extra, cap: int
     bounds = (one_way_sensitivity(ones), pair_sensitivity(ones), triple_sensitivity(ones, len(triples)))
     for va, vb, bound in zip(a, b, bounds, strict=True):
         assert np.linalg.norm(vb - va) <= bound + 1e-9
+    pa = pair_counts(truncate_rows(indicator_matrix(X, IND), IND, cap, rank))
+    pb = pair_counts(truncate_rows(indicator_matrix(X2, IND), IND, cap, rank))
+    for group, m in pair_group_masks(IND).items():
+        assert np.linalg.norm(pb[m] - pa[m]) <= pair_group_sensitivities(IND.n_fixed, cap)[group] + 1e-9
 
 
 def test_pair_sensitivity_is_attained_by_a_full_row() -> None:
@@ -161,15 +170,44 @@ def test_release_pairs_exact_and_noise_scale() -> None:
     exact = release_pairs(M, IND, ones=7, noise_multiplier=None, rng=np.random.default_rng(0))
     counts = M.toarray().T @ M.toarray()
     mask = IND.pair_mask()
-    assert np.allclose(exact.freq[mask], counts[mask] / 500) and exact.mechanism is None
+    assert np.allclose(exact.freq[mask], counts[mask] / 500) and exact.mechanisms == ()
+    assert np.array_equal(exact.mask, mask) and not exact.sd.any()
     assert np.allclose(exact.freq, exact.freq.T) and not exact.freq[~(mask | mask.T)].any()
     noisy = [
-        release_pairs(M, IND, ones=7, noise_multiplier=0.5, rng=np.random.default_rng(s)) for s in range(40)
+        release_pairs(M, IND, ones=7, noise_multiplier=0.5, rng=np.random.default_rng(s)) for s in range(60)
     ]
-    err = np.stack([(r.freq - exact.freq)[mask] * 500 for r in noisy])
-    assert err.std() == pytest.approx(0.5 * pair_sensitivity(7), rel=0.1)
-    assert noisy[0].sd == pytest.approx(0.5 * pair_sensitivity(7) / 500)
-    assert noisy[0].mechanism == Gaussian("measure:pairs", 0.5, count=1)
+    mult = pair_group_multipliers(IND, 5, 0.5)
+    sens = pair_group_sensitivities(IND.n_fixed, 5)
+    assert [m.name for m in noisy[0].mechanisms] == [f"measure:pairs:{g}" for g in ("free", "mixed", "fixed")]
+    for group, m in pair_group_masks(IND).items():
+        err = np.stack([(r.freq - exact.freq)[m] * 500 for r in noisy])
+        assert err.std() == pytest.approx(mult[group] * sens[group], rel=0.15)
+        assert np.allclose(noisy[0].sd[m], mult[group] * sens[group] / 500)
+    assert np.array_equal(noisy[0].mask, mask) and np.allclose(noisy[0].sd, noisy[0].sd.T)
+
+
+def test_pair_groups_split_one_release_budget() -> None:
+    """The groups partition the measured pairs, their sensitivities square-sum to C(L, 2), and together they
+    spend at most (and within rounding exactly) the μ² of the single release they replace."""
+    masks = pair_group_masks(IND)
+    assert np.array_equal(sum(m.astype(int) for m in masks.values()), IND.pair_mask().astype(int))
+    sens = pair_group_sensitivities(IND.n_fixed, 5)
+    assert sum(v**2 for v in sens.values()) == pytest.approx(pair_sensitivity(7) ** 2)
+    mult = pair_group_multipliers(IND, 5, 0.5)
+    mu2 = sum(1 / v**2 for v in mult.values())
+    assert 1 / 0.5**2 * (1 - 1e-5) <= mu2 <= 1 / 0.5**2
+    shares = {g: 0.5**2 / v**2 for g, v in mult.items()}  # μ² shares of the single release
+    assert shares == pytest.approx(PAIR_GROUP_SHARES, rel=1e-5)
+    # a group no row reaches gives its share to the others
+    codes_only = pair_group_multipliers(IND, 5, 0.5, {"free": 1.0})
+    assert list(codes_only) == ["free"] and codes_only["free"] == pytest.approx(0.5, rel=1e-5)
+    mechs = list(pair_mechanisms(IND, 7, 0.5))
+    assert compute_epsilon(mechs, 1e-5) <= compute_epsilon([Gaussian("one", 0.5)], 1e-5) * (1 + 1e-9)
+    # K = 1: no row holds two free ones, so code pairs are not released (and not targets)
+    assert set(pair_group_multipliers(IND, 1, 0.5)) == {"mixed", "fixed"}
+    one = release_pairs(indicator_matrix(_encoded(np.random.default_rng(3), 50, 0.3), IND), IND, ones=3,
+                        noise_multiplier=0.5, rng=np.random.default_rng(0))  # fmt: skip
+    assert not one.mask[masks["free"]].any() and one.mask[masks["mixed"]].all()
 
 
 @pytest.mark.parametrize("epsilon", [1.0, 3.0])
