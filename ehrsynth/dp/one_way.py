@@ -116,6 +116,7 @@ def release_one_way(
     z_missing = max(SIGNIFICANT_Z, float(-ndtri(MISSING_FALSE_RATE / max(len(specs), 1))))
     n_cells = sum(len(level0(s)[0]) + 2 for s in specs if s.role == "numeric") + 2 * len(specs)
     z_cell = float(-ndtri(FALSE_CELL_RATE / max(n_cells, 1)))
+    z_numeric = family_z(sum(1 for s in specs if s.role == "numeric"))
     for j, spec in enumerate(specs):
         rows = keep[:, j]
         s = df[spec.name]
@@ -125,7 +126,7 @@ def release_one_way(
         if spec.role == "numeric":
             try:
                 cells, fractional, decimals = numeric_cells(
-                    spec, values[spec.name], rows & ~missing, sigma, z_cell, rng
+                    spec, values[spec.name], rows & ~missing, sigma, z_cell, rng, z_numeric
                 )
             except InvalidDataError:
                 if not _declared_range(spec):
@@ -153,13 +154,12 @@ def release_one_way(
         )
         mechanisms.extend(zoom_mechs)
         spread: list[str] = []
-        z = family_z(len(zoomed))
         for name, cells in zoomed.items():
             stub, spec = out.columns[name], next(s for s in specs if s.name == name)
             if stub is None:
                 continue
             try:
-                out.columns[name] = finish_numeric(stub, cells, n, spec, z)
+                out.columns[name] = finish_numeric(stub, cells, n, spec, z_numeric)
             except InvalidDataError:
                 if spec.declared is None and KEY_NAMES.search(name):
                     # a number named like a key whose values nothing localises: many distinct values, a key

@@ -141,7 +141,13 @@ def _declared_number(spec: Spec) -> bool:
 
 # -- numbers ----------------------------------------------------------------------------------------------------
 def numeric_cells(
-    spec: Spec, x: np.ndarray, rows: np.ndarray, sigma: float, z: float, rng: np.random.Generator
+    spec: Spec,
+    x: np.ndarray,
+    rows: np.ndarray,
+    sigma: float,
+    z: float,
+    rng: np.random.Generator,
+    z_total: float = SIGNIFICANT_Z,
 ) -> tuple[Cells, bool, int | None]:
     """Level-0 noisy cells of one column (zero cell left out: it is the remainder), whether its values are
     decimals, and how many decimals they are written with (:func:`~ehrsynth.dp.precision.release_decimals`; None when not released)."""
@@ -157,7 +163,7 @@ def numeric_cells(
     if not spec.integer:
         fractional, decimals = release_decimals(v, sigma, spec.datetime, rng, SIGNIFICANT_Z)
     blocked = zc if zc >= 0 and spec.integer and not spec.dense else -1
-    kept = _threshold_groups(noisy, sigma, z, blocked)
+    kept = _threshold_groups(noisy, sigma, z, blocked, z_total)
     if kept is None:
         raise InvalidDataError(
             f"column {spec.name!r}: its values are too spread out for their range to be released at this "
@@ -173,10 +179,14 @@ def numeric_cells(
     return cells, fractional, decimals
 
 
-def _threshold_groups(noisy: np.ndarray, sigma: float, z: float, blocked: int = -1) -> np.ndarray | None:
+def _threshold_groups(
+    noisy: np.ndarray, sigma: float, z: float, blocked: int = -1, z_total: float = SIGNIFICANT_Z
+) -> np.ndarray | None:
     """Zero cells below z·σ; then, among the cells still zero, sum aligned groups of 2, 4, 8, 16 (signal adds
     g-fold, noise √g-fold) and spread a passing group's sum over its cells, so spread-out tails keep their mass
-    at a coarser resolution. None: significant mass that nothing localises (the caller refuses the column)."""
+    at a coarser resolution. None: significant mass (the noisy total above ``z_total`` sd: :func:`family_z` of
+    the numeric columns, so a table of many rare 0/1 codes is not refused by chance) that nothing localises
+    (the caller refuses the column)."""
     kept = np.where(noisy > z * sigma, noisy, 0.0)
     taken = kept > 0
     for g in (2, 4, 8, 16):
@@ -189,7 +199,7 @@ def _threshold_groups(noisy: np.ndarray, sigma: float, z: float, blocked: int = 
             taken[a : a + g] = True
     if kept.sum() > 0:
         return _grow(kept, noisy, sigma, blocked=blocked)
-    if noisy.sum() <= SIGNIFICANT_Z * sigma * math.sqrt(len(noisy)):
+    if noisy.sum() <= z_total * sigma * math.sqrt(len(noisy)):
         return kept  # nothing nonzero worth releasing: all mass is the remainder (zeros)
     return None
 

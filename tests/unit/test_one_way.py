@@ -366,3 +366,19 @@ def test_a_one_decimal_lab_comes_back_with_one_decimal() -> None:
     out = tr.decode(tr.encode(df), random_state=np.random.default_rng(0))["hba1c"]
     assert np.allclose(out, np.round(out, 1))
     assert out.min() >= np.floor(schema["hba1c"].lower * 10) / 10 - 1e-9  # type: ignore[operator]
+
+
+def test_noise_alone_over_many_cells_does_not_refuse_a_column_of_a_wide_table() -> None:
+    """User path, diabetes 8,000 × 204, ε = 1, seed 2: the 0/1 code 'dx_530' was refused because the noisy
+    total of its ~40 level-0 cells passed a single-column 3 sd test although no cell or group did."""
+    from ehrsynth.dp.one_way_numeric import SIGNIFICANT_Z, _threshold_groups, family_z
+
+    noisy = np.full(
+        40, 3.5 / np.sqrt(40)
+    )  # total 3.5 sd of the summed noise; no cell or aligned group passes
+    assert _threshold_groups(noisy, 1.0, 4.0, z_total=SIGNIFICANT_Z) is None
+    kept = _threshold_groups(noisy, 1.0, 4.0, z_total=family_z(200))
+    assert kept is not None and not kept.any()  # all mass is the remainder: the 0/1 test decides next
+    assert (
+        _threshold_groups(np.full(40, 2.0), 1.0, 4.0, z_total=family_z(200)) is not None
+    )  # real mass localises
