@@ -32,6 +32,7 @@ from ehrsynth.datasets import diabetes130_patient_table
 from ehrsynth.dp.accounting import compute_epsilon
 from ehrsynth.dp.marginals import apply_shifts, logit_shifts
 from ehrsynth.dp.measure_budget import exact_plan, plan_measure_budget
+from ehrsynth.dp.pair_clip import PairClip
 from ehrsynth.dp.sparse_marginals import (
     IndicatorLayout,
     free_ones_per_row,
@@ -43,7 +44,13 @@ from ehrsynth.dp.sparse_marginals import (
 )
 from ehrsynth.models.medgan import Autoencoder, Generator
 from ehrsynth.schema import Schema
-from ehrsynth.training.measure_engine import MeasureConfig, release_caps, run_measure_engine
+from ehrsynth.training.measure_engine import (
+    MeasureConfig,
+    RowBounds,
+    release_bounds,
+    release_caps,
+    run_measure_engine,
+)
 from ehrsynth.training.query_fit import QueryFitConfig, project
 from ehrsynth.transforms.table import TableTransformer
 
@@ -224,10 +231,12 @@ def run(
         plan = replace(plan, one_way=None)
     if getattr(args, "exact_pairs", False):  # exact pairs of whole rows (no cap)
         plan = replace(plan, pairs=None, row_cap=None)
-    (cap_one, cap), mechs = release_caps(
+    bounds = release_bounds(
         X, tr.layout, plan=plan, rng=rng, quantiles=(args.one_way_quantile, args.cap_quantile)
     )
-    run = _release_and_fit(tr, X, (cap_one, cap), plan, config, seed, rng, tg)
+    (cap_one, cap), mechs = bounds.caps, bounds.mechanisms
+    clip = bounds.clip if getattr(args, "clip", False) else None  # --clip: experimental clipped pairs
+    run = _release_and_fit(tr, X, (cap_one, cap), plan, config, seed, rng, tg, clip, bounds)
     ind, one, m1, res, gen, ae = run.ind, run.one, run.one_mechanism, run.result, run.gen, run.ae
     t2 = time.perf_counter()
     t1 = t2 - run.wall  # the engine's start: measure_seconds keeps the caps and the 1-way release
@@ -237,6 +246,7 @@ def run(
     return {
         "epsilon": epsilon,
         "cap_K": cap,
+        "clip": None if clip is None else {"free": clip.free, "mixed": clip.mixed},
         "cap_one_way": cap_one,
         "units": ind.size,
         "measure_seconds": t1 - t0,
@@ -310,6 +320,8 @@ def _release_and_fit(
     seed: int,
     rng: np.random.Generator,
     tg: torch.Generator,
+    clip: PairClip | None = None,
+    bounds: RowBounds | None = None,
 ) -> _Fit:
     """The bench's own 1-way release (rows truncated to ``caps[0]`` ones), then the engine with cap ``caps[1]``."""
     cap_one, cap = caps
@@ -321,7 +333,8 @@ def _release_and_fit(
     t1, c1 = time.perf_counter(), time.process_time()
     res = run_measure_engine(
         X, tr.layout, gen, ae, one_way=one, one_way_sd=sd, cap=cap, plan=plan, rng=rng, generator_rng=tg,
-        config=config,
+        config=config, clip=clip,
+        ones_hist=None if bounds is None or bounds.ones_hist is None else (bounds.ones_hist, bounds.ones_hist_sd),
     )  # fmt: skip
     return _Fit(ind, one, m1, res, gen, ae, time.perf_counter() - t1, time.process_time() - c1)
 
@@ -442,6 +455,11 @@ def main() -> None:
     ap.add_argument("--cap-quantile", type=float, default=0.9)
     ap.add_argument("--one-way-quantile", type=float, default=0.99)
     ap.add_argument("--truncation", default="rarest")
+    ap.add_argument(
+        "--clip",
+        action="store_true",
+        help="experimental: pairs of clipped rows (dp/pair_clip.py), not truncated",
+    )
     ap.add_argument("--no-project", action="store_true", help="fit pairs to unclipped released values")
     ap.add_argument(
         "--shrink",

@@ -37,6 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ehrsynth.dp.accounting import Gaussian
+from ehrsynth.dp.pair_clip import PairClip, clipped_pair_counts
 from ehrsynth.errors import InvalidParameterError
 from ehrsynth.transforms.layout import Span, SpanKind
 
@@ -290,7 +291,11 @@ PAIR_GROUP_SHARES: dict[str, float] = {"free": 0.5, "mixed": 0.45, "fixed": 0.05
 
 
 def pair_group_multipliers(
-    ind: IndicatorLayout, cap: int, noise_multiplier: float, shares: dict[str, float] | None = None
+    ind: IndicatorLayout,
+    cap: int,
+    noise_multiplier: float,
+    shares: dict[str, float] | None = None,
+    sens: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """Split ONE pair release's budget (noise multiplier σ, i.e. μ² = 1/σ²) between the groups that hold
     pairs a row can reach (Δ_g > 0 and at least one pair): group g gets its μ² share s_g of ``shares``
@@ -300,7 +305,7 @@ def pair_group_multipliers(
     """
     shares = PAIR_GROUP_SHARES if shares is None else shares
     masks = pair_group_masks(ind)
-    sens = pair_group_sensitivities(ind.n_fixed, cap)
+    sens = pair_group_sensitivities(ind.n_fixed, cap) if sens is None else sens
     weight = {g: float(shares.get(g, 0.0)) for g in PAIR_GROUPS if sens[g] > 0 and masks[g].any()}
     total = sum(weight.values())
     return {g: _round_up(noise_multiplier * math.sqrt(total / w)) for g, w in weight.items() if w > 0}
@@ -313,11 +318,15 @@ def _round_up(x: float) -> float:
 
 
 def pair_mechanisms(
-    ind: IndicatorLayout, ones: int, noise_multiplier: float, name: str = "measure:pairs"
+    ind: IndicatorLayout,
+    ones: int,
+    noise_multiplier: float,
+    name: str = "measure:pairs",
+    sens: dict[str, float] | None = None,
 ) -> tuple[Gaussian, ...]:
     """The mechanisms :func:`release_pairs` records for a release at ``noise_multiplier``: one Gaussian per
     group, named ``{name}:{group}``."""
-    mult = pair_group_multipliers(ind, _cap_of(ind, ones), noise_multiplier)
+    mult = pair_group_multipliers(ind, _cap_of(ind, ones), noise_multiplier, sens=sens)
     return tuple(Gaussian(f"{name}:{g}", m, count=1) for g, m in mult.items())
 
 
@@ -338,13 +347,14 @@ def release_pairs(
     noise_multiplier: float | None,
     rng: np.random.Generator,
     name: str = "measure:pairs",
+    clip: PairClip | None = None,
 ) -> PairRelease:
     """All cross-block pair counts of the truncated ``M`` (each row ≤ ``ones`` = C + K ones), released as one
     Gaussian per pair group (:func:`pair_group_masks`) with the budget of ONE release at ``noise_multiplier``
     split by :func:`pair_group_multipliers`. A group no row can reach (e.g. code pairs when K = 1) is not
     measured: it is left out of ``mask``. Exact (all pairs, sd 0) when ``noise_multiplier`` is None."""
     n = M.shape[0]
-    counts = pair_counts(M)
+    counts = pair_counts(M) if clip is None else clipped_pair_counts(M, ind.free, clip)
     mask = ind.pair_mask()
     sd = np.zeros(counts.shape)
     mechanisms: tuple[Gaussian, ...] = ()
@@ -352,8 +362,9 @@ def release_pairs(
         upper = np.where(mask, counts, 0.0)
     else:
         cap = _cap_of(ind, ones)
-        masks, sens = pair_group_masks(ind), pair_group_sensitivities(ind.n_fixed, cap)
-        mechanisms = pair_mechanisms(ind, ones, noise_multiplier, name)
+        masks = pair_group_masks(ind)
+        sens = pair_group_sensitivities(ind.n_fixed, cap) if clip is None else clip.sensitivities()
+        mechanisms = pair_mechanisms(ind, ones, noise_multiplier, name, sens)
         upper = np.zeros(counts.shape)
         mask = np.zeros(counts.shape, dtype=bool)
         for mech in mechanisms:

@@ -2,12 +2,16 @@
 
 Order of a DP fit (the caller owns the 1-way release, :mod:`ehrsynth.dp.sparse_marginals` documents the bounds):
 
-1. :func:`release_cap` — K, the row cap on BINARY/MISSING ones, from a Gaussian histogram (or given).
+1. :func:`release_cap` / :func:`release_bounds` — one Gaussian histogram of BINARY/MISSING ones per row, from
+   which K (the row cap at a quantile) and, for the experimental clipped pairs, the clipping bounds
+   (:func:`~ehrsynth.dp.pair_clip.choose_clip`) are read.
 2. the caller releases all 1-way frequencies of the indicator units (sensitivity √(C + K)).
 3. :func:`run_measure_engine` — truncates rows to K free ones in a fixed public order (rarest released
-   1-way first), releases ALL cross-block pair counts (one Gaussian per pair group, one budget), fits generator + decoder to 1-ways and
-   pairs, then runs adaptive rounds: each selects ``per_round`` worst-fitted triples (exponential mechanism on
-   the current fit's error, sensitivity 1) among seeded candidates, measures them in one Gaussian and refits.
+   1-way first; or, with ``clip``, weighs each row's pairs down to a bound instead, :mod:`ehrsynth.dp.pair_clip`,
+   off on the estimator's path), releases ALL cross-block pair counts (one Gaussian per pair group, one
+   budget), fits generator + decoder to 1-ways and pairs, then runs adaptive rounds: each selects
+   ``per_round`` worst-fitted triples (exponential mechanism on the current fit's error, sensitivity 1) among
+   seeded candidates, measures them (on the truncated rows) in one Gaussian and refits.
 
 Stopping rule: a round whose selected triples were already fitted within twice their measurement noise (mean
 |released − model| ≤ 2 sd) ends the rounds; the budget of rounds not run is left unspent (only mechanisms
@@ -26,6 +30,7 @@ import torch
 
 from ehrsynth.dp.accounting import Gaussian, Mechanism
 from ehrsynth.dp.measure_budget import MeasurePlan
+from ehrsynth.dp.pair_clip import PairClip, choose_clip
 from ehrsynth.dp.selection import candidate_triples, em_epsilon, select_top_k, triple_model_answers
 from ehrsynth.dp.sparse_marginals import (
     DEFAULT_CAP_QUANTILE,
@@ -98,12 +103,48 @@ def release_caps(
     quantiles: tuple[float, ...],
 ) -> tuple[tuple[int, ...], list[Mechanism]]:
     """Caps at several quantiles from ONE released histogram (e.g. 0.99 for the 1-ways, 0.9 for pairs)."""
+    bounds = release_bounds(X, layout, plan=plan, rng=rng, quantiles=quantiles)
+    return bounds.caps, bounds.mechanisms
+
+
+@dataclass(frozen=True)
+class RowBounds:
+    """What ONE released histogram of free ones per row gives: ``caps`` at the requested quantiles, the pair
+    clipping bounds ``clip`` (:func:`~ehrsynth.dp.pair_clip.choose_clip`) and the histogram itself as
+    frequencies over 0..max_cap (the last bin holds the rows above), with its noise sd on that scale (the fit
+    matches its rows' sizes to it); without DP only the caps (the most ones in a row: no bound)."""
+
+    caps: tuple[int, ...]
+    clip: PairClip | None
+    ones_hist: np.ndarray | None
+    ones_hist_sd: float
+    mechanisms: list[Mechanism]
+
+
+def release_bounds(
+    X: np.ndarray,
+    layout: list[Span],
+    *,
+    plan: MeasurePlan,
+    rng: np.random.Generator,
+    quantiles: tuple[float, ...],
+) -> RowBounds:
+    """Caps at several quantiles, the pair clipping bounds and the row-size histogram, all from ONE released
+    histogram of free ones per row (L2 sensitivity 1, ``plan.row_cap``); which bound a caller uses is
+    post-processing of that release."""
     ind = IndicatorLayout.from_layout(layout)
     per_row = free_ones_per_row(indicator_matrix(X, ind), ind)
     if not plan.private:  # exact statistics need no bound: keep every one
-        return tuple(max(1, int(per_row.max(initial=0))) for _ in quantiles), []
+        return RowBounds(tuple(max(1, int(per_row.max(initial=0))) for _ in quantiles), None, None, 0.0, [])
     hist, mech = release_ones_histogram(per_row, noise_multiplier=plan.row_cap, rng=rng)
-    return tuple(hist.quantile(q) for q in quantiles), [mech] if mech is not None else []
+    n = max(hist.n, 1)
+    return RowBounds(
+        caps=tuple(hist.quantile(q) for q in quantiles),
+        clip=choose_clip(hist.counts, ind.n_fixed),
+        ones_hist=hist.counts / n,
+        ones_hist_sd=float(plan.row_cap or 0.0) / n,
+        mechanisms=[mech] if mech is not None else [],
+    )
 
 
 def run_measure_engine(
@@ -120,19 +161,27 @@ def run_measure_engine(
     generator_rng: torch.Generator,
     config: MeasureConfig | None = None,
     progress: ProgressCallback | None = None,
+    clip: PairClip | None = None,
+    ones_hist: tuple[np.ndarray, float] | None = None,
 ) -> MeasureResult:
     """Measure pairs (and adaptive triples) of the encoded ``X`` and fit ``generator`` + ``autoencoder``'s
-    decoder to them in place. ``one_way``/``one_way_sd``: the released 1-way frequencies of the indicator
+    decoder to them in place. ``clip`` (experimental, :mod:`ehrsynth.dp.pair_clip`): measure the pairs of
+    every row weighed down to these bounds instead of the rows truncated to ``cap`` free ones (None: the
+    default, and always without DP).
+    ``ones_hist``: (frequencies, sd) of the released row-size histogram, a target of the fit with ``clip``. ``one_way``/``one_way_sd``: the released 1-way frequencies of the indicator
     units (:func:`~ehrsynth.dp.sparse_marginals.indicator_layout` order) and their noise std (0/None = exact).
     Returns the mechanisms run here (pairs, selections, triples), a history of errors against released
     values, and the measured queries."""
     config = config or MeasureConfig()
     ind = IndicatorLayout.from_layout(layout)
     one_way = _check_one_way(one_way, ind.size)
-    M = truncate_rows(indicator_matrix(X, ind), ind, cap, priority(ind, config.truncation, one_way))
+    full = indicator_matrix(X, ind)
+    M = truncate_rows(full, ind, cap, priority(ind, config.truncation, one_way))
     ones = ind.n_fixed + cap
     n = M.shape[0]
-    pairs = release_pairs(M, ind, ones=ones, noise_multiplier=plan.pairs, rng=rng)
+    pairs = release_pairs(
+        M if clip is None else full, ind, ones=ones, noise_multiplier=plan.pairs, rng=rng, clip=clip
+    )
     mechanisms: list[Mechanism] = list(pairs.mechanisms)
     sd1 = np.zeros(ind.size) if one_way_sd is None else np.broadcast_to(one_way_sd, (ind.size,))
     queries = MeasuredQueries(
@@ -144,6 +193,10 @@ def run_measure_engine(
         pairs.freq,
         pairs.sd,
         pairs.mask,
+        clip=clip,
+        free=ind.free,
+        ones_hist=None if clip is None or ones_hist is None else ones_hist[0],
+        ones_hist_sd=0.0 if ones_hist is None else ones_hist[1],
     )
     if config.init_bias:
         init_decoder_bias(autoencoder, queries)
