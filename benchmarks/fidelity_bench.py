@@ -128,6 +128,7 @@ def score(
         train, synth, schema=kinds, n_triples=ctx["n_triples"], random_state=ctx["seed"]
     ).to_dict()
     out["fidelity"] = fidelity_summary(column_fidelity(train, synth, schema=kinds))
+    out["codes_per_row_tvd"] = codes_per_row_tvd(train, synth, kinds)
     if ctx["utility"]:
         rep = evaluate(
             train,
@@ -149,6 +150,21 @@ def score(
         )
     out["score_seconds"] = time.perf_counter() - start
     return out
+
+
+def codes_per_row_tvd(train: pd.DataFrame, synth: pd.DataFrame, kinds: dict[str, Any]) -> float:
+    """TVD between the real and synthetic distributions of codes per patient (binary columns equal to 1): a
+    per-row shape no marginal shows (diabetes: 59 % of patients hold exactly 3 of the 200 codes)."""
+    codes = [c["name"] for c in kinds["columns"] if c["kind"] == "binary" and c["name"] in synth.columns]
+    if not codes:
+        return float("nan")
+
+    def dist(df: pd.DataFrame) -> pd.Series:
+        values = df[codes].apply(pd.to_numeric, errors="coerce").fillna(0).to_numpy()
+        return pd.Series((values > 0).sum(axis=1)).value_counts(normalize=True)
+
+    a, b = dist(train), dist(synth)
+    return float(0.5 * a.sub(b, fill_value=0.0).abs().sum())
 
 
 def references(train: pd.DataFrame, test: pd.DataFrame, ctx: dict[str, Any]) -> list[dict[str, Any]]:

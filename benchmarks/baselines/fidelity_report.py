@@ -12,6 +12,7 @@ COLUMNS = [
     ("tvd_3way_mean", "3-way TVD ↓", ".4f"),
     ("tvd_1way_mean", "1-way TVD ↓", ".4f"),
     ("query_error_2way_max", "max 2-way cell err ↓", ".3f"),
+    ("codes_per_row_tvd", "codes/patient TVD ↓", ".3f"),
     ("auroc_synthetic", "dim-wise AUROC ↑", ".3f"),
     ("prevalence_r", "prevalence r ↑", ".3f"),
     ("tstr_auroc_synthetic", "TSTR AUROC ↑", ".3f"),

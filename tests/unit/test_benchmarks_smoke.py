@@ -172,3 +172,16 @@ def test_fidelity_report_renders_references_and_failures(tmp_path: Path) -> None
     assert "| real_holdout | 0.0100 |" in text
     assert "| pgm_mst (n=2) | 0.0200 ± 0.0141 |" in text
     assert "| pgm_aim | timeout: timeout after 600 s |" in text
+
+
+def test_codes_per_row_tvd_compares_the_number_of_codes_per_patient() -> None:
+    sys.path.insert(0, str(BASELINES.parent))
+    from fidelity_bench import codes_per_row_tvd
+
+    kinds = {"columns": [{"name": "a", "kind": "binary"}, {"name": "b", "kind": "binary"},
+                         {"name": "age", "kind": "count"}]}  # fmt: skip
+    real = pd.DataFrame({"a": [1, 1, 0, 0], "b": [1, 0, 0, 1], "age": [30, 40, 50, 60]})
+    assert codes_per_row_tvd(real, real.sample(frac=1.0, random_state=0), kinds) == 0.0
+    # same 1-way marginals (a: 1/2, b: 1/2), other rows: 2, 0, 0, 2 codes instead of 2, 1, 0, 1
+    moved = pd.DataFrame({"a": [1, 0, 0, 1], "b": [1, 0, 0, 1], "age": [30, 40, 50, 60]})
+    assert codes_per_row_tvd(real, moved, kinds) == pytest.approx(0.5)
