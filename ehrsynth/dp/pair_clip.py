@@ -26,7 +26,7 @@ Measured (benchmarks/RESULTS.md, measure-tuning, "Fourth pass"), and why it is n
   of the top-50 codes r 0.67 against 0.49 (seed 0);
 - but it overstates planted dependence: a sparse table of two 6-code blocks (about 2 of 60 codes per row)
   comes back with within-block correlation 0.32–0.34 against 0.21 real (truncation 0.19–0.20), with exact
-  statistics too; a dense ACTG 175 demo table lost its correlation structure (r 0.81 → 0.58); and diabetes
+  statistics too; the ACTG 175 demo table lost its correlation structure (r 0.81 → 0.38); and diabetes
   patients without any code rose from 0.2 % (real) and 3.8 % (truncation) to 7.1 %. A weighted release lets
   a model with rows of other sizes match it with other dependence; until that is pinned, truncation stays.
 """
