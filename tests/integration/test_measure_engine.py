@@ -111,16 +111,15 @@ def test_planted_dependence_is_learned_at_epsilon_3() -> None:
 
 
 def test_clipped_pairs_learn_planted_dependence_but_overstate_it() -> None:
-    """The experimental clipped pair release (off by default) learns the planted blocks of a sparse table,
-    but overstates them where the default truncation does not: measured within-block correlation 0.32-0.34
-    against 0.21 real (truncated: 0.19-0.20), with exact or ε = 3 statistics (benchmarks/RESULTS.md,
-    measure-tuning, "Fourth pass"). This test pins that behaviour: if the overstatement is fixed, tighten it."""
-    df = sparse_blocks(8000, 0)
-    config = MeasureConfig(fit=QueryFitConfig(batch=512, steps=600, lr=3e-3), round_steps=60, candidates=300)
+    """The experimental clipped pair release (off by default) learns the planted blocks of a sparse table but
+    overstates them where the default truncation does not: within-block correlation 0.341 / 0.334 against
+    0.207 / 0.206 real (seeds 0 / 1; truncated 0.210 / 0.217), and 0.32 with exact statistics
+    (benchmarks/RESULTS.md, measure-tuning, "Fourth pass"). When that is fixed, bound it from above here."""
+    df = sparse_blocks(5000, 0)
     corr = lambda d: np.corrcoef(d.to_numpy(float).T)[0, 1:6].mean()  # noqa: E731
-    clipped, _, _, res = _fit(df, 3.0, 0, config, clip=True)
+    clipped, _, _, res = _fit(df, 3.0, 0, clip=True)
     assert res.queries.clip is not None and res.queries.ones_hist is not None
-    truncated, _, _, _ = _fit(df, 3.0, 0, config)
+    truncated, _, _, _ = _fit(df, 3.0, 0)
     real = corr(df)
     assert abs(corr(truncated) - real) < 0.2 * real
     assert corr(clipped) > 0.6 * real and _pair_r(df, clipped) > 0.8
