@@ -24,14 +24,11 @@ from ehrsynth.training.clip_fit import clip_weights, clipped_pair_loss, ones_dis
 from ehrsynth.training.query_fit import MeasuredQueries, QueryFitConfig, QueryTargets
 from ehrsynth.transforms.layout import Span, SpanKind
 
-# race (softmax 3) | dx_a | lab scaled + missing flag | sex (softmax 2) | dx_b .. dx_f (binary)
+# blocks race (0-2) and sex (3-4) | six codes dx_0..dx_5 (5-10) | a lab (11, scaled) and its missing flag (12)
 LAYOUT = [
-    Span("race", SpanKind.SOFTMAX, 0, 3),
-    Span("dx_a", SpanKind.BINARY, 3, 1),
-    Span("lab", SpanKind.SCALED, 4, 1),
-    Span("lab", SpanKind.MISSING, 5, 1),
-    Span("sex", SpanKind.SOFTMAX, 6, 2),
-    *[Span(f"dx_{c}", SpanKind.BINARY, 8 + i, 1) for i, c in enumerate("bcdef")],
+    *[Span(n, SpanKind.SOFTMAX, start, w) for n, start, w in (("race", 0, 3), ("sex", 3, 2))],
+    *[Span(f"dx_{i}", SpanKind.BINARY, 5 + i, 1) for i in range(6)],
+    *[Span("lab", kind, 11 + i, 1) for i, kind in enumerate((SpanKind.SCALED, SpanKind.MISSING))],
 ]
 IND = IndicatorLayout.from_layout(LAYOUT)
 WIDTH = 13
@@ -58,16 +55,16 @@ def test_one_row_changes_each_clipped_group_by_at_most_its_bound(data, extra, on
 def test_rows_within_the_bound_count_fully_and_heavier_rows_are_scaled() -> None:
     clip = PairClip(1.0, math.sqrt(2 * 1), 2)
     X = np.zeros((2, WIDTH), dtype=np.float32)
-    X[:, [0, 6]] = 1.0  # race 0, sex 0
-    X[0, [3, 8]] = 1.0  # two codes: one pair, within the bound
-    X[1, [3, 8, 9, 10]] = 1.0  # four codes: six pairs, weight 1/√6
+    X[:, [0, 3]] = 1.0  # race 0, sex 0
+    X[0, [5, 6]] = 1.0  # two codes: one pair, within the bound
+    X[1, [5, 6, 7, 8]] = 1.0  # four codes: six pairs, weight 1/√6
     counts = clipped_pair_counts(indicator_matrix(X, IND), IND.free, clip)
     pos = {int(u): i for i, u in enumerate(IND.units)}
-    assert counts[pos[3], pos[8]] == pytest.approx(1.0 + 1.0 / math.sqrt(6))
-    assert counts[pos[9], pos[10]] == pytest.approx(1.0 / math.sqrt(6))
+    assert counts[pos[5], pos[6]] == pytest.approx(1.0 + 1.0 / math.sqrt(6))
+    assert counts[pos[7], pos[8]] == pytest.approx(1.0 / math.sqrt(6))
     # block × code: a row with k codes has 2k such pairs, bounded by √(2·1): weight 1/√k
-    assert counts[pos[0], pos[3]] == pytest.approx(1.0 / math.sqrt(2) + 1.0 / math.sqrt(4))
-    assert counts[pos[0], pos[6]] == pytest.approx(2.0)  # block × block: not clipped
+    assert counts[pos[0], pos[5]] == pytest.approx(1.0 / math.sqrt(2) + 1.0 / math.sqrt(4))
+    assert counts[pos[0], pos[3]] == pytest.approx(2.0)  # block × block: not clipped
 
 
 def test_choose_clip_maximises_signal_per_noise() -> None:
@@ -93,8 +90,8 @@ def test_clipped_release_noise_scale_and_mechanisms() -> None:
     rng = np.random.default_rng(0)
     X = np.zeros((400, WIDTH), dtype=np.float32)
     X[np.arange(400), rng.integers(0, 3, 400)] = 1.0
-    X[np.arange(400), 6 + rng.integers(0, 2, 400)] = 1.0
-    X[:, [3, 5, 8, 9, 10, 11, 12]] = rng.random((400, 7)) < 0.4
+    X[np.arange(400), 3 + rng.integers(0, 2, 400)] = 1.0
+    X[:, [5, 6, 7, 8, 9, 10, 12]] = rng.random((400, 7)) < 0.4
     M = indicator_matrix(X, IND)
     clip = PairClip(1.0, math.sqrt(IND.n_fixed), IND.n_fixed)
     exact = clipped_pair_counts(M, IND.free, clip)
