@@ -71,10 +71,9 @@ def clipped_pair_loss(
     return value + surrogate - surrogate.detach(), sq
 
 
-def ones_hist_loss(t: QueryTargets, pf: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """The weighted squared error of the model's row-size distribution against the released histogram
-    (:data:`~ehrsynth.training.query_fit.ONES_HIST_SD_FLOOR`) and its RMS error."""
-    assert t.hist is not None
-    model = ones_distribution(pf, len(t.hist)).mean(dim=0)
-    err = model - t.hist
-    return t.w_hist * (err * err).sum(), float(err.detach().pow(2).mean().sqrt())
+def ones_hist_loss(pf: torch.Tensor, hist: torch.Tensor, weight: float) -> tuple[torch.Tensor, float]:
+    """``weight`` × the squared error of the model's row-size distribution against the released histogram
+    ``hist`` (weight: :data:`~ehrsynth.training.query_fit.ONES_HIST_SD_FLOOR`) and its RMS error."""
+    model = ones_distribution(pf, len(hist)).mean(dim=0)
+    err = model - hist
+    return weight * (err * err).sum(), float(err.detach().pow(2).mean().sqrt())

@@ -331,7 +331,7 @@ class QueryTargets:
         e1 = one - self.one
         pair_loss, sq = self._pair_loss(P) if self.clip is None else clipped_pair_loss(self, P)
         if self.clip is not None and self.hist is not None:
-            hist_loss, hist_err = ones_hist_loss(self, P.index_select(1, self.free_idx))
+            hist_loss, hist_err = ones_hist_loss(P.index_select(1, self.free_idx), self.hist, self.w_hist)
             pair_loss = pair_loss + hist_loss
         loss = (self.w_one * e1**2).sum() + pair_loss
         stats = {
