@@ -352,7 +352,9 @@ def release_pairs(
     """All cross-block pair counts of the truncated ``M`` (each row ≤ ``ones`` = C + K ones), released as one
     Gaussian per pair group (:func:`pair_group_masks`) with the budget of ONE release at ``noise_multiplier``
     split by :func:`pair_group_multipliers`. A group no row can reach (e.g. code pairs when K = 1) is not
-    measured: it is left out of ``mask``. Exact (all pairs, sd 0) when ``noise_multiplier`` is None."""
+    measured: it is left out of ``mask``. Exact (all pairs, sd 0) when ``noise_multiplier`` is None. With
+    ``clip`` (experimental, :mod:`ehrsynth.dp.pair_clip`) ``M`` is NOT truncated: its rows' pairs are weighed
+    down to the clip's bounds, which are then the groups' sensitivities."""
     n = M.shape[0]
     counts = pair_counts(M) if clip is None else clipped_pair_counts(M, ind.free, clip)
     mask = ind.pair_mask()
