@@ -23,23 +23,12 @@ from torch import nn
 from ehrsynth.dp.pair_clip import PairClip
 from ehrsynth.errors import InvalidParameterError
 from ehrsynth.models.medgan import Autoencoder, Generator
-from ehrsynth.training.clip_fit import clipped_pair_loss, ones_hist_loss
+from ehrsynth.training.clip_fit import ONES_HIST_SD_FLOOR, clipped_pair_loss, ones_hist_loss
 from ehrsynth.training.progress import ProgressCallback, Throttle
 
 logger = logging.getLogger(__name__)
 
 PROB_FLOOR = 1e-6
-#: the released row-size histogram is a SOFT target: its sd in the loss weights is at least this (frequency
-#: scale; the release's own is ~0.002 on 8,000 rows at ε = 1). Clipped pairs weigh rows by their size, so
-#: without this target a model with rows of other sizes matched the weighted pairs with exaggerated
-#: dependence (planted blocks: within-block correlation 0.50 against 0.37 real; 0.45 with it). Fitted at the
-#: release's precision it fought the model instead: the model's soft rows cannot take the peaked sizes of
-#: real rows (59 % of diabetes patients hold exactly 3 codes) without losing their dependence; diabetes
-#: 10k × 200, ε = 1, three seeds: dimension-wise AUROC 0.611 and TSTR 0.556 at the release's sd (0.617 / 0.54
-#: with the exact Poisson-binomial distribution, 3× slower), 0.642 / 0.620 at sd 0.018, 0.649 / 0.639 at
-#: 0.058, 0.651 / 0.639 without the target (rows then weighed at their expected size; the exact distribution
-#: two seeds; benchmarks/RESULTS.md, measure-tuning, "Fourth pass").
-ONES_HIST_SD_FLOOR = 0.05
 
 
 @dataclass(frozen=True)
@@ -60,11 +49,11 @@ class MeasuredQueries:
     triples: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
     triple_freq: np.ndarray = field(default_factory=lambda: np.zeros(0))
     triple_sd: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    clip: PairClip | None = (
-        None  # pairs measured on clipped rows (dp/pair_clip.py): the model's are weighted too
-    )
-    free: np.ndarray | None = None  # bool per unit: BINARY/MISSING (clipped) units; needed with ``clip``
-    ones_hist: np.ndarray | None = None  # released frequencies of 0, 1, … free ones per row (last: the rest)
+    # experimental clipped pairs (dp/pair_clip.py): their bounds, the clipped (BINARY/MISSING) units and the
+    # released row-size histogram (frequencies of 0, 1, … free ones per row, the last bin the rest)
+    clip: PairClip | None = None
+    free: np.ndarray | None = None
+    ones_hist: np.ndarray | None = None
     ones_hist_sd: float = 0.0
 
     def with_triples(self, triples: np.ndarray, freq: np.ndarray, sd: float) -> MeasuredQueries:
@@ -305,13 +294,19 @@ class QueryTargets:
         self._mask_f = self.pair_mask.to(torch.float32)
         self.n_pairs = int(mask.sum())
         self.clip = q.clip
-        self.generator = torch.Generator(device=device).manual_seed(seed)  # the rows clipped pairs sample
         if q.clip is not None:
-            self._init_clipped(q, device)
+            self._init_clipped(q, device, seed)
 
-    def _init_clipped(self, q: MeasuredQueries, device: torch.device) -> None:
-        """Index the free (clipped) and block units and cut the targets and weights into their blocks."""
-        free = np.zeros(len(q.units), dtype=bool) if q.free is None else np.asarray(q.free, dtype=bool)
+    def _init_clipped(self, q: MeasuredQueries, device: torch.device, seed: int) -> None:
+        """Index the free (clipped) and block units, cut the targets and weights into their blocks and seed
+        the generator of the rows the clipped loss samples."""
+        if q.free is None or np.shape(q.free) != np.shape(q.units):
+            raise InvalidParameterError(
+                "clipped pairs need `free`, one bool per indicator unit (IndicatorLayout.free); found "
+                f"{None if q.free is None else np.shape(q.free)} for {len(q.units)} units"
+            )
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+        free = np.asarray(q.free, dtype=bool)
         f, b = np.flatnonzero(free), np.flatnonzero(~free)
         self.free_idx = torch.as_tensor(f, dtype=torch.long, device=device)
         self.block_idx = torch.as_tensor(b, dtype=torch.long, device=device)

@@ -190,3 +190,11 @@ def test_the_fit_matches_the_released_row_sizes() -> None:
     _, good = t.losses(right)
     _, bad = t.losses(wrong)
     assert good["rmse_ones_hist"] < 0.01 < bad["rmse_ones_hist"]
+
+
+def test_clipped_queries_without_the_free_units_are_refused() -> None:
+    u = 4
+    q = MeasuredQueries(np.arange(u), np.arange(u), 100, np.full(u, 0.2), np.full(u, 0.01), np.zeros((u, u)),
+                        0.01, np.triu(np.ones((u, u), dtype=bool), 1), clip=PairClip(1.0, 1.0, 0))  # fmt: skip
+    with pytest.raises(InvalidParameterError, match="clipped pairs need `free`"):
+        QueryTargets(q, torch.device("cpu"), QueryFitConfig())
