@@ -102,7 +102,9 @@ def planted_pair_bug(divisor: float, *, one_way: bool = False) -> Iterator[None]
         from ehrsynth.dp.sparse_marginals import pair_mechanisms
 
         name = kwargs.get("name", "measure:pairs")
-        charged = pair_mechanisms(args[1], kwargs["ones"], noise_multiplier, name)
+        clip = kwargs.get("clip")  # the clipped pair release is charged at its own sensitivities
+        sens = None if clip is None else clip.sensitivities()
+        charged = pair_mechanisms(args[1], kwargs["ones"], noise_multiplier, name, sens)
         return dataclasses.replace(out, mechanisms=charged)
 
     def weak_discover(*args: Any, noise_multiplier: float, **kwargs: Any) -> Any:

@@ -1,5 +1,6 @@
-"""EXPERIMENTAL, off by default: per-row clipping of the pair counts (every row keeps all its codes; rows with
-many codes count for less) instead of truncating rows to K codes.
+"""Per-row clipping of the pair counts (every row keeps all its codes; rows with many codes count for less),
+measured on the DP default path BESIDE the pairs of rows truncated to K codes
+(:func:`~ehrsynth.training.measure_engine.run_measure_engine` with ``clip``).
 
 Truncating rows to K codes (:func:`~ehrsynth.dp.sparse_marginals.truncate_rows`) bounds a row's code × code
 pair vector by √(K(K−1)/2), so the noise on every pair is set by the rows with the most codes, while most
@@ -13,22 +14,17 @@ applied to a sufficient statistic):
 
 Adding or removing one row then changes the code × code counts by at most B_free and the block × code counts
 by at most B_mixed in L2, whatever its number of codes: the released counts are Σ_r w(k_r)·x_r x_rᵀ plus
-Gaussian noise. Nothing is dropped and no row's codes are chosen (truncation drops a row's codes in a public
-order and biases the pairs of the codes it drops). The fit compares the released sums with the same weighted
-sums over the model's rows (:class:`~ehrsynth.training.query_fit.QueryTargets`), so the weights bias nothing
-the model can reproduce. The bounds are post-processing of the released histogram of ones per row
-(:func:`choose_clip`).
+Gaussian noise. The fit compares the released sums with the same weighted sums over the model's rows
+(:mod:`ehrsynth.training.clip_fit`). The bounds are post-processing of the released histogram of ones per
+row (:func:`choose_clip`).
 
-Measured (benchmarks/RESULTS.md, measure-tuning, "Fourth pass"), and why it is not the default:
-
-- diabetes 10k × 208, ε = 1, three seeds, fitted as in ``QueryTargets``: dimension-wise AUROC 0.651 against
-  0.617 with truncation, TSTR 0.630 against 0.616, the same 2-way TVD (0.0098 / 0.0099); pair correlations
-  of the top-50 codes r 0.67 against 0.49 (seed 0);
-- but it overstates planted dependence: a sparse table of two 6-code blocks (about 2 of 60 codes per row)
-  comes back with within-block correlation 0.32–0.34 against 0.21 real (truncation 0.19–0.20), with exact
-  statistics too; the ACTG 175 demo table lost its correlation structure (r 0.81 → 0.38); and diabetes
-  patients without any code rose from 0.2 % (real) and 3.8 % (truncation) to 7.1 %. A weighted release lets
-  a model with rows of other sizes match it with other dependence; until that is pinned, truncation stays.
+Measured (benchmarks/RESULTS.md, measure-tuning, "Fourth pass" and "Fifth pass"), diabetes 10k × 208,
+ε = 1, three seeds, dimension-wise AUROC: truncated pairs alone 0.617; clipped pairs alone 0.651, but they
+overstate planted dependence (a sparse table of two 6-code blocks: within-block correlation 0.32–0.34
+against 0.21 real; the ACTG 175 demo table lost its correlation structure). A weighted release lets a model
+whose rows have other sizes match it with other pair counts (its rows' sizes spread far wider than the real
+ones). Both releases with one budget (half each, ``CLIP_SHARE``) pin the plain counts and keep most of the
+gain: 0.643 on diabetes, planted within-block correlation within 8–24 % of the real one.
 """
 
 from __future__ import annotations

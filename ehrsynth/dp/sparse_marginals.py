@@ -323,10 +323,11 @@ def pair_mechanisms(
     noise_multiplier: float,
     name: str = "measure:pairs",
     sens: dict[str, float] | None = None,
+    shares: dict[str, float] | None = None,
 ) -> tuple[Gaussian, ...]:
     """The mechanisms :func:`release_pairs` records for a release at ``noise_multiplier``: one Gaussian per
     group, named ``{name}:{group}``."""
-    mult = pair_group_multipliers(ind, _cap_of(ind, ones), noise_multiplier, sens=sens)
+    mult = pair_group_multipliers(ind, _cap_of(ind, ones), noise_multiplier, shares, sens)
     return tuple(Gaussian(f"{name}:{g}", m, count=1) for g, m in mult.items())
 
 
@@ -348,12 +349,14 @@ def release_pairs(
     rng: np.random.Generator,
     name: str = "measure:pairs",
     clip: PairClip | None = None,
+    shares: dict[str, float] | None = None,
 ) -> PairRelease:
     """All cross-block pair counts of the truncated ``M`` (each row ≤ ``ones`` = C + K ones), released as one
     Gaussian per pair group (:func:`pair_group_masks`) with the budget of ONE release at ``noise_multiplier``
-    split by :func:`pair_group_multipliers`. A group no row can reach (e.g. code pairs when K = 1) is not
+    split by :func:`pair_group_multipliers` (``shares``: default :data:`PAIR_GROUP_SHARES`; a group with no
+    share is not released). A group no row can reach (e.g. code pairs when K = 1) is not
     measured: it is left out of ``mask``. Exact (all pairs, sd 0) when ``noise_multiplier`` is None. With
-    ``clip`` (experimental, :mod:`ehrsynth.dp.pair_clip`) ``M`` is NOT truncated: its rows' pairs are weighed
+    ``clip`` (:mod:`ehrsynth.dp.pair_clip`) ``M`` is NOT truncated: its rows' pairs are weighed
     down to the clip's bounds, which are then the groups' sensitivities."""
     n = M.shape[0]
     counts = pair_counts(M) if clip is None else clipped_pair_counts(M, ind.free, clip)
@@ -366,7 +369,7 @@ def release_pairs(
         cap = _cap_of(ind, ones)
         masks = pair_group_masks(ind)
         sens = pair_group_sensitivities(ind.n_fixed, cap) if clip is None else clip.sensitivities()
-        mechanisms = pair_mechanisms(ind, ones, noise_multiplier, name, sens)
+        mechanisms = pair_mechanisms(ind, ones, noise_multiplier, name, sens, shares)
         upper = np.zeros(counts.shape)
         mask = np.zeros(counts.shape, dtype=bool)
         for mech in mechanisms:

@@ -1,5 +1,6 @@
-"""The fit's side of the experimental clipped pair release (:mod:`ehrsynth.dp.pair_clip`): the model's
-weighted pair answers and its row-size distribution against the released histogram."""
+"""The fit's side of the clipped pair release (:mod:`ehrsynth.dp.pair_clip`): the model's weighted pair answers
+and its row-size distribution against the released histogram (both added to the loss of the truncated pairs,
+:class:`~ehrsynth.training.query_fit.QueryTargets`)."""
 
 from __future__ import annotations
 

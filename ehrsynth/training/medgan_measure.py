@@ -5,7 +5,7 @@ The fit's schema step has already run the one DP release of every column's 1-way
 ``calibrate_marginals=False``: then the units whose marginal the schema does not declare are measured here,
 in the same plan (:data:`OWN_ONE_WAY_SHARE`). This module spends the REST of the budget
 (:func:`~ehrsynth.dp.measure_budget.plan_measure_budget` with those 1-way mechanisms as ``fixed``) on the per-row
-cap, all cross-block pairs and (when :data:`MEASURE_ROUNDS` > 0) the adaptive triple rounds (:mod:`ehrsynth.training.measure_engine`), and fits the
+cap, all cross-block pairs (truncated and clipped, measure_engine) and (when :data:`MEASURE_ROUNDS` > 0) the adaptive triple rounds (:mod:`ehrsynth.training.measure_engine`), and fits the
 generator + decoder to the released 1-ways and pairs. No DP-SGD runs: the discriminator stays untrained, and
 everything after the releases is post-processing. Without DP the same steps use exact statistics.
 """
@@ -28,7 +28,7 @@ from ehrsynth.dp.sparse_marginals import (
     release_one_ways,
     truncate_rows,
 )
-from ehrsynth.training.measure_engine import MeasureConfig, release_caps, run_measure_engine
+from ehrsynth.training.measure_engine import MeasureConfig, release_bounds, run_measure_engine
 from ehrsynth.training.medgan_parts import MedGANConfig, MedGANModules
 from ehrsynth.training.progress import ProgressCallback
 
@@ -81,7 +81,11 @@ def fit_measured(
             per_round=DEFAULT_PER_ROUND,
             fixed=fixed,
         )
-    caps, cap_mechanisms = release_caps(data, layout, plan=plan, rng=rng, quantiles=(0.9, 0.99))
+    bounds = release_bounds(data, layout, plan=plan, rng=rng, quantiles=(0.9, 0.99))
+    caps, cap_mechanisms = bounds.caps, list(bounds.mechanisms)
+    # clipped pairs beside the truncated ones (under DP, where the table has codes to clip)
+    clip = bounds.clip if ind.free.any() else None
+    hist = None if bounds.ones_hist is None else (bounds.ones_hist, bounds.ones_hist_sd)
     n = len(data)
     one_way = np.clip(target[ind.units], 0.0, 1.0)
     one_way_sd = np.full(ind.size, count_sd / max(n, 1))
@@ -107,6 +111,8 @@ def fit_measured(
         generator_rng=tgen,
         config=measure_config(config.query_steps),
         progress=progress,
+        clip=clip,
+        ones_hist=hist if clip is not None else None,
     )
     logger.info(
         "measure engine: cap K=%d, %d mechanisms", caps[0], len(cap_mechanisms) + len(result.mechanisms)

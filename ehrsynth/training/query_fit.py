@@ -49,12 +49,16 @@ class MeasuredQueries:
     triples: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
     triple_freq: np.ndarray = field(default_factory=lambda: np.zeros(0))
     triple_sd: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    # experimental clipped pairs (dp/pair_clip.py): their bounds, the clipped (BINARY/MISSING) units and the
-    # released row-size histogram (frequencies of 0, 1, … free ones per row, the last bin the rest)
+    # clipped pairs (dp/pair_clip.py), measured beside ``pairs``: their bounds, the released weighted sums
+    # (u × u, symmetric, same mask) and their noise sd, the clipped (BINARY/MISSING) units and the released
+    # row-size histogram (frequencies of 0, 1, … free ones per row, the last bin the rest)
     clip: PairClip | None = None
     free: np.ndarray | None = None
     ones_hist: np.ndarray | None = None
     ones_hist_sd: float = 0.0
+    clip_pairs: np.ndarray | None = None
+    clip_pair_sd: float | np.ndarray = 0.0
+    clip_mask: np.ndarray | None = None  # the clipped pairs released (upper triangle); None: ``pair_mask``
 
     def with_triples(self, triples: np.ndarray, freq: np.ndarray, sd: float) -> MeasuredQueries:
         t = np.asarray(triples, dtype=np.int64).reshape(-1, 3)
@@ -209,7 +213,13 @@ class QueryFitConfig:
     their bin's mean residual gives every rare code the same positive dependence, which the real table does
     not have); ``spectral``: remove a low-rank part first (:func:`spectral_pairs`; off: it did not help);
     ``pair_weight``: ``"noise"`` weighs each pair by its noise variance (uniform), ``"posterior"`` by the
-    variance left after shrinkage (:func:`posterior_pair_variance`)."""
+    variance left after shrinkage (:func:`posterior_pair_variance`). ``clip_batch``: the clipped pairs'
+    answers (:mod:`ehrsynth.training.clip_fit`: four more matrix products per step, each growing with the
+    square of the number of codes) are read from the first ``clip_batch`` latent vectors of each batch; None:
+    all of them up to :data:`CLIP_FULL_UNITS` clipped units, then fewer in proportion to the products' cost,
+    at least :data:`CLIP_MIN_BATCH`. Measured (benchmarks/RESULTS.md, measure-tuning, "Fifth pass"): on
+    10k × 1,000 codes, 2 threads, all 1,024 took the fit from 62 s to 176 s; on diabetes 10k × 208 (200
+    codes, all 1,024 by this rule) 256 would cost dimension-wise AUROC (0.631 against 0.639, three seeds)."""
 
     batch: int = 1024
     steps: int = 1500
@@ -222,10 +232,13 @@ class QueryFitConfig:
     shrink: bool = False
     spectral: bool = False
     pair_weight: str = "noise"
+    clip_batch: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("batch", "steps", "log_every"):
+        for name in ("batch", "steps", "log_every", "clip_batch"):
             v = getattr(self, name)
+            if v is None and name == "clip_batch":
+                continue
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise InvalidParameterError(f"query fit {name} must be a positive integer, found {v!r}")
         if isinstance(self.resample_every, bool) or not isinstance(self.resample_every, int):
@@ -250,6 +263,20 @@ class QueryFitConfig:
 #: measure-tuning). On the DP default path the floor does not bind: at ε = 1 on that table the 1-way release's
 #: noise is 49.6 counts, the pairs' 39.8 (floor 10).
 ONE_WAY_SD_FLOOR = 0.25
+
+
+#: the clipped pairs are answered on every latent vector of a batch up to this many clipped units (codes)
+CLIP_FULL_UNITS = 512
+#: and on at least this many
+CLIP_MIN_BATCH = 256
+
+
+def clip_rows(batch: int, units: int) -> int:
+    """Latent vectors of a ``batch`` that answer the clipped pairs of ``units`` clipped units: all of them up
+    to :data:`CLIP_FULL_UNITS`, then batch·(CLIP_FULL_UNITS / units)², at least :data:`CLIP_MIN_BATCH`."""
+    if units <= CLIP_FULL_UNITS:
+        return batch
+    return min(batch, max(CLIP_MIN_BATCH, int(batch * (CLIP_FULL_UNITS / units) ** 2)))
 
 
 def _one_way_sd(q: MeasuredQueries) -> np.ndarray:
@@ -294,26 +321,41 @@ class QueryTargets:
         self._mask_f = self.pair_mask.to(torch.float32)
         self.n_pairs = int(mask.sum())
         self.clip = q.clip
+        self.clip_batch = config.clip_batch or clip_rows(
+            config.batch, int(np.sum(q.free)) if q.free is not None else 0
+        )
         if q.clip is not None:
             self._init_clipped(q, device, seed)
 
     def _init_clipped(self, q: MeasuredQueries, device: torch.device, seed: int) -> None:
-        """Index the free (clipped) and block units, cut the targets and weights into their blocks and seed
-        the generator of the rows the clipped loss samples."""
+        """Index the free (clipped) and block units, cut the clipped targets and their inverse-variance
+        weights into their blocks and seed the generator of the rows the clipped loss samples."""
         if q.free is None or np.shape(q.free) != np.shape(q.units):
             raise InvalidParameterError(
                 "clipped pairs need `free`, one bool per indicator unit (IndicatorLayout.free); found "
                 f"{None if q.free is None else np.shape(q.free)} for {len(q.units)} units"
+            )
+        if q.clip_pairs is None or np.shape(q.clip_pairs) != np.shape(q.pairs):
+            raise InvalidParameterError(
+                "clipped pairs need `clip_pairs`, the released weighted pair frequencies (u × u like `pairs`); "
+                f"found {None if q.clip_pairs is None else np.shape(q.clip_pairs)}"
             )
         self.generator = torch.Generator(device=device).manual_seed(seed)
         free = np.asarray(q.free, dtype=bool)
         f, b = np.flatnonzero(free), np.flatnonzero(~free)
         self.free_idx = torch.as_tensor(f, dtype=torch.long, device=device)
         self.block_idx = torch.as_tensor(b, dtype=torch.long, device=device)
-        sym, ms = self._pairs_sym, self.pair_mask | self.pair_mask.T
+        ms = self.pair_mask | self.pair_mask.T
+        on = ms.cpu().numpy()
+        if q.clip_mask is not None:  # groups measured on the truncated rows only weigh nothing here
+            on = on & (q.clip_mask | q.clip_mask.T)
+            ms = torch.as_tensor(on, device=device)
+        sym = torch.as_tensor(np.where(on, q.clip_pairs, 0.0), dtype=torch.float32, device=device)
+        w = np.where(on, 1.0 / _variance(q.clip_pairs, q.clip_pair_sd, q.n), 0.0) / 2  # both triangles
+        self._w_clip = torch.as_tensor(w, dtype=torch.float32, device=device)
         ft, bt = self.free_idx, self.block_idx
         self.t_ff, self.t_bf, self.t_bb = sym[ft][:, ft], sym[bt][:, ft], sym[bt][:, bt]
-        self.w_ff, self.w_bf, self.w_bb = (self._w_sym[r][:, c] for r, c in ((ft, ft), (bt, ft), (bt, bt)))
+        self.w_ff, self.w_bf, self.w_bb = (self._w_clip[r][:, c] for r, c in ((ft, ft), (bt, ft), (bt, bt)))
         self.m_ff, self.m_bf, self.m_bb = (ms[r][:, c].float() for r, c in ((ft, ft), (bt, ft), (bt, bt)))
         self.hist: torch.Tensor | None = None
         if q.ones_hist is not None and len(q.ones_hist) > 1:
@@ -324,16 +366,21 @@ class QueryTargets:
     def losses(self, P: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         one = P.mean(dim=0)
         e1 = one - self.one
-        pair_loss, sq = self._pair_loss(P) if self.clip is None else clipped_pair_loss(self, P)
-        if self.clip is not None and self.hist is not None:
-            hist_loss, hist_err = ones_hist_loss(P.index_select(1, self.free_idx), self.hist, self.w_hist)
-            pair_loss = pair_loss + hist_loss
-        loss = (self.w_one * e1**2).sum() + pair_loss
+        pair_loss, sq = self._pair_loss(P)
         stats = {
             "rmse_one_way": float(e1.detach().pow(2).mean().sqrt()),
-            "rmse_pairs": float((sq / max(self.n_pairs, 1)) ** 0.5),
-            **({"rmse_ones_hist": hist_err} if self.clip is not None and self.hist is not None else {}),
+            "rmse_pairs": (sq / max(self.n_pairs, 1)) ** 0.5,
         }
+        if self.clip is not None:  # the clipped pairs: a second, weighted measurement of the same pairs
+            clipped, clip_sq = clipped_pair_loss(self, P[: self.clip_batch])
+            pair_loss = pair_loss + clipped
+            stats["rmse_clip_pairs"] = (clip_sq / max(self.n_pairs, 1)) ** 0.5
+            if self.hist is not None:
+                hist_loss, stats["rmse_ones_hist"] = ones_hist_loss(
+                    P.index_select(1, self.free_idx), self.hist, self.w_hist
+                )
+                pair_loss = pair_loss + hist_loss
+        loss = (self.w_one * e1**2).sum() + pair_loss
         if self.triples.numel():
             t = self.triples
             tri = (P[:, t[:, 0]] * P[:, t[:, 1]] * P[:, t[:, 2]]).mean(dim=0)

@@ -53,8 +53,10 @@ def plant_noise_bug(monkeypatch: pytest.MonkeyPatch, divisor: float) -> None:
         if noise_multiplier is None:
             return real_pairs(*args, noise_multiplier=None, **kwargs)
         out = real_pairs(*args, noise_multiplier=noise_multiplier / divisor if divisor else None, **kwargs)
+        clip = kwargs.get("clip")  # the clipped pair release is charged at its own sensitivities
+        sens = None if clip is None else clip.sensitivities()
         charged = pair_mechanisms(
-            args[1], kwargs["ones"], noise_multiplier, kwargs.get("name", "measure:pairs")
+            args[1], kwargs["ones"], noise_multiplier, kwargs.get("name", "measure:pairs"), sens
         )
         return dataclasses.replace(out, mechanisms=charged)
 
@@ -83,7 +85,7 @@ def test_measure_engine_with_dp_stays_below_the_claim(epsilon: float) -> None:
     data = report.to_dict()
     assert not report.refuted and report.epsilon_lower_bound < epsilon
     names = {m["name"] for m in data["runs_detail"][0]["mechanisms"]}
-    assert {"measure:pairs:free", "measure:pairs:mixed"} <= names
+    assert {"measure:pairs:free", "measure:pairs:mixed", "measure:pairs_clip:free"} <= names
 
 
 @pytest.mark.parametrize(("claim", "runs"), [(BUG_CLAIM, 1), (1.0, 3)])

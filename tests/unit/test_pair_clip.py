@@ -4,6 +4,7 @@ from the histogram, the release's noise scale, and the fit's weighted pair loss 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -129,7 +130,8 @@ def test_clipped_pair_loss_value_and_gradient_match_autograd() -> None:
     sd = rng.random((u, u)) * 0.01 + 0.005
     clip = PairClip(1.0, math.sqrt(2), 2)
     q = MeasuredQueries(np.arange(u), blocks, 100, rng.random(u) * 0.3, np.full(u, 0.01), (pairs + pairs.T) / 2,
-                        (sd + sd.T) / 2, mask, clip=clip, free=free)  # fmt: skip
+                        (sd + sd.T) / 2, mask, clip=clip, free=free, clip_pairs=(pairs + pairs.T) / 2,
+                        clip_pair_sd=(sd + sd.T) / 2)  # fmt: skip
     t = QueryTargets(q, torch.device("cpu"), QueryFitConfig(project_pairs=False))
     P = torch.tensor(rng.random((m, u)), dtype=torch.float32, requires_grad=True)
     x = torch.as_tensor(rng.random((m, 8)) < 0.5, dtype=torch.float32)
@@ -152,7 +154,7 @@ def test_clipped_pair_loss_value_and_gradient_match_autograd() -> None:
                     w = torch.tensor(1.0)
                 gram[i, j] = gram[i, j] + w * ref_p[z, i] * ref_p[z, j]
     err = gram / m - torch.as_tensor((q.pairs * (mask | mask.T)), dtype=torch.float32)
-    ref = (t._w_sym * err * err).sum()
+    ref = (t._w_clip * err * err).sum()
     ref.backward()
     assert float(value.detach()) == pytest.approx(float(ref.detach()), rel=1e-4)
     assert P.grad is not None and ref_p.grad is not None
@@ -178,7 +180,8 @@ def test_the_fit_matches_the_released_row_sizes() -> None:
     hist = np.array([0.0, 6, 39, 19]) / 64
     q = MeasuredQueries(np.arange(u), np.arange(u), 1000, np.full(u, 0.35), np.full(u, 0.01),
                         np.zeros((u, u)), np.full((u, u), 0.01), np.triu(np.ones((u, u), dtype=bool), 1),
-                        clip=PairClip(1.0, 1.0, 0), free=free, ones_hist=hist, ones_hist_sd=0.001)  # fmt: skip
+                        clip=PairClip(1.0, 1.0, 0), free=free, ones_hist=hist, ones_hist_sd=0.001,
+                        clip_pairs=np.zeros((u, u)), clip_pair_sd=0.01)  # fmt: skip
     t = QueryTargets(q, torch.device("cpu"), QueryFitConfig())
     right = torch.zeros(64, u)
     right[:6, 0] = 1
@@ -198,3 +201,66 @@ def test_clipped_queries_without_the_free_units_are_refused() -> None:
                         0.01, np.triu(np.ones((u, u), dtype=bool), 1), clip=PairClip(1.0, 1.0, 0))  # fmt: skip
     with pytest.raises(InvalidParameterError, match="clipped pairs need `free`"):
         QueryTargets(q, torch.device("cpu"), QueryFitConfig())
+    # the clipped release is measured beside the truncated pairs: without its answers there is nothing to fit
+    q = replace(q, free=np.ones(u, dtype=bool))
+    with pytest.raises(InvalidParameterError, match="clipped pairs need `clip_pairs`"):
+        QueryTargets(q, torch.device("cpu"), QueryFitConfig())
+
+
+def test_the_loss_adds_the_clipped_pairs_to_the_truncated_ones() -> None:
+    """Both pair releases are targets: the loss with clipped pairs is the plain loss plus the clipped one."""
+    rng = np.random.default_rng(1)
+    u = 5
+    mask = np.triu(np.ones((u, u), dtype=bool), 1)
+    pairs = rng.random((u, u)) * 0.05
+    plain = MeasuredQueries(np.arange(u), np.arange(u), 500, np.full(u, 0.3), np.full(u, 0.01),
+                            (pairs + pairs.T) / 2, 0.01, mask)  # fmt: skip
+    both = replace(plain, clip=PairClip(1.0, 1.0, 0), free=np.ones(u, dtype=bool), clip_pairs=plain.pairs / 2,
+                   clip_pair_sd=0.005)  # fmt: skip
+    P = torch.as_tensor(rng.random((32, u)), dtype=torch.float32)
+    t_plain = QueryTargets(plain, torch.device("cpu"), QueryFitConfig(project_pairs=False))
+    t_both = QueryTargets(both, torch.device("cpu"), QueryFitConfig(project_pairs=False))
+    x = torch.bernoulli(P, generator=torch.Generator().manual_seed(0))
+    loss_plain, _ = t_plain.losses(P)
+    loss_both, stats = t_both.losses(P)
+    clipped, _ = clipped_pair_loss(t_both, P, x)
+    assert "rmse_clip_pairs" in stats and float(clipped) > 0
+    # the clipped term samples its rows from the targets' seeded generator (seed 0): x is that same draw
+    assert float(loss_both) == pytest.approx(float(loss_plain) + float(clipped), rel=1e-5)
+
+
+def test_clipped_and_truncated_pair_releases_share_one_budget() -> None:
+    """The DP path's two pair releases: code × code and block × code pairs in both (half of each group's μ²
+    on the clipped rows), block × block pairs (no row-size dependence) only truncated; together they spend
+    what one release at the plan's multiplier would."""
+    from ehrsynth.dp.sparse_marginals import pair_group_multipliers, truncate_rows
+    from ehrsynth.training.measure_engine import CLIP_SHARE, _release_pairs
+
+    rng = np.random.default_rng(0)
+    X = np.zeros((300, WIDTH), dtype=np.float32)
+    X[np.arange(300), rng.integers(0, 3, 300)] = 1.0
+    X[np.arange(300), 3 + rng.integers(0, 2, 300)] = 1.0
+    X[:, 5:11] = rng.random((300, 6)) < 0.4
+    full = indicator_matrix(X, IND)
+    cap = 3
+    M = truncate_rows(full, IND, cap, np.arange(IND.size))
+    clip = PairClip(1.0, math.sqrt(IND.n_fixed), IND.n_fixed)
+    sigma = 2.0
+    trunc, clipped = _release_pairs(M, full, IND, IND.n_fixed + cap, sigma, rng, clip, CLIP_SHARE)
+    assert clipped is not None
+    mu = {m.name: m.noise_multiplier**-2 for m in (*trunc.mechanisms, *clipped.mechanisms)}
+    assert set(mu) == {f"measure:pairs:{g}" for g in ("free", "mixed", "fixed")} | {
+        "measure:pairs_clip:free",
+        "measure:pairs_clip:mixed",
+    }
+    assert sum(mu.values()) == pytest.approx(sigma**-2, rel=1e-5)
+    single = pair_group_multipliers(IND, cap, sigma)
+    for g in ("free", "mixed"):
+        both = mu[f"measure:pairs:{g}"] + mu[f"measure:pairs_clip:{g}"]
+        assert both == pytest.approx(single[g] ** -2, rel=1e-5)
+        assert mu[f"measure:pairs_clip:{g}"] == pytest.approx(CLIP_SHARE * single[g] ** -2, rel=1e-5)
+    assert not (clipped.mask & pair_group_masks(IND)["fixed"]).any()
+    # the clipped answers are weighted counts of the full rows plus noise of the clipped sensitivities
+    assert np.allclose(
+        clipped.sd[pair_group_masks(IND)["free"]], mu["measure:pairs_clip:free"] ** -0.5 * 1.0 / 300
+    )
