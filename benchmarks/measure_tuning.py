@@ -156,6 +156,48 @@ kept as an experimental path (`ehrsynth.dp.pair_clip`, `run_measure_engine(clip=
   without the normal approximation's pull (e.g. sampled rows throughout), then the same planted tables.
 - `python benchmarks/measure_bench.py --epsilons 1 --rounds 0 --no-bias --clip` (and without `--clip`) are
   the repository commands for one seed of this comparison (the bench's own 1-way release; rows above).
+
+Fifth pass (stop 20, 2026-12-01): clipped pairs BESIDE the truncated ones — **now the DP default**.
+- **Why clipped pairs alone overstate.** Dense planted table (`two_blocks`, exact statistics, B_free at the
+  75th-percentile row size, default fit): the synthetic rows match the released weighted within-block pair
+  frequency (0.1713 against 0.1716) but not the plain one (0.199 against 0.181), because their sizes spread
+  far wider than the real ones (3..8 ones: 0.13 0.15 0.16 0.16 0.16 0.11 of rows, real 0.11 0.20 0.27 0.23
+  0.12 0.03); within-block correlation 0.49 against 0.374. So it is identifiability, not the optimiser:
+  the gradient through the weights (exact by enumeration, unit-checked) gave 0.506; dropping the histogram
+  target 0.492; clipping only rows above the 75th-percentile size, sparse 0.253 (exact) / 0.312 (ε = 3)
+  against 0.207, dense 0.45; dividing the clipped pairs by the size-biased mean weight of the released
+  histogram, sparse 0.30 (exact) and 0.9 at ε = 3 (its noisy high bins dominate).
+- **Row-size classes released apart** (a row is in one class, so the classes' vectors share the
+  sensitivity): the planted tables come back right (sparse 0.229 / 0.192 with class edges 2 / 2, 3; dense
+  0.359 with one class per size up to K), but each class pays the full noise, and the diabetes gain is
+  gone: dimension-wise AUROC 0.611 (one class per size, seed 0), 0.611 / 0.592 (edges 2, 3; seeds 0 / 1),
+  0.620 / 0.606 (edge 3), TSTR 0.47–0.53. Not kept.
+- **Both releases, one budget (kept).** The truncated pairs pin the plain counts; the clipped ones add
+  signal. fidelity_bench 10k × 208, ε = 1, seeds 0 / 1 / 2, dimension-wise AUROC (TSTR):
+  - every group in both, half the budget each: 0.645 / 0.636 / 0.649 (mean 0.643, TSTR 0.596); 70 % on the
+    clipped: 0.650 / 0.633 / 0.649 (0.644, TSTR 0.597); 85 %: 0.645 / 0.628 (two seeds); 70 % without the
+    histogram target: 0.647 / 0.635;
+  - **block × block pairs only truncated (they do not depend on row size), code × code and block × code half
+    each: 0.646 / 0.629 / 0.643 (mean 0.639), TSTR 0.616 / 0.619 / 0.605 (0.613)** — the committed default
+    (`CLIP_SHARE` 0.5, `CLIP_GROUPS`); code × code only: 0.639 / 0.626 / 0.643 (0.636, TSTR 0.617).
+  Truncated pairs alone: 0.617 (TSTR 0.616). 2-/3-way TVD unchanged (0.0097 / 0.0142 against 0.0099 /
+  0.0146); codes/patient TVD 0.379 against 0.409. 40k × 208: 0.722 / 0.726 / 0.729 (mean 0.726, TSTR
+  0.662) against 0.712. Other ε (three seeds): 0.3 / 3 / 10 → 0.563 / 0.687 / 0.706 (before 0.553 / 0.669 /
+  0.701). 808 codes, seed 0: 0.633 (before 0.614), TSTR 0.559 (0.593), codes/patient TVD 0.511, fit 193 s
+  on one thread. User path (`engine_bench.py`, no schema, 10k × 204): 0.660 / 0.669 / 0.658 (mean 0.662;
+  truncated alone 0.644 / 0.644 / 0.633).
+- **Cost.** The clipped answers take four more matrix products per step: 10k × 1,000 generated codes, 2
+  threads, 1,500 steps: 176 s with every latent vector, 104 s with `clip_batch` by `clip_rows` (268 of
+  1,024 vectors above 512 codes; 62 s with truncated pairs alone). On diabetes 10k × 208 reading them from
+  256 vectors cost AUROC (0.638 / 0.626 / 0.630, mean 0.631), so tables up to 512 codes use all.
+- **Planted tables** (`_fit` of tests/integration/test_measure_engine.py, FAST fit, ε = 3, seeds 0 / 1,
+  within-block correlation): sparse 0.224 / 0.255 against 0.207 / 0.206 real (truncated alone 0.210 /
+  0.220; clipped alone 0.341); dense 0.398 / 0.429 against 0.374 / 0.377 (0.388 / 0.409). With 70 % on the
+  clipped pairs: sparse 0.251 / 0.255, dense 0.435 / 0.466, so half it is. Default fit, seed 0: sparse 0.223
+  (exact) / 0.230 (ε = 3), dense 0.387 / 0.387.
+- **ACTG 175** (`synthesize` defaults, ε = 3, seeds 0 / 1 / 2; r between the real and synthetic correlation
+  matrices of its numeric and 0/1 columns): 0.862 / 0.846 / 0.857 against 0.848 / 0.829 / 0.837 with truncation
+  alone (clipped alone: 0.38).
 """
 
 
