@@ -353,6 +353,7 @@ class QueryTargets:
         sym = torch.as_tensor(np.where(on, q.clip_pairs, 0.0), dtype=torch.float32, device=device)
         w = np.where(on, 1.0 / _variance(q.clip_pairs, q.clip_pair_sd, q.n), 0.0) / 2  # both triangles
         self._w_clip = torch.as_tensor(w, dtype=torch.float32, device=device)
+        self.n_clip = int(np.triu(on, 1).sum())
         ft, bt = self.free_idx, self.block_idx
         self.t_ff, self.t_bf, self.t_bb = sym[ft][:, ft], sym[bt][:, ft], sym[bt][:, bt]
         self.w_ff, self.w_bf, self.w_bb = (self._w_clip[r][:, c] for r, c in ((ft, ft), (bt, ft), (bt, bt)))
@@ -374,7 +375,7 @@ class QueryTargets:
         if self.clip is not None:  # the clipped pairs: a second, weighted measurement of the same pairs
             clipped, clip_sq = clipped_pair_loss(self, P[: self.clip_batch])
             pair_loss = pair_loss + clipped
-            stats["rmse_clip_pairs"] = (clip_sq / max(self.n_pairs, 1)) ** 0.5
+            stats["rmse_clip_pairs"] = (clip_sq / max(self.n_clip, 1)) ** 0.5
             if self.hist is not None:
                 hist_loss, stats["rmse_ones_hist"] = ones_hist_loss(
                     P.index_select(1, self.free_idx), self.hist, self.w_hist
