@@ -34,6 +34,7 @@ def fit_sample(
     code_columns: Sequence[str] = (),
     schema_is_public: bool = False,
     random_state: int | None = None,
+    match_row_sizes: bool = False,
     **model_kwargs: Any,
 ) -> tuple[MedGAN, pd.DataFrame]:
     """Fit a :class:`~ehrsynth.MedGAN` on ``df`` and sample ``n_rows`` rows; returns (model, rows). The rows
@@ -43,7 +44,8 @@ def fit_sample(
     fit_seed, sample_seed = spawn_seeds(random_state)
     model = MedGAN(epsilon=epsilon, random_state=fit_seed, **model_kwargs)
     model.fit(df, schema=schema, code_columns=code_columns, schema_is_public=schema_is_public)
-    out = model.sample(len(df) if n_rows is None else n_rows, random_state=sample_seed)
+    n = len(df) if n_rows is None else n_rows
+    out = model.sample(n, random_state=sample_seed, match_row_sizes=match_row_sizes)
     summary = fidelity_summary(model.schema_, out)
     summary.warn()
     out.attrs.setdefault("ehrsynth", {})["fidelity"] = summary.to_dict()
@@ -58,6 +60,7 @@ def synthesize(
     schema: Schema | None = None,
     schema_is_public: bool = False,
     random_state: int | None = None,
+    match_row_sizes: bool = False,
     **model_kwargs: Any,
 ) -> pd.DataFrame:
     """Fit a :class:`~ehrsynth.MedGAN` on ``df`` and return ``n_rows`` synthetic rows (default: as many as
@@ -69,7 +72,8 @@ def synthesize(
     columns get fresh surrogate keys; free-text columns are refused. ``model_kwargs`` go to ``MedGAN``
     (e.g. ``epochs=``). The privacy record, the schema and the fidelity summary (each synthetic column against
     its released marginal) are attached as ``result.attrs["ehrsynth"]``. ``ehrsynth synthesize --seed S`` gives
-    the same rows as ``random_state=S`` here.
+    the same rows as ``random_state=S`` here. ``match_row_sizes``: keep the released number of codes per row
+    (:meth:`MedGAN.sample <ehrsynth.MedGAN.sample>`; engine 'measure'; costs some of the learnt dependence).
     """
     _, out = fit_sample(
         df,
@@ -78,6 +82,7 @@ def synthesize(
         schema=schema,
         schema_is_public=schema_is_public,
         random_state=random_state,
+        match_row_sizes=match_row_sizes,
         **model_kwargs,
     )
     return out

@@ -69,6 +69,23 @@ def checked_calibration(raw: Any, schema: Schema, where: str) -> dict[str, Any] 
     return {"shift": shift, "positions": positions}
 
 
+def checked_row_sizes(raw: Any, where: str) -> list[float] | None:
+    """Validate the stored row-size histogram (None, or 2 to DEFAULT_MAX_CAP + 1 finite frequencies with some
+    positive mass; released values may be negative)."""
+    if raw is None:
+        return None
+    from ehrsynth.dp.sparse_marginals import DEFAULT_MAX_CAP
+
+    ok = isinstance(raw, list) and 2 <= len(raw) <= DEFAULT_MAX_CAP + 1
+    ok = ok and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in raw)
+    if not ok or not any(x > 0 for x in raw):
+        raise ModelDirError(
+            f"{where}: 'row_sizes' must be null or a list of 2 to {DEFAULT_MAX_CAP + 1} finite frequencies "
+            "with some positive mass; re-save the model"
+        )
+    return [float(x) for x in raw]
+
+
 def check_long_input(raw: Any) -> dict[str, Any]:
     """Validate ``long_input.json``: how a long (patient, code) input was laid out, to write long output."""
     from ehrsynth.codes import GROUPINGS

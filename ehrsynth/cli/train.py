@@ -14,6 +14,11 @@ from ehrsynth.cli._common import (
     warn_no_dp,
 )
 
+ROW_SIZES_HELP = (
+    "keep the released number of codes (and missing flags) per row (engine measure): codes per patient come "
+    "out right, some learnt dependence is lost (README, Engines)"
+)
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
@@ -28,6 +33,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--save-model", metavar="DIR", help="also save the fitted model directory")
     p.add_argument("--wide", action="store_true", help="with --long: write the patient x code matrix")
+    p.add_argument("--match-row-sizes", action="store_true", help=ROW_SIZES_HELP)
     add_training_options(p)
     p.set_defaults(handler=run_synthesize)
 
@@ -52,6 +58,7 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--seed", type=int, default=None, help="random seed for reproducible rows (default: none)")
     s.add_argument("--device", default="cpu", help="auto | cpu | cuda (default cpu)")
     s.add_argument("--wide", action="store_true", help="for a model fitted on long input: write the matrix")
+    s.add_argument("--match-row-sizes", action="store_true", help=ROW_SIZES_HELP)
     s.set_defaults(handler=run_sample)
 
 
@@ -101,6 +108,7 @@ def _fit(args: argparse.Namespace, n_rows: int | None = None) -> tuple[Any, Any,
             code_columns=data.code_columns,
             schema_is_public=args.schema_is_public,
             progress=progress,
+            match_row_sizes=args.match_row_sizes,
             **model_kwargs(args),
         )
     return model, data, out
@@ -148,7 +156,7 @@ def run_sample(args: argparse.Namespace) -> int:
 
     check_output(args.output)
     model = load(args.model_dir, device=args.device)
-    out = model.sample(args.rows, random_state=args.seed)
+    out = model.sample(args.rows, random_state=args.seed, match_row_sizes=args.match_row_sizes)
     summary = _fidelity(model, out, args, warn=True)
     side = write_output(out, args.output, model, model.long_input_, args.wide, extra={"fidelity": summary})
     report_privacy(model)

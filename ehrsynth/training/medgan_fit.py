@@ -104,6 +104,7 @@ def fit_medgan(
     for module in modules.as_dict().values():
         module.to(device)
     schedule = _schedule(config, len(df))
+    row_sizes: list[float] | None = None  # only the measure engine releases codes per row
     if config.engine == "measure":
         from ehrsynth.training.medgan_measure import fit_measured
 
@@ -116,7 +117,7 @@ def fit_medgan(
                 stacklevel=3,
             )
 
-        sgd, measured = fit_measured(
+        sgd, measured, row_sizes = fit_measured(
             config,
             modules,
             data.cpu().numpy(),
@@ -142,7 +143,7 @@ def fit_medgan(
     )
     if config.checkpoint_dir and config.engine != "hybrid":
         clear_checkpoint(config.checkpoint_dir)
-    return MedGANState(run.schema, modules, privacy, calibration, run.history, schedule)
+    return MedGANState(run.schema, modules, privacy, calibration, run.history, schedule, row_sizes)
 
 
 def _measure_for_hybrid(

@@ -22,7 +22,9 @@ import torch
 from ehrsynth.dp.accounting import Mechanism
 from ehrsynth.dp.measure_budget import DEFAULT_PER_ROUND, exact_plan, plan_measure_budget
 from ehrsynth.dp.sparse_marginals import (
+    DEFAULT_MAX_CAP,
     IndicatorLayout,
+    free_ones_per_row,
     indicator_matrix,
     priority,
     release_one_ways,
@@ -31,6 +33,7 @@ from ehrsynth.dp.sparse_marginals import (
 from ehrsynth.training.measure_engine import MeasureConfig, release_bounds, run_measure_engine
 from ehrsynth.training.medgan_parts import MedGANConfig, MedGANModules
 from ehrsynth.training.progress import ProgressCallback
+from ehrsynth.training.row_sizes import denoise_sizes, exact_sizes
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +60,13 @@ def fit_measured(
     rng: np.random.Generator,
     tgen: torch.Generator,
     progress: ProgressCallback | None = None,
-) -> tuple[list[Mechanism], dict[str, list[dict[str, float]]]]:
+) -> tuple[list[Mechanism], dict[str, list[dict[str, float]]], list[float]]:
     """Release the pairs (and rounds of triples) of the encoded ``data`` and fit the modules to them in place.
 
     ``fixed``: the mechanisms already run (the 1-way release); ``count_sd``: that release's noise on a count
-    (0 without DP). Returns the mechanisms run here and the fit history (errors against released values).
+    (0 without DP). Returns the mechanisms run here, the fit history (errors against released values) and the
+    row-size histogram sampling keeps (:mod:`ehrsynth.training.row_sizes`: the released one, its empty bins'
+    noise removed; exact without DP).
     """
 
     dp = config.dp
@@ -118,7 +123,11 @@ def fit_measured(
         "measure engine: cap K=%d, %d mechanisms", caps[0], len(cap_mechanisms) + len(result.mechanisms)
     )
     history: dict[str, Any] = {"measure": result.history["fit"], "rounds": result.history["rounds"]}
-    return [*cap_mechanisms, *result.mechanisms], history
+    if bounds.ones_hist is not None:  # released: post-processing of the row cap's histogram
+        sizes = denoise_sizes(bounds.ones_hist, bounds.ones_hist_sd).tolist()
+    else:
+        sizes = exact_sizes(free_ones_per_row(indicator_matrix(data, ind), ind), DEFAULT_MAX_CAP)
+    return [*cap_mechanisms, *result.mechanisms], history, sizes
 
 
 def measure_config(query_steps: int | None) -> MeasureConfig:

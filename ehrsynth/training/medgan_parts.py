@@ -111,6 +111,9 @@ class MedGANState:
     calibration: dict[str, Any] | None
     history: dict[str, list[dict[str, float]]]
     schedule: Schedule
+    #: released (or, without DP, exact) frequencies of 0, 1, … free ones per row that sampling matches
+    #: (training/row_sizes.py); None: plain sampling (engines that release no such histogram)
+    row_sizes: list[float] | None = None
 
 
 def build_modules(schema: Schema, arch: Architecture, tgen: torch.Generator | None = None) -> MedGANModules:

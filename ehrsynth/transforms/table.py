@@ -238,7 +238,7 @@ class TableTransformer:
         # every binary and missing unit in one vectorised draw
         unit_spans = [s for s in self.layout if s.kind in (SpanKind.BINARY, SpanKind.MISSING)]
         unit_idx = np.asarray([s.start for s in unit_spans], dtype=np.int64)
-        units = self._bernoulli(X, unit_idx, random_state) if len(unit_idx) else np.zeros((n, 0), bool)
+        units = self.bernoulli(X, unit_idx, random_state) if len(unit_idx) else np.zeros((n, 0), bool)
         position = {(s.column, s.kind): i for i, s in enumerate(unit_spans)}
         columns: dict[str, pd.Series | np.ndarray] = {}
         block_names = [
@@ -316,7 +316,7 @@ class TableTransformer:
         return blocks
 
     @staticmethod
-    def _bernoulli(X: np.ndarray, idx: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+    def bernoulli(X: np.ndarray, idx: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         """Draw the units ``X[:, idx]`` as Bernoulli variables (``rng=None``: threshold at 0.5)."""
         # torch: a contiguous gather and vectorised float32 uniforms, ~4x faster than numpy's fancy index
         # and uniforms here; seeded from ``rng`` so a random_state still fixes the output.

@@ -239,3 +239,23 @@ def test_engine_measure_from_the_command_line(tmp_path: Path) -> None:
     names = [m["name"] for m in json.loads((model_dir / "privacy.json").read_text())["mechanisms"]]
     assert "marginals:1-way" in names and "discriminator" not in names
     assert len(pd.read_csv(tmp_path / "s.csv")) == 2000
+
+
+def test_match_row_sizes_keeps_the_codes_per_row(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    codes = np.zeros((800, 12), dtype=int)
+    for row in codes:  # every patient holds exactly two of the twelve codes
+        row[rng.choice(12, 2, replace=False)] = 1
+    real = tmp_path / "codes.csv"
+    pd.DataFrame(codes, columns=[f"dx_{j}" for j in range(12)]).to_csv(real, index=False)
+    out, model_dir = tmp_path / "s.csv", tmp_path / "m"
+    args = ["--rows", "300", "--epsilon", "3", "--save-model", str(model_dir), "--match-row-sizes", *FAST]
+    assert main(["synthesize", str(real), "-o", str(out), *args]) == 0
+    d = pd.read_csv(out)
+    print(d.sum(axis=1).value_counts().head(), d.shape, d.describe().T)
+    assert set(pd.read_csv(out).sum(axis=1)) == {2}
+    sampled = tmp_path / "t.csv"
+    assert main(["sample", str(model_dir), "-n", "300", "-o", str(sampled), "--match-row-sizes"]) == 0
+    assert set(pd.read_csv(sampled).sum(axis=1)) == {2}
+    assert main(["sample", str(model_dir), "-n", "300", "-o", str(sampled)]) == 0  # plain draws by default
+    assert set(pd.read_csv(sampled).sum(axis=1)) != {2}
