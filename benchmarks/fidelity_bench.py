@@ -2,6 +2,7 @@
 
     python benchmarks/fidelity_bench.py --epsilons 1 3 --seeds 0              # diabetes, 10k × (8 + 200)
     python benchmarks/fidelity_bench.py --methods pgm_aim --epsilons 1 --merge  # rerun one, keep the rest
+    python benchmarks/fidelity_bench.py --methods ehrsynth_measure --epsilons --no-dp --merge  # noise-free fit
 
 Table: Diabetes 130-US hospitals dev file, one row per patient (``diabetes130_patient_table``): race, gender,
 age band, worst readmission, plus from the patient's first encounter time_in_hospital, num_lab_procedures,
@@ -200,8 +201,10 @@ def env_python(env: str) -> tuple[Path | None, str]:
     return python, ""
 
 
-def run_method(method: str, env: str, eps: float, workdir: Path, ctx: dict[str, Any]) -> dict[str, Any]:
-    label = f"{method}@{eps:g}@s{ctx['seed']}"
+def run_method(
+    method: str, env: str, eps: float | None, workdir: Path, ctx: dict[str, Any]
+) -> dict[str, Any]:
+    label = f"{method}@{'nodp' if eps is None else format(eps, 'g')}@s{ctx['seed']}"
     entry: dict[str, Any] = {"method": method, "epsilon": eps, "seed": ctx["seed"], "environment": env}
     entry["load_average_start"] = os.getloadavg()[0]
     entry["timeout_s"] = ctx["timeout"]
@@ -209,7 +212,8 @@ def run_method(method: str, env: str, eps: float, workdir: Path, ctx: dict[str, 
     if python is None:
         return entry | {"status": "unavailable", "reason": why}
     cmd = ["nice", "-n", "10", str(python), str(HERE / "baselines" / "worker.py"), "--method", method]
-    cmd += ["--workdir", str(workdir), "--out", label, "--epsilon", str(eps)]
+    cmd += ["--workdir", str(workdir), "--out", label]
+    cmd += [] if eps is None else ["--epsilon", str(eps)]  # no --epsilon: the worker fits without DP
     proc = run_limited(cmd, ctx["timeout"], workdir / f"{label}.log", env=os.environ | THREADS_1)
     entry.update(wall_seconds=proc.wall_seconds, cpu_seconds=proc.cpu_seconds)
     if proc.returncode is None:
@@ -263,7 +267,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--rows", type=int, default=10_000, help="patients drawn (80%% train, 20%% test)")
     ap.add_argument("--codes", type=int, default=200, help="most prevalent ICD-9 codes kept")
-    ap.add_argument("--epsilons", type=float, nargs="+", default=list(EPSILONS))
+    ap.add_argument("--epsilons", type=float, nargs="*", default=list(EPSILONS))
+    ap.add_argument(
+        "--no-dp",
+        action="store_true",
+        help="also fit the ehrsynth methods without DP (exact statistics: the model's reach without noise)",
+    )
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--methods", nargs="*", default=None, help="worker names (default: all in METHODS)")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per method run")
@@ -332,9 +341,11 @@ def run_seed(
                 result["runs"].append(ref)
                 print(json.dumps(ref, default=str), flush=True)
         timed_out: dict[str, float] = {}
-        for eps in args.epsilons:
+        for eps in ([None] if args.no_dp else []) + list(args.epsilons):
             for method, env in METHODS:
                 if args.methods and method not in args.methods:
+                    continue
+                if eps is None and not method.startswith("ehrsynth"):  # the peers here are DP only
                     continue
                 if method in timed_out:  # MST/AIM/DP-CTGAN run times do not fall with ε
                     reason = f"not run: timed out at ε={timed_out[method]:g} with the same time box"
@@ -347,7 +358,7 @@ def run_seed(
                     }
                 else:
                     entry = run_method(method, env, eps, workdir, ctx)
-                if entry["status"] == "timeout" and not method.startswith("ehrsynth"):
+                if entry["status"] == "timeout" and eps is not None and not method.startswith("ehrsynth"):
                     timed_out[method] = eps
                 result["runs"].append(entry)
                 shown = {k: v for k, v in entry.items() if k != "traceback"}

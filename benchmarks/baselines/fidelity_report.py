@@ -25,6 +25,11 @@ REFERENCE_NOTE = {
     "shuffled_train": "train columns shuffled: exact 1-way marginals, no dependence (non-DP floor)",
     "independent_resampled": "independent marginals resampled, as many rows as train (non-DP floor + sampling)",
 }
+#: the note on ehrsynth rows run without DP (``fidelity_bench.py --no-dp``)
+NO_DP_NOTE = (
+    "ehrsynth_* (no DP): the same engine fitted to exact statistics (no noise, no row cap): what the model "
+    "reaches without noise; the gap to its DP rows is what the noise costs (issue 12: noise vs capacity)"
+)
 
 
 def _cell(runs: list[dict[str, Any]], key: str, fmt: str) -> str:
@@ -101,8 +106,10 @@ def render(result: dict[str, Any], json_path: Path) -> str:
         *_header(),
     ]
     for name, group in _groups(refs).items():
-        lines.append(_row(name, group))
+        lines.append(_row(f"{name} (no DP)" if name.startswith("ehrsynth") else name, group))
     lines += [""] + [f"- {k}: {v}" for k, v in REFERENCE_NOTE.items()]
+    if any(r["method"].startswith("ehrsynth") for r in refs):
+        lines.append(f"- {NO_DP_NOTE}")
     for eps in sorted({r["epsilon"] for r in runs if r["epsilon"] is not None}):
         lines += ["", f"**ε = {eps:g}** (δ = {result['config'].get('delta', 0):.1e})", "", *_header()]
         for name, group in _groups([r for r in runs if r["epsilon"] == eps]).items():

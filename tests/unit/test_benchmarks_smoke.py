@@ -147,6 +147,7 @@ def test_fidelity_report_renders_references_and_failures(tmp_path: Path) -> None
     ok = {"status": "ok", "tvd_2way_mean": 0.01, "auroc_synthetic": 0.6, "fit_seconds": 3.0}
     runs = [
         {"method": "real_holdout", "epsilon": None, "seed": 0} | ok,
+        {"method": "ehrsynth_measure", "epsilon": None, "seed": 0} | ok | {"auroc_synthetic": 0.7},
         {"method": "pgm_mst", "epsilon": 1.0, "seed": 0} | ok,
         {"method": "pgm_mst", "epsilon": 1.0, "seed": 1} | ok | {"tvd_2way_mean": 0.03},
         {
@@ -172,6 +173,9 @@ def test_fidelity_report_renders_references_and_failures(tmp_path: Path) -> None
     assert "| real_holdout | 0.0100 |" in text
     assert "| pgm_mst (n=2) | 0.0200 ± 0.0141 |" in text
     assert "| pgm_aim | timeout: timeout after 600 s |" in text
+    # an engine fitted without DP (--no-dp) is a reference row, named as such and explained
+    assert "| ehrsynth_measure (no DP) | 0.0100 |" in text
+    assert "- ehrsynth_* (no DP):" in text
 
 
 def test_codes_per_row_tvd_compares_the_number_of_codes_per_patient() -> None:
