@@ -198,6 +198,31 @@ Fifth pass (stop 20, 2026-12-01): clipped pairs BESIDE the truncated ones — **
 - **ACTG 175** (`synthesize` defaults, ε = 3, seeds 0 / 1 / 2; r between the real and synthetic correlation
   matrices of its numeric and 0/1 columns): 0.862 / 0.846 / 0.857 against 0.848 / 0.829 / 0.837 with truncation
   alone (clipped alone: 0.38).
+
+Sixth pass (stop 21, 2026-12-01): settings around the fifth-pass default, and rows matched to the released
+codes per patient. fidelity_bench 10k × 208, ε = 1, seeds 0 / 1 / 2, dimension-wise AUROC (mean; TSTR), each
+against the default's 0.646 / 0.629 / 0.643 (0.639; TSTR 0.613) from before the 1-way fix below:
+- 1-way share 0.35 instead of 0.45: 0.648 / 0.624 / 0.642 (0.638; 0.606). 2,500 fit steps: 0.637 / 0.623 /
+  0.649 (0.637; 0.610). 2,048 latent vectors per step: 0.641 / 0.623 (two seeds; fit 112–130 s). Pair cap at
+  the 0.95 quantile: 0.645 / 0.628 / 0.649 (0.641; 0.609); at 0.75 (and 0.6, the same K): 0.638 / 0.622 /
+  0.637 (0.632; TSTR 0.542). Pair targets not projected to their Fréchet bounds: 0.641 / 0.627 / 0.648
+  (0.639; TSTR 0.569). None kept: all within the ±0.01 seed spread, or worse.
+- Where the AUROC is lost (seed 0, per code): the ten rarest of the top-50 codes score 0.558 at ε = 1 against
+  0.640 without DP (the ten commonest 0.685 / 0.719); four codes fall below 0.5 (dx_789 0.371, real 0.761).
+  The synthetic rows carry a "busy row" dependence every code shares: the mean correlation of a top-50 code
+  with the count of the row's other codes is 0.068 (0.053 without DP) against 0.010 real, and a rare code's
+  logistic regression picks it up (dx_789: num_medications coefficient +0.32 against −0.30 real). Rare
+  demographic values get wild code rates (age [0-10), 16 patients: dx_789 in 9.4 % of synthetic rows), the
+  pair noise on their small counts.
+- **Rows matched to the released codes per row** (`sample(match_row_sizes=True)`, training/row_sizes.py;
+  kept as an option, off by default): codes/patient TVD 0.019 against 0.379, the busy-row correlation
+  −0.007, but AUROC 0.637 / 0.618 / 0.627 (0.627; TSTR 0.593), 2-way TVD 0.0105 against 0.0097; 40k:
+  0.703 / 0.709 / 0.716 (0.709, codes/patient TVD 0.004); user path 0.649 / 0.639 / 0.653 (0.647). Selecting
+  rows by size moves the pair frequencies the fit matched on the unselected rows.
+- **1-way release fix** (0/1 code columns no longer get invented values; README, *Privacy guarantee*): it
+  changes the numeric thresholds, so every ehrsynth row of fidelity-workload was rerun: ε = 1 0.646 / 0.627 /
+  0.635 (0.636; TSTR 0.610); without schema 0.641 / 0.635 / 0.646 (0.641); without DP (`--no-dp`) 0.695 /
+  0.698 / 0.687 (0.693; 2-way TVD 0.0025, codes/patient TVD 0.405).
 """
 
 

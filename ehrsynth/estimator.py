@@ -357,9 +357,9 @@ class MedGAN(Estimator):
         medGAN samples; the count of codes per row then comes out far wider than the real one. True, where the
         fit kept a histogram of codes (and missing flags) per row (``row_sizes_``, engine 'measure'), keeps
         that many per row (:mod:`ehrsynth.training.row_sizes`): on diabetes 10k × 208 at ε = 1 the codes per
-        patient go from a TVD of 0.38 to 0.01 from the real ones, but the dependence the fit learnt suffers
-        (dimension-wise AUROC 0.628 against 0.639, 2-way TVD 0.0105 against 0.0103; on 40k patients 0.703
-        against 0.722 and 0.0041 against 0.0033; README, *Engines*). Raises nothing when no histogram was kept
+        patient go from a TVD of 0.38 to 0.02 from the real ones, but the dependence the fit learnt suffers
+        (dimension-wise AUROC 0.627 against 0.636, 2-way TVD 0.0105 against 0.0097; on 40k patients 0.709
+        against 0.726; README, *Engines*). Raises nothing when no histogram was kept
         (other engines, older model directories): plain draws."""
         self._check_fitted()
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
