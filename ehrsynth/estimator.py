@@ -37,6 +37,7 @@ from ehrsynth.medgan_files import (
     checked_calibration,
     checked_row_sizes,
     checked_schedule,
+    schema_source,
 )
 from ehrsynth.models.medgan import Autoencoder, Discriminator, Generator
 from ehrsynth.params import (
@@ -320,7 +321,7 @@ class MedGAN(Estimator):
             progress=self._progress(),
         )
         if state.privacy.private:
-            state.privacy.schema_source = _schema_source(schema)
+            state.privacy.schema_source = schema_source(schema)
         self._set_state(state)
         return self
 
@@ -354,13 +355,10 @@ class MedGAN(Estimator):
         """Draw ``n`` synthetic rows (post-processing: spends no privacy budget).
 
         ``match_row_sizes``: False (default) draws every code independently given the generator's output, as
-        medGAN samples; the count of codes per row then comes out far wider than the real one. True, where the
-        fit kept a histogram of codes (and missing flags) per row (``row_sizes_``, engine 'measure'), keeps
-        that many per row (:mod:`ehrsynth.training.row_sizes`): on diabetes 10k × 208 at ε = 1 the codes per
-        patient go from a TVD of 0.38 to 0.02 from the real ones, but the dependence the fit learnt suffers
-        (dimension-wise AUROC 0.627 against 0.636, 2-way TVD 0.0105 against 0.0097; on 40k patients 0.709
-        against 0.726; README, *Engines*). Raises nothing when no histogram was kept
-        (other engines, older model directories): plain draws."""
+        medGAN samples, so the count of codes per row comes out far wider than the real one. True keeps the
+        histogram of codes (and missing flags) per row that the fit kept (``row_sizes_``, engine 'measure';
+        :mod:`ehrsynth.training.row_sizes`), at some cost to the learnt dependence (README, *Engines*); plain
+        draws where no histogram was kept (other engines, older model directories)."""
         self._check_fitted()
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise InvalidParameterError(f"n must be a positive integer, found {n!r}")
@@ -373,7 +371,7 @@ class MedGAN(Estimator):
             from ehrsynth.training import row_sizes
 
             matrix = row_sizes.match_row_sizes(
-                lambda m: self._draw_free_units(self._probabilities(m, tgen), rng),
+                lambda m: row_sizes.draw_free_units(self.transformer_, self._probabilities(m, tgen), rng),
                 n,
                 row_sizes.size_target(sizes),
                 rng,
@@ -404,21 +402,6 @@ class MedGAN(Estimator):
                     logits = logits + shift
                 parts.append(ae.head.activate(logits).float().cpu().numpy())
         return np.concatenate(parts, axis=0)
-
-    def _draw_free_units(self, matrix: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """``matrix`` with its BINARY/MISSING units drawn as 0/1 (decoding keeps them), and each row's count
-        of ones among them (the row size the released histogram counts)."""
-        from ehrsynth.transforms.layout import SpanKind
-
-        idx = np.asarray(
-            [s.start for s in self.transformer_.layout if s.kind in (SpanKind.BINARY, SpanKind.MISSING)],
-            dtype=np.int64,
-        )
-        if idx.size == 0:
-            return matrix, np.zeros(len(matrix), dtype=np.int64)
-        ones = self.transformer_.bernoulli(matrix, idx, rng)
-        matrix[:, idx] = ones
-        return matrix, ones.sum(axis=1).astype(np.int64)
 
     def _logit_shift(self, device: torch.device) -> torch.Tensor | None:
         """The calibration's full-width logit shifts (zero on position units)."""
@@ -512,12 +495,3 @@ def _checked_params(raw: dict[str, Any], where: str) -> dict[str, Any]:
     except EhrsynthError as exc:
         raise ModelDirError(f"{where}: {exc}; re-save the model") from exc
     return params
-
-
-def _schema_source(schema: Schema | None) -> str:
-    """Where the domains came from, as recorded in privacy.json (see PrivacyRecord.schema_source)."""
-    if schema is None:
-        return "released"
-    if not schema.complete:
-        return "declared+released"
-    return "declared-data-derived" if schema.data_derived else "declared"

@@ -100,3 +100,12 @@ def check_long_input(raw: Any) -> dict[str, Any]:
             f"{LONG_INPUT}: 'counts' must be true/false, 'grouping' null or one of {GROUPINGS}"
         )
     return dict(raw)
+
+
+def schema_source(schema: Schema | None) -> str:
+    """Where the domains came from, as recorded in privacy.json (see PrivacyRecord.schema_source)."""
+    if schema is None:
+        return "released"
+    if not schema.complete:
+        return "declared+released"
+    return "declared-data-derived" if schema.data_derived else "declared"

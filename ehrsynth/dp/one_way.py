@@ -115,7 +115,7 @@ def release_one_way(
     # 200-code table a 3σ bar alone would invent missing values in some code)
     z_missing = max(SIGNIFICANT_Z, float(-ndtri(MISSING_FALSE_RATE / max(len(specs), 1))))
     # every numeric cell is tested alone and (while empty) in aligned groups of 2–16, ~0.94 more tests per
-    # cell (one_way_numeric._threshold_groups): both count in the Bonferroni family
+    # cell (cell_threshold.threshold_groups): both count in the Bonferroni family
     n_cells = sum(2 * len(level0(s)[0]) + 2 for s in specs if s.role == "numeric") + 2 * len(specs)
     z_cell = float(-ndtri(FALSE_CELL_RATE / max(n_cells, 1)))
     z_numeric = family_z(sum(1 for s in specs if s.role == "numeric"))

@@ -18,6 +18,8 @@ from collections.abc import Callable
 import numpy as np
 
 from ehrsynth.errors import InvalidParameterError
+from ehrsynth.transforms.layout import SpanKind
+from ehrsynth.transforms.table import TableTransformer
 
 logger = logging.getLogger(__name__)
 
@@ -122,3 +124,18 @@ def match_row_sizes(
         kept.append(draw(missing)[0])
     out = np.concatenate(kept, axis=0)
     return out[rng.permutation(len(out))]
+
+
+def draw_free_units(
+    transformer: TableTransformer, matrix: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """``matrix`` (probabilities) with its BINARY/MISSING units drawn as 0/1 in place (decoding keeps them), and
+    each row's count of ones among them: the row size the released histogram counts."""
+    idx = np.asarray(
+        [s.start for s in transformer.layout if s.kind in (SpanKind.BINARY, SpanKind.MISSING)], dtype=np.int64
+    )
+    if idx.size == 0:
+        return matrix, np.zeros(len(matrix), dtype=np.int64)
+    ones = transformer.bernoulli(matrix, idx, rng)
+    matrix[:, idx] = ones
+    return matrix, ones.sum(axis=1).astype(np.int64)

@@ -371,34 +371,35 @@ def test_a_one_decimal_lab_comes_back_with_one_decimal() -> None:
 def test_noise_alone_over_many_cells_does_not_refuse_a_column_of_a_wide_table() -> None:
     """User path, diabetes 8,000 × 204, ε = 1, seed 2: the 0/1 code 'dx_530' was refused because the noisy
     total of its ~40 level-0 cells passed a single-column 3 sd test although no cell or group did."""
-    from ehrsynth.dp.one_way_numeric import SIGNIFICANT_Z, _threshold_groups, family_z
+    from ehrsynth.dp.cell_threshold import SIGNIFICANT_Z, threshold_groups
+    from ehrsynth.dp.one_way_numeric import family_z
 
     noisy = np.full(
         40, 3.5 / np.sqrt(40)
     )  # total 3.5 sd of the summed noise; no cell or aligned group passes
-    assert _threshold_groups(noisy, 1.0, 4.0, z_total=SIGNIFICANT_Z) is None
-    kept = _threshold_groups(noisy, 1.0, 4.0, z_total=family_z(200))
+    assert threshold_groups(noisy, 1.0, 4.0, z_total=SIGNIFICANT_Z) is None
+    kept = threshold_groups(noisy, 1.0, 4.0, z_total=family_z(200))
     assert kept is not None and not kept.any()  # all mass is the remainder: the 0/1 test decides next
     assert (
-        _threshold_groups(np.full(40, 2.0), 1.0, 4.0, z_total=family_z(200)) is not None
+        threshold_groups(np.full(40, 2.0), 1.0, 4.0, z_total=family_z(200)) is not None
     )  # real mass localises
 
 
 def test_no_value_is_invented_next_to_the_one_of_a_0_1_code() -> None:
     """A table of twelve 0/1 codes at ε = 3 got a code column with values 2, 3, … in about one fit in seven:
     the cells next to the cell of 1 grew in at the low neighbour bar (3 sd)."""
-    from ehrsynth.dp.one_way_numeric import _threshold_groups
+    from ehrsynth.dp.cell_threshold import threshold_groups
 
     noisy = np.zeros(20)
     noisy[10] = 20.0  # the cell of 1: a point mass far above the noise (σ = 1, Bonferroni z = 4)
     noisy[11:13] = 2.4  # its neighbours: 4.8 > 3·√2 (the neighbour bar) but < 4·√2
     narrow = np.ones(20, dtype=bool)  # unit-width integer cells
-    point = _threshold_groups(noisy, 1.0, 4.0, narrow=narrow)
+    point = threshold_groups(noisy, 1.0, 4.0, narrow=narrow)
     assert point is not None and np.flatnonzero(point).tolist() == [10]
-    wide = _threshold_groups(noisy, 1.0, 4.0, narrow=np.zeros(20, dtype=bool))  # a tail of a spread number
+    wide = threshold_groups(noisy, 1.0, 4.0, narrow=np.zeros(20, dtype=bool))  # a tail of a spread number
     assert wide is not None and np.flatnonzero(wide).tolist() == [10, 11, 12]
     noisy[11] = 6.0  # a real neighbour clears the Bonferroni bar and is kept
-    point = _threshold_groups(noisy, 1.0, 4.0, narrow=narrow)
+    point = threshold_groups(noisy, 1.0, 4.0, narrow=narrow)
     assert point is not None and 11 in np.flatnonzero(point)
 
 
