@@ -26,7 +26,8 @@ def threshold_groups(
     g-fold, noise √g-fold) and spread a passing group's sum over its cells, so spread-out tails keep their mass
     at a coarser resolution. None: significant mass (the noisy total above ``z_total`` sd:
     :func:`~ehrsynth.dp.one_way_numeric.family_z` of the numeric columns, so a table of many rare 0/1 codes is
-    not refused by chance) that nothing localises (the caller refuses the column). ``narrow``: cells at most 1 wide (see :func:`grow`)."""
+    not refused by chance) that nothing localises (the caller refuses the column). ``narrow``: cells at most 1
+    wide (see :func:`grow`)."""
     kept = np.where(noisy > z * sigma, noisy, 0.0)
     taken = kept > 0
     for g in (2, 4, 8, 16):
@@ -60,9 +61,9 @@ def grow(
 
     Next to a point mass — a ``narrow`` cell (at most 1 wide: one integer, e.g. the 1 of a 0/1 code) holding
     at least :data:`DOMINANT_SHARE` of the kept mass — neighbours must clear the release's Bonferroni ``bar``
-    instead, so no value is invented next to it (as :func:`~ehrsynth.dp.one_way_numeric._merge_children` does for a dominant child): with
-    the lower bar a table of twelve 0/1 codes at ε = 3 got a code column with values 2, 3, … in about one fit
-    in seven (tests/unit/test_one_way.py)."""
+    instead, so no value is invented next to it (as ``one_way_numeric._merge_children`` does next to a
+    dominant child): with the lower bar a table of twelve 0/1 codes at ε = 3 got a code column with values 2,
+    3, … in about one fit in seven (tests/unit/test_one_way.py)."""
     kept = kept.copy()
     taken = kept > 0
     point = np.zeros(len(noisy), dtype=bool)

@@ -25,8 +25,9 @@ ZOOM_LEVELS = 3
 ZOOM_FACTOR = 8
 MAX_CODE_VALUES = 16
 #: per release: chance that any empty cell (or aligned group of empty cells) survives the threshold. It was
-#: 0.05 with the groups left out of the family: a table of twelve 0/1 codes at ε = 3 then got a code column
-#: with values in the thousands or millions in 3 fits of 60 (tests/unit/test_one_way.py)
+#: 0.05 with the groups left out of the family: a table of twelve 0/1 codes at ε = 3 then still got a code
+#: column with values in the thousands or millions in 3 fits of 60 after the neighbour fix of
+#: cell_threshold.grow (tests/unit/test_one_way.py)
 FALSE_CELL_RATE = 0.01
 CHILD_Z = 3.0  # next to a dominant child, other children are kept above this (see _merge_children)
 EDGE_Z = 1.0
