@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ehrsynth.errors import InvalidParameterError
-from ehrsynth.transforms.layout import SpanKind
+from ehrsynth.transforms.layout import SpanKind, unit_indexes
 from ehrsynth.transforms.table import TableTransformer
 
 logger = logging.getLogger(__name__)
@@ -132,9 +132,7 @@ def draw_free_units(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``matrix`` (probabilities) with its BINARY/MISSING units drawn as 0/1 in place (decoding keeps them), and
     each row's count of ones among them: the row size the released histogram counts."""
-    idx = np.asarray(
-        [s.start for s in transformer.layout if s.kind in (SpanKind.BINARY, SpanKind.MISSING)], dtype=np.int64
-    )
+    idx = unit_indexes(transformer.layout, SpanKind.BINARY, SpanKind.MISSING)
     if idx.size == 0:
         return matrix, np.zeros(len(matrix), dtype=np.int64)
     ones = transformer.bernoulli(matrix, idx, rng)
