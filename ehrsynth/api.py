@@ -46,7 +46,7 @@ def fit_sample(
     model.fit(df, schema=schema, code_columns=code_columns, schema_is_public=schema_is_public)
     n = len(df) if n_rows is None else n_rows
     out = model.sample(n, random_state=sample_seed, match_row_sizes=match_row_sizes)
-    summary = fidelity_summary(model.schema_, out)
+    summary = fidelity_summary(model.schema_, model.as_modelled(out))
     summary.warn()
     out.attrs.setdefault("ehrsynth", {})["fidelity"] = summary.to_dict()
     return model, out

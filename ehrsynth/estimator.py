@@ -32,9 +32,12 @@ from ehrsynth.io.model_dir import fitted_fields, write_model_dir
 from ehrsynth.medgan_files import (
     FITTED_KEYS,
     LONG_INPUT,
+    OPTIONAL_FITTED_KEYS,
     SCHEMA_FILE,
     check_long_input,
     checked_calibration,
+    checked_date_gaps,
+    checked_params,
     checked_row_sizes,
     checked_schedule,
     schema_source,
@@ -51,7 +54,6 @@ from ehrsynth.params import (
     Options,
     Real,
     Sizes,
-    validate,
 )
 from ehrsynth.schema import Schema
 from ehrsynth.training.device import resolve_device
@@ -66,6 +68,7 @@ from ehrsynth.training.medgan_parts import (
 from ehrsynth.training.progress import ProgressCallback, TqdmProgress
 from ehrsynth.training.schedule import Schedule
 from ehrsynth.transforms import TableTransformer
+from ehrsynth.transforms.date_gaps import DateGap, from_gaps, to_gaps
 
 __all__ = [
     "MedGAN",
@@ -116,8 +119,9 @@ class MedGAN(Estimator):
     (the schema's column names — under DP only released columns, so no unreleased code name is kept),
     ``privacy_``, ``history_`` (under DP: step counts and generator losses only, see README), ``schedule_``,
     ``calibration_``, ``row_sizes_`` (engine 'measure': the released frequencies of 0, 1, … codes and
-    missing flags per row that :meth:`sample` keeps, :mod:`ehrsynth.training.row_sizes`; None otherwise), the
-    modules and ``transformer_``.
+    missing flags per row that :meth:`sample` keeps, :mod:`ehrsynth.training.row_sizes`; None otherwise),
+    ``date_gaps_`` (dates modelled as days after an earlier date, :mod:`ehrsynth.transforms.date_gaps`;
+    ``schema_`` describes them as those days), the modules and ``transformer_``.
     """
 
     _constraints: ClassVar[dict[str, Constraint]] = {
@@ -152,6 +156,7 @@ class MedGAN(Estimator):
     privacy_: PrivacyRecord
     calibration_: dict[str, Any] | None
     row_sizes_: list[float] | None
+    date_gaps_: tuple[DateGap, ...]
     history_: dict[str, list[dict[str, float]]]
     schedule_: Schedule
     n_features_in_: int
@@ -336,6 +341,7 @@ class MedGAN(Estimator):
         self.privacy_ = state.privacy
         self.calibration_ = state.calibration
         self.row_sizes_ = state.row_sizes
+        self.date_gaps_ = state.date_gaps
         self.history_ = state.history
         self.schedule_ = state.schedule
         names = [c.name for c in state.schema.columns]  # released/declared columns only (issue 13.1)
@@ -378,11 +384,19 @@ class MedGAN(Estimator):
                 chunk=SAMPLE_BATCH,
             )
         maps = (getattr(self, "calibration_", None) or {}).get("positions")
-        out = self.transformer_.decode(matrix, random_state=rng, position_maps=maps)
+        out = from_gaps(
+            self.transformer_.decode(matrix, random_state=rng, position_maps=maps), self.date_gaps_
+        )
         from ehrsynth.io.synthetic import provenance
 
         out.attrs["ehrsynth"] = provenance(self)
         return out
+
+    def as_modelled(self, df: pd.DataFrame) -> pd.DataFrame:
+        """``df`` (real or synthetic, in the input's form) as the model sees it: each date of ``date_gaps_``
+        as days after its anchor (what ``schema_`` describes and ``transformer_`` encodes)."""
+        self._check_fitted()
+        return to_gaps(df, getattr(self, "date_gaps_", ()))
 
     def _probabilities(self, n: int, tgen: torch.Generator) -> np.ndarray:
         """The decoder's (calibrated) probabilities / scaled values for ``n`` fresh latent vectors."""
@@ -430,6 +444,7 @@ class MedGAN(Estimator):
                 "schedule": dataclasses.asdict(self.schedule_),
                 "calibration": getattr(self, "calibration_", None),
                 "row_sizes": getattr(self, "row_sizes_", None),
+                "date_gaps": [g.to_dict() for g in getattr(self, "date_gaps_", ())],
             },
             history=self.history_,
             modules={
@@ -457,7 +472,7 @@ def load(path: str | os.PathLike[str], *, device: str = "cpu") -> MedGAN:
     listed = listed_files(d)
     if SCHEMA_FILE not in listed:
         raise ModelDirError(f"manifest.json in {str(d)!r} does not list {SCHEMA_FILE}")
-    model = MedGAN(**_checked_params(config["params"], where))
+    model = MedGAN(**checked_params(config["params"], MedGAN._constraints, where))
     model.device = device
     try:
         schema = Schema.from_dict(read_json(d, SCHEMA_FILE))
@@ -466,7 +481,7 @@ def load(path: str | os.PathLike[str], *, device: str = "cpu") -> MedGAN:
         raise ModelDirError(f"{SCHEMA_FILE} in {str(d)!r} is malformed: {exc}") from exc
     load_weights(d, modules.as_dict(), resolve_device(device))
     fitted = config["fitted"]
-    fitted_fields({k: v for k, v in fitted.items() if k != "row_sizes"}, FITTED_KEYS, where)  # optional key
+    fitted_fields({k: v for k, v in fitted.items() if k not in OPTIONAL_FITTED_KEYS}, FITTED_KEYS, where)
     state = MedGANState(
         schema=schema,
         modules=modules,
@@ -475,6 +490,7 @@ def load(path: str | os.PathLike[str], *, device: str = "cpu") -> MedGAN:
         history=config["history"],
         schedule=checked_schedule(fitted["schedule"], where),
         row_sizes=checked_row_sizes(fitted.get("row_sizes"), where),
+        date_gaps=checked_date_gaps(fitted.get("date_gaps"), schema, where),
     )
     columns = [c.name for c in schema.columns]
     if fitted["feature_names_in"] != columns or fitted["n_features_in"] != len(columns):
@@ -482,16 +498,3 @@ def load(path: str | os.PathLike[str], *, device: str = "cpu") -> MedGAN:
     model._set_state(state)
     model.long_input_ = check_long_input(read_json(d, LONG_INPUT)) if LONG_INPUT in listed else None
     return model
-
-
-def _checked_params(raw: dict[str, Any], where: str) -> dict[str, Any]:
-    """The saved parameters, validated against the same constraints as fit's."""
-    params = dict(raw)
-    for key in ("generator_dims", "discriminator_dims"):
-        if isinstance(params[key], list):
-            params[key] = tuple(params[key])
-    try:
-        validate(params, MedGAN._constraints)
-    except EhrsynthError as exc:
-        raise ModelDirError(f"{where}: {exc}; re-save the model") from exc
-    return params

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from typing import Any
 
-from ehrsynth.errors import ModelDirError
+from ehrsynth.errors import EhrsynthError, ModelDirError
+from ehrsynth.params import Constraint, validate
 from ehrsynth.schema import Schema
 from ehrsynth.training.schedule import Schedule
+from ehrsynth.transforms.date_gaps import DateGap
 
 SCHEMA_FILE = "schema.json"
 LONG_INPUT = "long_input.json"
 FITTED_KEYS = ("n_features_in", "feature_names_in", "schedule", "calibration")
+OPTIONAL_FITTED_KEYS = ("row_sizes", "date_gaps")  # absent from directories saved before they existed
 
 
 def checked_schedule(raw: Any, where: str) -> Schedule:
@@ -84,6 +88,53 @@ def checked_row_sizes(raw: Any, where: str) -> list[float] | None:
             "with some positive mass; re-save the model"
         )
     return [float(x) for x in raw]
+
+
+def checked_date_gaps(raw: Any, schema: Schema, where: str) -> tuple[DateGap, ...]:
+    """Validate the stored date gaps (transforms/date_gaps.py): each gap column and its anchor are columns of
+    the schema, the gap is numeric, and no column has two anchors or a cycle."""
+    if raw is None:
+        return ()
+    from ehrsynth.errors import SchemaError
+    from ehrsynth.schema import Kind
+    from ehrsynth.transforms.date_gaps import order_gaps
+
+    try:
+        if not isinstance(raw, list):
+            raise SchemaError(f"expected a list, found {type(raw).__name__}")
+        gaps = [DateGap.from_dict(g) for g in raw]
+        order_gaps(gaps)
+    except SchemaError as exc:
+        raise ModelDirError(f"{where}: malformed 'date_gaps' ({exc}); re-save the model") from exc
+    names = set(schema.names)
+    for g in gaps:
+        col = schema[g.column] if g.column in names else None
+        numeric = col is not None and (
+            col.kind in (Kind.CONTINUOUS, Kind.COUNT, Kind.BINARY)
+            or (
+                col.kind is Kind.CATEGORICAL
+                and all(isinstance(c, (int, float)) for c in col.categories or [])
+            )
+        )
+        if not numeric or g.anchor not in names:
+            raise ModelDirError(
+                f"{where}: 'date_gaps' names {g.column!r} after {g.anchor!r}, which do not match the schema "
+                "(the gap must be a modelled number of days); re-save the model"
+            )
+    return tuple(gaps)
+
+
+def checked_params(raw: dict[str, Any], constraints: Mapping[str, Constraint], where: str) -> dict[str, Any]:
+    """The saved parameters, validated against the same constraints as fit's."""
+    params = dict(raw)
+    for key in ("generator_dims", "discriminator_dims"):
+        if isinstance(params[key], list):
+            params[key] = tuple(params[key])
+    try:
+        validate(params, constraints)
+    except EhrsynthError as exc:
+        raise ModelDirError(f"{where}: {exc}; re-save the model") from exc
+    return params
 
 
 def check_long_input(raw: Any) -> dict[str, Any]:

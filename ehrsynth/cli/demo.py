@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
     privacy = model.privacy_.to_dict()
     write_synthetic(synth, out_dir / "synthetic.csv", schema=model.schema_, privacy=privacy)
     model.save(str(out_dir / "model"))
-    rows = marginal_summary(real, synth, model.schema_)
+    rows = marginal_summary(model.as_modelled(real), model.as_modelled(synth), model.schema_)
     write_text_atomic(
         out_dir / "summary.json", json.dumps({"privacy": privacy, "columns": rows}, indent=2) + "\n"
     )

@@ -133,7 +133,7 @@ def _fidelity(model: Any, out: Any, args: argparse.Namespace, *, warn: bool) -> 
     ``warn``: also the DataFidelityWarning naming flagged columns (synthesize already raised it)."""
     from ehrsynth.fidelity import fidelity_summary
 
-    summary = fidelity_summary(model.schema_, out)
+    summary = fidelity_summary(model.schema_, model.as_modelled(out))
     if not getattr(args, "quiet", False):
         print("ehrsynth: fidelity of each column against its released marginal:", file=sys.stderr)
         print(summary.to_text(), file=sys.stderr)

@@ -187,7 +187,7 @@ def score_canaries(
     transformer = model.transformer_
     ae, disc = model.autoencoder_, model.discriminator_
     device = next(ae.parameters()).device
-    x = torch.as_tensor(transformer.encode(canaries)).to(device)
+    x = torch.as_tensor(transformer.encode(model.as_modelled(canaries))).to(device)
     early = ae
     if pretrained is not None:
         early = copy.deepcopy(ae)
@@ -201,17 +201,23 @@ def score_canaries(
             "reconstruction": -ae.head.per_sample_loss(ae(x), x),
         }
         if disc.minibatch_averaging:
-            ref = torch.as_tensor(transformer.encode(base)).to(device).mean(dim=0, keepdim=True)
+            ref = (
+                torch.as_tensor(transformer.encode(model.as_modelled(base)))
+                .to(device)
+                .mean(dim=0, keepdim=True)
+            )
             scores["discriminator"] = disc.net(torch.cat([x, ref.expand_as(x)], dim=1)).squeeze(1)
         else:
             scores["discriminator"] = disc(x)
         n_syn = min(MAX_SYNTHETIC_ROWS, max(len(base), 1000))
-        synthetic = torch.as_tensor(transformer.encode(model.sample(n_syn, random_state=rng))).to(device)
+        rows = model.as_modelled(model.sample(n_syn, random_state=rng))
+        synthetic = torch.as_tensor(transformer.encode(rows)).to(device)
         nearest = torch.cat([torch.cdist(chunk, synthetic).min(dim=1).values for chunk in x.split(256)])
         scores["synthetic_distance"] = -nearest
     out = {name: scores[name].double().cpu().numpy() for name in ATTACKS if name in scores}
     from ehrsynth.dp_verify.gap_canaries import canary_gaps, released_gap_scores
 
+    canaries, base = model.as_modelled(canaries), model.as_modelled(base)
     if any(g is not None for g in canary_gaps(canaries, base, model.schema_)):
         fallback = out["reconstruction_pretrained"]
         out["released_gap"] = released_gap_scores(

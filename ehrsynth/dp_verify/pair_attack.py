@@ -45,7 +45,7 @@ def _indicator_on(model: MedGAN, frame: pd.DataFrame) -> tuple[np.ndarray, np.nd
     from ehrsynth.dp.sparse_marginals import IndicatorLayout, indicator_matrix
 
     ind = IndicatorLayout.from_layout(model.transformer_.layout)
-    on = indicator_matrix(model.transformer_.encode(frame), ind).toarray() > 0
+    on = indicator_matrix(model.transformer_.encode(model.as_modelled(frame)), ind).toarray() > 0
     return ind.units, on
 
 

@@ -52,6 +52,7 @@ from ehrsynth.training.medgan_parts import (
 )
 from ehrsynth.training.progress import ProgressCallback
 from ehrsynth.training.schedule import Schedule, resolve_schedule
+from ehrsynth.transforms.date_gaps import DateGap, gap_column, to_gaps
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class _Run:
     schema: Schema  # with every column's released (DP) or exact 1-way marginal
     fixed: list[Mechanism]  # fixed-noise mechanisms already run (the 1-way marginal release)
     count_sd: float = 0.0  # the 1-way release's noise on one count (0 without DP)
+    date_gaps: list[DateGap] = field(default_factory=list)  # dates modelled as gaps (transforms/date_gaps.py)
     history: dict[str, list[dict[str, float]]] = field(default_factory=lambda: {"autoencoder": [], "gan": []})
     resumed: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
 
@@ -73,6 +75,7 @@ class _Run:
             "schema": self.schema.to_dict(),
             "domain_mechanisms": [mechanism_to_dict(m) for m in self.fixed],
             "autoencoder_history": self.history["autoencoder"],
+            "date_gaps": [g.to_dict() for g in self.date_gaps],
         }
 
 
@@ -99,6 +102,7 @@ def fit_medgan(
         data_sha256=table_sha256(df, declared, list(code_columns)),
     )
     run = _resolve_schema(config, df, schema, code_columns, rng, run_id)
+    df = to_gaps(df, run.date_gaps)  # what the model sees: later dates as days after their anchor
     modules = build_modules(run.schema, config.architecture, tgen)
     data = torch.as_tensor(modules.transformer.encode(df)).to(device)
     for module in modules.as_dict().values():
@@ -143,7 +147,9 @@ def fit_medgan(
     )
     if config.checkpoint_dir and config.engine != "hybrid":
         clear_checkpoint(config.checkpoint_dir)
-    return MedGANState(run.schema, modules, privacy, calibration, run.history, schedule, row_sizes)
+    return MedGANState(
+        run.schema, modules, privacy, calibration, run.history, schedule, row_sizes, tuple(run.date_gaps)
+    )
 
 
 def _measure_for_hybrid(
@@ -199,9 +205,13 @@ def _resolve_schema(
         )
         run.resumed = ckpt
         run.history["autoencoder"] = list(extra["autoencoder_history"])
+        run.date_gaps = [DateGap.from_dict(g) for g in extra.get("date_gaps", [])]
         return run
     if schema is not None:
         schema.validate(df, strict=schema.complete)  # declared: public, charged nothing
+    gaps, gap_mechanisms = _date_gaps(config, df, schema, code_columns, rng)
+    df = to_gaps(df, gaps)
+    schema = declared_gaps(schema, gaps)
     if config.dp is None:
         from ehrsynth.transforms.marginals import exact_marginals
 
@@ -222,6 +232,8 @@ def _resolve_schema(
             df, noise_multiplier=sigma, rng=rng, code_columns=code_columns, declared=schema, report=report
         )
         run = _Run(released, list(mechanisms), report.get("count_sd", 0.0))
+    run.date_gaps = gaps
+    run.fixed = [*run.fixed, *gap_mechanisms]
     if not run.schema.modelled or all(c.kind is Kind.IDENTIFIER for c in run.schema.columns):
         dp_discovered = config.private and schema is None
         raise InvalidDataError(
@@ -234,6 +246,46 @@ def _resolve_schema(
             )
         )
     return run
+
+
+def _date_gaps(
+    config: MedGANConfig,
+    df: pd.DataFrame,
+    declared: Schema | None,
+    code_columns: Sequence[str],
+    rng: np.random.Generator,
+) -> tuple[list[DateGap], list[Mechanism]]:
+    """Which date columns to model as gaps after an earlier one (:mod:`ehrsynth.dp.date_order`): under DP one
+    noisy count per pair of date columns, its noise tied to the 1-way release's."""
+    from ehrsynth.dp.date_order import detect_date_gaps
+    from ehrsynth.dp.discovery import plan_discovery
+
+    kinds = {c.name: c.kind for c in declared.columns} if declared is not None else {}
+    planned = set(plan_discovery(df, code_columns).datetime)
+    dates = [n for n in df.columns if kinds.get(n, Kind.DATETIME if n in planned else None) is Kind.DATETIME]
+    if len(dates) < 2:
+        return [], []
+    sigma = None
+    if config.dp is not None:
+        from ehrsynth.dp.one_way import one_way_noise
+
+        dp = config.dp
+        sigma = one_way_noise(
+            epsilon=dp.epsilon, delta=dp.delta, share=dp.marginal_share, accountant=dp.accountant
+        )
+    return detect_date_gaps(df, dates, noise_multiplier=sigma, rng=rng)
+
+
+def declared_gaps(schema: Schema | None, gaps: Sequence[DateGap]) -> Schema | None:
+    """A declared schema with each gap column declared as its gap (:func:`gap_column`)."""
+    if schema is None or not gaps:
+        return schema
+    names = set(schema.names)
+    for g in gaps:
+        if g.column in names:
+            anchor = schema[g.anchor] if g.anchor in names else None
+            schema = schema.replace_column(gap_column(schema[g.column], anchor))
+    return schema
 
 
 def _infer_with(df: pd.DataFrame, declared: Schema | None) -> Schema:

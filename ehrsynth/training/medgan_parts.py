@@ -20,6 +20,7 @@ from ehrsynth.training.dp_phase import DPPhase
 from ehrsynth.training.progress import ProgressCallback
 from ehrsynth.training.schedule import Schedule
 from ehrsynth.transforms import TableTransformer
+from ehrsynth.transforms.date_gaps import DateGap
 
 ENGINES = ("dpsgd", "measure", "hybrid")  # how the table is learned (see training/medgan_fit.py)
 DEFAULT_ENGINE = "measure"  # the best measured (README "Engines"; benchmarks/RESULTS.md engines, fidelity)
@@ -114,6 +115,8 @@ class MedGANState:
     #: released (or, without DP, exact) frequencies of 0, 1, … free ones per row that sampling matches
     #: (training/row_sizes.py); None: plain sampling (engines that release no such histogram)
     row_sizes: list[float] | None = None
+    #: date columns modelled as days after an earlier one (transforms/date_gaps.py), rebuilt after sampling
+    date_gaps: tuple[DateGap, ...] = ()
 
 
 def build_modules(schema: Schema, arch: Architecture, tgen: torch.Generator | None = None) -> MedGANModules:

@@ -1,0 +1,118 @@
+"""Discharge stays after admission on the user path: the later date is modelled as a gap, rebuilt on sampling,
+charged in privacy.json and saved with the model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pld
+import pytest
+
+import ehrsynth
+from ehrsynth import MedGAN
+from ehrsynth.errors import ModelDirError
+from ehrsynth.io.atomic import sha256_file
+from ehrsynth.schema import Column, Kind, Schema
+from ehrsynth.transforms.date_gaps import DateGap
+
+FAST = {"device": "cpu", "query_steps": 150}
+
+
+def stays(n: int = 3000, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    admit = pd.Timestamp("2015-01-01") + pd.to_timedelta(rng.integers(0, 1800, n), unit="D")
+    age = rng.integers(20, 90, n)
+    stay = np.minimum(rng.poisson(2 + age / 20), 20)
+    return pd.DataFrame(
+        {
+            "age": age,
+            "admit_date": admit,
+            "discharge_date": (admit + pd.to_timedelta(stay, unit="D")).strftime("%Y-%m-%d"),  # text dates
+            "ward": rng.choice(["A", "B", "C"], n),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[pd.DataFrame, MedGAN]:
+    df = stays()
+    return df, MedGAN(epsilon=3.0, random_state=0, **FAST).fit(df)
+
+
+def test_dates_keep_their_order_and_stay_lengths(fitted: tuple[pd.DataFrame, MedGAN]) -> None:
+    df, model = fitted
+    assert model.date_gaps_ == (DateGap("discharge_date", "admit_date", dtype="object"),)
+    out = model.sample(3000, random_state=1)
+    assert out["discharge_date"].map(type).eq(str).all()  # text in, text out
+    stay = (pd.to_datetime(out["discharge_date"]) - out["admit_date"]).dt.days
+    real = (pd.to_datetime(df["discharge_date"]) - df["admit_date"]).dt.days
+    assert (stay >= 0).all() and stay.max() <= real.max() + 5  # before: ~48 % negative, stays of months
+    assert abs(stay.mean() - real.mean()) < 1.0
+    older = out["age"] > 60  # the stay's dependence on age is learnt like any other pair
+    assert stay[older].mean() > stay[~older].mean() + 0.5
+    assert model.schema_["discharge_date"].kind is not Kind.DATETIME  # schema_ describes the days modelled
+    modelled = model.as_modelled(out)
+    assert modelled["discharge_date"].tolist() == stay.astype(float).tolist()
+
+
+def test_the_order_release_is_charged_and_recomputable(
+    tmp_path: Path, fitted: tuple[pd.DataFrame, MedGAN]
+) -> None:
+    _, model = fitted
+    model.save(str(tmp_path / "m"))
+    record = json.loads((tmp_path / "m" / "privacy.json").read_text())
+    assert "date-order" in [m["name"] for m in record["mechanisms"]]
+    assert pld.pld_epsilon(record) == pytest.approx(record["epsilon_spent"], rel=0.02)
+    assert record["epsilon_spent"] <= 3.0 * 1.005
+
+
+def test_the_gaps_are_saved_and_checked_on_load(tmp_path: Path, fitted: tuple[pd.DataFrame, MedGAN]) -> None:
+    _, model = fitted
+    model.save(str(tmp_path / "m"))
+    loaded = ehrsynth.load(str(tmp_path / "m"))
+    assert loaded.date_gaps_ == model.date_gaps_
+    pd.testing.assert_frame_equal(loaded.sample(100, random_state=2), model.sample(100, random_state=2))
+
+    def rewrite(value: object) -> None:
+        path = tmp_path / "m" / "config.json"
+        config = json.loads(path.read_text())
+        config["fitted"]["date_gaps"] = value
+        path.write_text(json.dumps(config))
+        manifest_path = tmp_path / "m" / "manifest.json"
+        manifest = json.loads(manifest_path.read_text())
+        manifest["files"]["config.json"] = sha256_file(path)
+        manifest_path.write_text(json.dumps(manifest))
+
+    good = DateGap("discharge_date", "admit_date").to_dict()
+    for bad in (
+        {"x": 1},
+        [{**good, "anchor": "nope"}],
+        [{**good, "column": "ward", "anchor": "age"}],  # not a date in the input
+        [{**good, "time_unit": "h"}],
+        [good, {**good, "anchor": "ward"}],
+    ):
+        rewrite(bad)
+        with pytest.raises(ModelDirError, match="date_gaps"):
+            ehrsynth.load(str(tmp_path / "m"))
+
+
+def test_without_dp_and_with_a_declared_schema() -> None:
+    df = stays(n=1500, seed=1)
+    df["discharge_date"] = pd.to_datetime(df["discharge_date"])
+    declared = Schema(
+        [
+            Column("age", Kind.CONTINUOUS, decimals=0),
+            Column("admit_date", Kind.DATETIME, lower=16_436.0, upper=18_300.0, time_unit="D"),
+            Column("discharge_date", Kind.DATETIME, lower=16_436.0, upper=18_330.0, time_unit="D"),
+            Column("ward", Kind.CATEGORICAL, categories=["A", "B", "C"]),
+        ]
+    )
+    for epsilon in (None, 3.0):
+        model = MedGAN(epsilon=epsilon, random_state=0, **FAST).fit(df, schema=declared)
+        assert [g.column for g in model.date_gaps_] == ["discharge_date"]
+        out = model.sample(500, random_state=0)
+        assert pd.api.types.is_datetime64_any_dtype(out["discharge_date"])
+        assert ((out["discharge_date"] - out["admit_date"]).dt.days >= 0).all()
