@@ -259,3 +259,28 @@ def test_match_row_sizes_keeps_the_codes_per_row(tmp_path: Path) -> None:
     assert set(pd.read_csv(sampled).sum(axis=1)) == {2}
     assert main(["sample", str(model_dir), "-n", "300", "-o", str(sampled)]) == 0  # plain draws by default
     assert set(pd.read_csv(sampled).sum(axis=1)) != {2}
+
+
+def test_synthesize_keeps_text_dates_in_order_and_says_how(tmp_path: Path, capsys) -> None:
+    rng = np.random.default_rng(1)
+    n = 1500
+    admit = pd.Timestamp("2016-01-01") + pd.to_timedelta(rng.integers(0, 1000, n), unit="D")
+    df = pd.DataFrame(
+        {
+            "admit_date": admit.strftime("%Y-%m-%d"),
+            "discharge_date": (admit + pd.to_timedelta(rng.integers(0, 10, n), unit="D")).strftime(
+                "%Y-%m-%d"
+            ),
+            "age": rng.integers(20, 90, n),
+        }
+    )
+    real = tmp_path / "stays.csv"
+    df.to_csv(real, index=False)
+    out = tmp_path / "synth.csv"
+    args = ["synthesize", str(real), "-o", str(out), "--epsilon", "3", "--query-steps", "30", "--seed", "0"]
+    assert main(args) == 0
+    assert "'discharge_date' is modelled as days after 'admit_date'" in capsys.readouterr().err
+    synth = pd.read_csv(out)
+    assert synth["discharge_date"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
+    stay = (pd.to_datetime(synth["discharge_date"]) - pd.to_datetime(synth["admit_date"])).dt.days
+    assert stay.between(0, 20).all()
