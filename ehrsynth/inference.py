@@ -172,6 +172,9 @@ def infer_column(name: str, s: pd.Series, *, max_categories: int = 1000) -> Colu
     dtype = str(s.dtype)
     if not IDENTIFIER_NAMES.match(name) and s.dtype == object:
         _refuse_free_text(name, s.dropna().astype(str))
+    text = (s.dtype == object or pd.api.types.is_string_dtype(s)) and bool(s.notna().any())
+    if text and not KEY_NAMES.search(name) and _looks_like_dates(s.dropna().astype(str)):
+        return _datetime_column(name, s, nullable)  # timestamps are nearly unique strings, not identifiers
     if _infer_identifier(name, s):
         return Column(name, Kind.IDENTIFIER, nullable=nullable, dtype=dtype)
     if pd.api.types.is_datetime64_any_dtype(s):

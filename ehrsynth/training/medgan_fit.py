@@ -260,9 +260,13 @@ def _date_gaps(
     from ehrsynth.dp.date_order import detect_date_gaps
     from ehrsynth.dp.discovery import plan_discovery
 
-    kinds = {c.name: c.kind for c in declared.columns} if declared is not None else {}
-    planned = set(plan_discovery(df, code_columns).datetime)
-    dates = [n for n in df.columns if kinds.get(n, Kind.DATETIME if n in planned else None) is Kind.DATETIME]
+    if config.dp is None:  # the kinds the non-private inference will give (it reads values freely)
+        kinds = {c.name: c.kind for c in _infer_with(df, declared).columns}
+    else:  # the kinds DP discovery will give: from names, dtypes and the declared schema only
+        kinds = {c.name: c.kind for c in declared.columns} if declared is not None else {}
+        planned = set(plan_discovery(df, code_columns).datetime)
+        kinds = {n: kinds.get(n, Kind.DATETIME if n in planned else Kind.IDENTIFIER) for n in df.columns}
+    dates = [n for n in df.columns if kinds.get(n) is Kind.DATETIME]
     if len(dates) < 2:
         return [], []
     sigma = None

@@ -116,3 +116,18 @@ def test_without_dp_and_with_a_declared_schema() -> None:
         out = model.sample(500, random_state=0)
         assert pd.api.types.is_datetime64_any_dtype(out["discharge_date"])
         assert ((out["discharge_date"] - out["admit_date"]).dt.days >= 0).all()
+
+
+def test_mimic_admission_timestamps_without_dp(mimic_demo: Path) -> None:
+    """MIMIC-III demo ADMISSIONS (129 admissions; text timestamps to the minute): without DP the stays,
+    ED waits and death times are rebuilt after their anchors, to the second, as text."""
+    df = pd.read_csv(mimic_demo / "ADMISSIONS.csv").drop(columns=["row_id", "diagnosis"])
+    model = MedGAN(epsilon=None, random_state=0, **FAST).fit(df)
+    pairs = {(g.column, g.anchor, g.time_unit) for g in model.date_gaps_}
+    assert {("dischtime", "admittime", "s"), ("edouttime", "edregtime", "s")} <= pairs
+    out = model.sample(300, random_state=0)
+    admit, disch = pd.to_datetime(out["admittime"]), pd.to_datetime(out["dischtime"])
+    assert out["admittime"].dropna().str.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}").all()
+    assert ((disch - admit).dt.total_seconds() >= 0).all()
+    real_los = (pd.to_datetime(df["dischtime"]) - pd.to_datetime(df["admittime"])).dt.days
+    assert (disch - admit).dt.days.max() <= real_los.max() + 1

@@ -23,8 +23,17 @@ def test_generated_table_and_description() -> None:
         3,
     ]
     md = bench.markdown(
-        {"environment": {"date": "d"}, "rows": 300, "epsilon": 3.0, "warnings": [], **out}, "cmd"
+        {
+            "environment": {"date": "d"},
+            "rows": 300,
+            "epsilon": 3.0,
+            "warnings": [],
+            "date_gaps": "none",
+            **out,
+        },
+        "cmd",
     )
+    assert out["stay_over_30_days"] == [0.0, 0.0] and out["stay_tvd"] > 0.9  # every swapped stay < 0
     assert "| hba1c |" in md and isinstance(
         pd.Timestamp(out["columns"]["admit_date"]["range"][0][0]), pd.Timestamp
     )

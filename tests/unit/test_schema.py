@@ -114,3 +114,17 @@ def test_bad_schema_json() -> None:
     assert not kinds_only.has_domain
     with pytest.raises(SchemaError, match="not valid JSON"):
         Schema.from_json("{")
+
+
+def test_text_timestamps_are_dates_not_identifiers() -> None:
+    """Nearly unique strings are identifiers, except when every one is a date: timestamps (MIMIC's
+    ADMITTIME '2164-10-23 21:09:00') must come back as dates, not as surrogate keys."""
+    n = 200
+    stamps = (pd.Timestamp("2164-10-23 21:09:00") + pd.to_timedelta(np.arange(n) * 97, unit="min")).astype(
+        str
+    )
+    df = pd.DataFrame({"admittime": stamps, "note_ref": [f"N{i:05d}" for i in range(n)]})
+    df["visit_id"] = stamps  # a key by its name stays a key
+    kinds = {c.name: c.kind for c in Schema.infer(df).columns}
+    assert kinds["admittime"] is Kind.DATETIME
+    assert kinds["note_ref"] is Kind.IDENTIFIER and kinds["visit_id"] is Kind.IDENTIFIER
