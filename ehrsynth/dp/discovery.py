@@ -171,7 +171,8 @@ def discover_schema(
         if col is None:
             dropped += 1
             continue
-        if spec.role == "numeric" and KEY_NAMES.search(spec.name) and col.kind not in _CODES:
+        key = spec.role == "numeric" and KEY_NAMES.search(spec.name) and col.kind not in _CODES
+        if key and not _repeated_values(col):
             col = Column(spec.name, Kind.IDENTIFIER, dtype=spec.dtype)  # a numeric key: fresh surrogates
         # a categorical column none of whose values was released: a key by its name, else refused
         if col.kind is Kind.IDENTIFIER and not KEY_NAMES.search(spec.name):
@@ -188,6 +189,18 @@ def discover_schema(
 
 
 _CODES = (Kind.CATEGORICAL, Kind.BINARY)
+REPEATED_SHARE = 0.5
+
+
+def _repeated_values(col: Column) -> bool:
+    """Whether the released distribution puts most of its mass on single integers (cells one wide passed the
+    noise threshold, so many rows share each value): a code such as ``discharge_disposition_id`` (26 values),
+    not a key, whose values are nearly unique (post-processing of the release)."""
+    if not col.knots or not col.cdf:
+        return False
+    width = np.diff(np.asarray(col.knots, dtype=np.float64))
+    mass = np.diff(np.asarray(col.cdf, dtype=np.float64))
+    return bool(mass[width <= 1.0].sum() >= REPEATED_SHARE)
 
 
 def _warn(release: Release, dropped: int) -> None:

@@ -418,3 +418,19 @@ def test_0_1_code_columns_come_back_binary_in_almost_every_release() -> None:
         schema, _ = discover_schema(df, noise_multiplier=2.0, rng=np.random.default_rng(seed))
         bad += any(c.kind is not Kind.BINARY for c in schema.columns)
     assert bad <= 2
+
+
+def test_a_key_named_code_with_many_repeated_values_is_kept_but_a_real_key_gets_surrogates() -> None:
+    """discharge_disposition_id (26 values, each held by many rows) was released as an identifier and came
+    back as surrogate keys; only nearly unique numbers under a key name are keys."""
+    rng = np.random.default_rng(0)
+    n = 6000
+    df = pd.DataFrame(
+        {
+            "discharge_disposition_id": rng.choice(np.r_[1:20, 22:29], n),
+            "encounter_id": rng.choice(np.arange(10_000, 90_000_000), n, replace=False),
+        }
+    )
+    schema, _ = discover_schema(df, noise_multiplier=4.0, rng=np.random.default_rng(1))
+    assert schema["discharge_disposition_id"].kind is not Kind.IDENTIFIER
+    assert schema["encounter_id"].kind is Kind.IDENTIFIER
