@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ehrsynth.dp.accounting import Mechanism
-from ehrsynth.dp.one_way import Release, Spec, release_one_way
+from ehrsynth.dp.one_way import NOISE_WEIGHTS, Release, Spec, release_one_way
 from ehrsynth.errors import DataFidelityWarning, InvalidDataError
 from ehrsynth.inference import EPOCH
 from ehrsynth.naming import DATE_NAMES, IDENTIFIER_NAMES, KEY_NAMES
@@ -162,6 +162,7 @@ def discover_schema(
     release = release_one_way(df, specs, noise_multiplier=noise_multiplier, rng=rng, values=values)
     if report is not None:
         report["count_sd"] = float(noise_multiplier) * float(np.sqrt(release.row_bound))
+    zoom_sd = float(noise_multiplier) * NOISE_WEIGHTS["zoom"] * float(np.sqrt(release.row_bound))
     columns: dict[str, Column] = {}
     for name in identifiers:
         columns[name] = Column(name, Kind.IDENTIFIER, dtype=str(df[name].dtype))
@@ -172,7 +173,7 @@ def discover_schema(
             dropped += 1
             continue
         key = spec.role == "numeric" and KEY_NAMES.search(spec.name) and col.kind not in _CODES
-        if key and not _repeated_values(col):
+        if key and not _repeated_values(col, len(df), zoom_sd):
             col = Column(spec.name, Kind.IDENTIFIER, dtype=spec.dtype)  # a numeric key: fresh surrogates
         # a categorical column none of whose values was released: a key by its name, else refused
         if col.kind is Kind.IDENTIFIER and not KEY_NAMES.search(spec.name):
@@ -190,17 +191,20 @@ def discover_schema(
 
 _CODES = (Kind.CATEGORICAL, Kind.BINARY)
 REPEATED_SHARE = 0.5
+REPEATED_Z = 3.0
 
 
-def _repeated_values(col: Column) -> bool:
-    """Whether the released distribution puts most of its mass on single integers (cells one wide passed the
-    noise threshold, so many rows share each value): a code such as ``discharge_disposition_id`` (26 values),
-    not a key, whose values are nearly unique (post-processing of the release)."""
+def _repeated_values(col: Column, n: int, sd: float) -> bool:
+    """Whether the released distribution puts most of its mass on single integers each held by more than
+    :data:`REPEATED_Z` noise sd of rows: a code such as ``discharge_disposition_id`` (26 values), not a key,
+    whose values are nearly unique (a run of sequential keys is zoomed into one-wide cells too, which share
+    out noise, a few rows each). Post-processing of the release (n, the number of rows, is public)."""
     if not col.knots or not col.cdf:
         return False
     width = np.diff(np.asarray(col.knots, dtype=np.float64))
     mass = np.diff(np.asarray(col.cdf, dtype=np.float64))
-    return bool(mass[width <= 1.0].sum() >= REPEATED_SHARE)
+    rows = mass * n * (1.0 - float(col.missing_rate or 0.0))
+    return bool(mass[(width <= 1.0) & (rows > REPEATED_Z * sd)].sum() >= REPEATED_SHARE)
 
 
 def _warn(release: Release, dropped: int) -> None:

@@ -18,12 +18,15 @@ from ehrsynth.dp.accounting import Gaussian, Mechanism
 from ehrsynth.dp.cell_threshold import DOMINANT_SHARE, SIGNIFICANT_Z, threshold_groups
 from ehrsynth.dp.precision import release_decimals, resolution_decimals
 from ehrsynth.errors import InvalidDataError
-from ehrsynth.naming import CATEGORY_NAMES
+from ehrsynth.naming import CATEGORY_NAMES, KEY_NAMES
 from ehrsynth.schema import Column, Kind
 
 ZOOM_LEVELS = 3
 ZOOM_FACTOR = 8
 MAX_CODE_VALUES = 16
+MAX_KEY_CODE_VALUES = 64  # integer codes named like keys (admission_source_id, discharge_disposition_id)
+KEY_CODE_SPILL = 0.05
+KEY_CODE_MIN_ROWS = 5.0  # median rows per value of a key-named code
 #: per release: chance that any empty cell (or aligned group of empty cells) survives the threshold. It was
 #: 0.05 with the groups left out of the family: a table of twelve 0/1 codes at ε = 3 then still got a code
 #: column with values in the thousands or millions in 3 fits of 60 after the neighbour fix of
@@ -408,8 +411,19 @@ def _too_spread(spec: Spec) -> InvalidDataError:
 
 
 def _as_codes(stub: Column, lo: np.ndarray, hi: np.ndarray, mass: np.ndarray, spec: Spec) -> Column | None:
-    """An integer column whose mass sits on a few single integers: binary (0/1) or categorical values."""
-    if spec.datetime or len(lo) > MAX_CODE_VALUES or not np.all(hi - lo == 1):
+    """An integer column whose mass sits on a few single integers: binary (0/1) or categorical values. A
+    code under a key name (``discharge_disposition_id``: 26 values) may hold up to :data:`MAX_KEY_CODE_VALUES`
+    values, with up to :data:`KEY_CODE_SPILL` of its mass in wider cells (rare values the noise did not
+    separate), which is dropped."""
+    if spec.datetime:
+        return None
+    point = hi - lo == 1
+    key_code = KEY_NAMES.search(spec.name) and not _declared_number(spec) and len(lo) <= MAX_KEY_CODE_VALUES
+    common = point.any() and float(np.median(mass[point])) >= KEY_CODE_MIN_ROWS  # not a run of unique keys
+    if key_code and common and mass[point].sum() >= (1.0 - KEY_CODE_SPILL) * mass.sum():
+        lo, hi, mass = lo[point], hi[point], mass[point]
+        point = point[point]
+    if len(lo) > (MAX_KEY_CODE_VALUES if KEY_NAMES.search(spec.name) else MAX_CODE_VALUES) or not point.all():
         return None
     values = [int(v) for v in lo]
     share = mass / mass.sum()

@@ -422,7 +422,8 @@ def test_0_1_code_columns_come_back_binary_in_almost_every_release() -> None:
 
 def test_a_key_named_code_with_many_repeated_values_is_kept_but_a_real_key_gets_surrogates() -> None:
     """discharge_disposition_id (26 values, each held by many rows) was released as an identifier and came
-    back as surrogate keys; only nearly unique numbers under a key name are keys."""
+    back as surrogate keys; only nearly unique numbers under a key name are keys, and integer codes under
+    a key name are categories up to 64 values."""
     rng = np.random.default_rng(0)
     n = 6000
     df = pd.DataFrame(
@@ -432,5 +433,10 @@ def test_a_key_named_code_with_many_repeated_values_is_kept_but_a_real_key_gets_
         }
     )
     schema, _ = discover_schema(df, noise_multiplier=4.0, rng=np.random.default_rng(1))
-    assert schema["discharge_disposition_id"].kind is not Kind.IDENTIFIER
+    col = schema["discharge_disposition_id"]  # 26 > 16 values, but a code by its name: categories
+    assert col.kind is Kind.CATEGORICAL and col.categories == [*range(1, 20), *range(22, 29)]
     assert schema["encounter_id"].kind is Kind.IDENTIFIER
+    many = pd.DataFrame({"provider_id": rng.integers(1, 121, 12_000), "patient_id": np.arange(12_000) + 1000})
+    schema, _ = discover_schema(many, noise_multiplier=4.0, rng=np.random.default_rng(2))
+    assert schema["provider_id"].kind is Kind.COUNT  # 120 shared values: a number, not surrogates
+    assert schema["patient_id"].kind is Kind.IDENTIFIER  # sequential unique keys zoom to one-wide cells too
