@@ -137,6 +137,8 @@ def make_pair_canaries(
     for i, sig in enumerate(sigs):
         for j in sig:
             name, value = items[j]
+            if pd.api.types.is_bool_dtype(out[name]):
+                value = bool(value)  # a bool column's 1 (setting the int would make the column object)
             out.iloc[i, out.columns.get_loc(name)] = value
     out.index = pd.RangeIndex(m)
     return out

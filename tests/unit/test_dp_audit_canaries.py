@@ -183,3 +183,15 @@ def test_pair_canaries_fall_back_to_categories_without_codes() -> None:
     assert ((can != pd.Series(modes)).sum(axis=1) == 4).all()
     with pytest.raises(InvalidParameterError, match="at least 4"):
         make_pair_canaries(df[["c0", "c1"]], Schema.infer(df[["c0", "c1"]]), 5, rng)
+
+
+def test_pair_canaries_on_bool_codes_stay_bool() -> None:
+    """Bool code columns (True/False) take True in a signature, so the canaries pass the schema (an int 1
+    turned the column into objects and the measure-engine audit refused the table)."""
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({f"flag_{j}": rng.random(300) < 0.2 for j in range(10)})
+    schema = Schema.infer(df)
+    can = make_pair_canaries(df, schema, 20, rng, signature_size=4)
+    assert all(pd.api.types.is_bool_dtype(can[c]) for c in df.columns)
+    assert (can.sum(axis=1) == 4).all()
+    schema.validate(pd.concat([df, can], ignore_index=True), strict=True)
