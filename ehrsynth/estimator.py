@@ -20,33 +20,23 @@ import torch
 
 from ehrsynth.dp.record import PrivacyRecord
 from ehrsynth.errors import (
-    EhrsynthError,
     InvalidParameterError,
-    ModelDirError,
     NoPrivacyWarning,
     NotFittedError,
     PrivacyBudgetError,
 )
 from ehrsynth.inference import check_frame
-from ehrsynth.io.model_dir import fitted_fields, write_model_dir
+from ehrsynth.io.model_dir import write_model_dir
 from ehrsynth.medgan_files import (
-    FITTED_KEYS,
     LONG_INPUT,
-    OPTIONAL_FITTED_KEYS,
     SCHEMA_FILE,
     check_long_input,
-    checked_calibration,
-    checked_date_gaps,
-    checked_params,
-    checked_row_sizes,
-    checked_schedule,
     schema_source,
 )
 from ehrsynth.models.medgan import Autoencoder, Discriminator, Generator
 from ehrsynth.params import (
     PRIVACY_CONSTRAINTS,
     RUN_CONSTRAINTS,
-    RUNTIME_PARAMS,
     Boolean,
     Constraint,
     Estimator,
@@ -102,7 +92,10 @@ class MedGAN(Estimator):
     calibrate_marginals: after training, shift the generator's logits so every column's expected 1-way
     marginal (categories, numeric quantile bins, 0/1 shares, missing rates) equals the released one (without
     DP: the exact one). With a complete declared schema, False also skips the 1-way release; the
-    ``"measure"`` engine then measures the 1-ways the schema does not declare in its own budget. max_codes_per_row: unused since the release bounds rows itself (kept so saved
+    ``"measure"`` engine then measures the 1-ways the schema does not declare in its own budget. date_gaps: model
+    a date that follows another date within a year in nearly every row as its days after it (discharge after
+    admission; :mod:`ehrsynth.transforms.date_gaps`, chosen by a DP count, :mod:`ehrsynth.dp.date_order`);
+    False models every date on its own. max_codes_per_row: unused since the release bounds rows itself (kept so saved
     models load). max_grad_norm: DP-SGD clipping norm. query_steps: ``"measure"`` engine only, Adam steps fitting
     the generator + decoder to the measured answers (None: 1,500; the fit's cost grows with the steps and the
     number of codes, never with the rows).
@@ -129,6 +122,7 @@ class MedGAN(Estimator):
         "engine": Options(ENGINES),
         "query_steps": Integer(1, optional=True),
         "calibrate_marginals": Boolean(),
+        "date_gaps": Boolean(),
         "marginal_share": Real(0, 1, optional=True),
         "max_codes_per_row": Integer(1),
         "data_type": Options(("auto", "binary", "count")),
@@ -173,6 +167,7 @@ class MedGAN(Estimator):
         query_steps: int | None = None,
         calibrate_marginals: bool = True,
         marginal_share: float | None = None,
+        date_gaps: bool = True,
         max_codes_per_row: int = 32,
         max_grad_norm: float = 1.0,
         data_type: str = "auto",
@@ -202,6 +197,7 @@ class MedGAN(Estimator):
         self.query_steps = query_steps
         self.calibrate_marginals = calibrate_marginals
         self.marginal_share = marginal_share
+        self.date_gaps = date_gaps
         self.max_codes_per_row = max_codes_per_row
         self.max_grad_norm = max_grad_norm
         self.data_type = data_type
@@ -271,6 +267,7 @@ class MedGAN(Estimator):
             checkpoint_every=int(self.checkpoint_every),
             engine=str(self.engine),
             query_steps=None if self.query_steps is None else int(self.query_steps),
+            date_gaps=bool(self.date_gaps),
         )
 
     def _check_fitted(self) -> None:
@@ -459,42 +456,8 @@ class MedGAN(Estimator):
 
 # -- model directories ---------------------------------------------------------------------------------------
 def load(path: str | os.PathLike[str], *, device: str = "cpu") -> MedGAN:
-    """Load a model directory saved with :meth:`MedGAN.save`: the manifest is verified first, then every
-    file is validated (a tampered or malformed file is a :class:`~ehrsynth.errors.ModelDirError`)."""
-    from ehrsynth.io.model_dir import listed_files, load_weights, read_config, read_json, read_privacy
-    from ehrsynth.io.model_dir import verify_model_dir as verify
-    from ehrsynth.training.medgan_parts import build_modules
+    """Load a model directory saved with :meth:`MedGAN.save` (:func:`ehrsynth.medgan_load.load_medgan`: the
+    manifest is verified first, then every file is validated)."""
+    from ehrsynth.medgan_load import load_medgan
 
-    d = verify(path)
-    where = f"config.json in {str(d)!r}"
-    names = [k for k in MedGAN._constraints if k not in RUNTIME_PARAMS]
-    config = read_config(d, "MedGAN", names, hint=" (image models load with ehrsynth.imaging.load)")
-    listed = listed_files(d)
-    if SCHEMA_FILE not in listed:
-        raise ModelDirError(f"manifest.json in {str(d)!r} does not list {SCHEMA_FILE}")
-    model = MedGAN(**checked_params(config["params"], MedGAN._constraints, where))
-    model.device = device
-    try:
-        schema = Schema.from_dict(read_json(d, SCHEMA_FILE))
-        modules = build_modules(schema, model._architecture())
-    except (EhrsynthError, ValueError, TypeError, KeyError) as exc:
-        raise ModelDirError(f"{SCHEMA_FILE} in {str(d)!r} is malformed: {exc}") from exc
-    load_weights(d, modules.as_dict(), resolve_device(device))
-    fitted = config["fitted"]
-    fitted_fields({k: v for k, v in fitted.items() if k not in OPTIONAL_FITTED_KEYS}, FITTED_KEYS, where)
-    state = MedGANState(
-        schema=schema,
-        modules=modules,
-        privacy=read_privacy(d),
-        calibration=checked_calibration(fitted["calibration"], schema, where),
-        history=config["history"],
-        schedule=checked_schedule(fitted["schedule"], where),
-        row_sizes=checked_row_sizes(fitted.get("row_sizes"), where),
-        date_gaps=checked_date_gaps(fitted.get("date_gaps"), schema, where),
-    )
-    columns = [c.name for c in schema.columns]
-    if fitted["feature_names_in"] != columns or fitted["n_features_in"] != len(columns):
-        raise ModelDirError(f"{where}: 'feature_names_in'/'n_features_in' do not match {SCHEMA_FILE}")
-    model._set_state(state)
-    model.long_input_ = check_long_input(read_json(d, LONG_INPUT)) if LONG_INPUT in listed else None
-    return model
+    return load_medgan(path, device=device)

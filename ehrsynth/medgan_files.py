@@ -19,6 +19,8 @@ SCHEMA_FILE = "schema.json"
 LONG_INPUT = "long_input.json"
 FITTED_KEYS = ("n_features_in", "feature_names_in", "schedule", "calibration")
 OPTIONAL_FITTED_KEYS = ("row_sizes", "date_gaps")  # absent from directories saved before they existed
+#: parameters absent from directories saved before they existed, with the value those fits had
+OPTIONAL_PARAMS: dict[str, Any] = {"date_gaps": False}
 
 
 def checked_schedule(raw: Any, where: str) -> Schedule:

@@ -92,6 +92,12 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="(expected) batch size (default: 1000 without DP; under DP 10%% of the rows, 64 to 2000)",
     )
+    t.add_argument(
+        "--no-date-gaps",
+        action="store_true",
+        help="model every date on its own (default: a date that follows another within a year in nearly every "
+        "row, e.g. discharge after admission, is modelled as its days after it, chosen by a DP count)",
+    )
     t.add_argument("--seed", type=int, default=None, help="random seed for reproducible runs (default: none)")
     t.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto: CUDA when available)")
     t.add_argument("--checkpoint-dir", metavar="DIR", help="save GAN checkpoints here and resume from them")
@@ -124,6 +130,7 @@ def model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "random_state": args.seed,
         "device": args.device,
         "checkpoint_dir": args.checkpoint_dir,
+        "date_gaps": not getattr(args, "no_date_gaps", False),
     }
 
 

@@ -178,9 +178,12 @@ def _no_follow(path: str, flags: int) -> int:
 
 
 # -- reading (the estimators validate the values) -----------------------------------------------------------
-def read_config(d: Path, estimator: str, param_names: Sequence[str], *, hint: str = "") -> dict[str, Any]:
+def read_config(
+    d: Path, estimator: str, param_names: Sequence[str], *, hint: str = "", optional: Sequence[str] = ()
+) -> dict[str, Any]:
     """config.json of a verified directory, checked to hold ``estimator`` in a supported format version with
-    exactly the keys it writes and exactly the parameters ``param_names``."""
+    exactly the keys it writes and exactly the parameters ``param_names`` (those in ``optional`` may be absent:
+    directories saved before they existed)."""
     config = read_json(d, "config.json")
     where = f"config.json in {str(d)!r}"
     if not isinstance(config, dict) or config.get("format") != FORMAT:
@@ -193,7 +196,8 @@ def read_config(d: Path, estimator: str, param_names: Sequence[str], *, hint: st
     for key in ("params", "fitted"):
         if not isinstance(config[key], dict):
             raise ModelDirError(f"{where} has no {key!r} object")
-    _exact_keys(config["params"], param_names, f"{where}, 'params'")
+    present = [k for k in param_names if k not in optional or k in config["params"]]
+    _exact_keys(config["params"], present, f"{where}, 'params'")
     check_history(config["history"], where)
     return config
 

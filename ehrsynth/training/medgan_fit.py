@@ -260,6 +260,8 @@ def _date_gaps(
     from ehrsynth.dp.date_order import detect_date_gaps
     from ehrsynth.dp.discovery import plan_discovery
 
+    if not config.date_gaps:
+        return [], []
     if config.dp is None:  # the kinds the non-private inference will give (it reads values freely)
         kinds = {c.name: c.kind for c in _infer_with(df, declared).columns}
     else:  # the kinds DP discovery will give: from names, dtypes and the declared schema only

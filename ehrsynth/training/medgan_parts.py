@@ -72,6 +72,7 @@ class MedGANConfig:
     checkpoint_every: int = 50
     engine: str = DEFAULT_ENGINE  # how the table is learned; fit_medgan dispatches on it
     query_steps: int | None = None  # engine "measure": Adam steps of the query fit (None: QueryFitConfig's)
+    date_gaps: bool = True  # dates that follow another modelled as gaps (transforms/date_gaps.py)
     hybrid_measure_share: float = HYBRID_MEASURE_SHARE  # engine "hybrid" only (training/medgan_hybrid.py)
     hybrid_query_weight: float = HYBRID_QUERY_WEIGHT  # engine "hybrid" only: λ
 

@@ -131,3 +131,29 @@ def test_mimic_admission_timestamps_without_dp(mimic_demo: Path) -> None:
     assert ((disch - admit).dt.total_seconds() >= 0).all()
     real_los = (pd.to_datetime(df["dischtime"]) - pd.to_datetime(df["admittime"])).dt.days
     assert (disch - admit).dt.days.max() <= real_los.max() + 1
+
+
+def test_date_gaps_false_models_dates_apart_and_old_directories_load(tmp_path: Path) -> None:
+    df = stays(n=1500, seed=2)
+    model = MedGAN(epsilon=3.0, random_state=0, date_gaps=False, **FAST).fit(df)
+    assert model.date_gaps_ == ()
+    assert "date-order" not in [m.name for m in model.privacy_.mechanisms]
+    assert model.schema_["discharge_date"].kind is Kind.DATETIME
+    model.save(str(tmp_path / "m"))
+    path = tmp_path / "m" / "config.json"  # a directory saved before the parameter existed
+    config = json.loads(path.read_text())
+    del config["params"]["date_gaps"]
+    del config["fitted"]["date_gaps"]
+    path.write_text(json.dumps(config))
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    manifest["files"]["config.json"] = sha256_file(path)
+    (tmp_path / "m" / "manifest.json").write_text(json.dumps(manifest))
+    loaded = ehrsynth.load(str(tmp_path / "m"))
+    assert loaded.date_gaps is False and loaded.date_gaps_ == ()
+    pd.testing.assert_frame_equal(loaded.sample(50, random_state=1), model.sample(50, random_state=1))
+    config["params"]["surprise"] = 1  # unknown parameters are still refused
+    path.write_text(json.dumps(config))
+    manifest["files"]["config.json"] = sha256_file(path)
+    (tmp_path / "m" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelDirError, match="unknown keys"):
+        ehrsynth.load(str(tmp_path / "m"))
