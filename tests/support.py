@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -55,3 +60,18 @@ def code_columns(
     ``low`` to ``high``; draws one ``rng.random((n, n_codes))`` block, so callers keep their random streams."""
     codes = (rng.random((n, n_codes)) < np.linspace(low, high, n_codes)).astype(np.uint8)
     return pd.DataFrame(codes, columns=[f"dx_{i:0{digits}d}" for i in range(n_codes)])
+
+
+def rewrite_config(model_dir: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """Apply ``change`` to a saved model's config.json and re-hash it in the manifest, as a hand-edited (or
+    hostile) directory would be: what load then checks is the content, not the hash."""
+    from ehrsynth.io.atomic import sha256_file
+
+    path = model_dir / "config.json"
+    config = json.loads(path.read_text())
+    change(config)
+    path.write_text(json.dumps(config))
+    manifest_path = model_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"]["config.json"] = sha256_file(path)
+    manifest_path.write_text(json.dumps(manifest))

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pld
 import pytest
+from support import rewrite_config
 
 import ehrsynth
 from ehrsynth import MedGAN
 from ehrsynth.errors import ModelDirError
-from ehrsynth.io.atomic import sha256_file
 from ehrsynth.schema import Column, Kind, Schema
 from ehrsynth.transforms.date_gaps import DateGap
 
@@ -77,14 +77,7 @@ def test_the_gaps_are_saved_and_checked_on_load(tmp_path: Path, fitted: tuple[pd
     pd.testing.assert_frame_equal(loaded.sample(100, random_state=2), model.sample(100, random_state=2))
 
     def rewrite(value: object) -> None:
-        path = tmp_path / "m" / "config.json"
-        config = json.loads(path.read_text())
-        config["fitted"]["date_gaps"] = value
-        path.write_text(json.dumps(config))
-        manifest_path = tmp_path / "m" / "manifest.json"
-        manifest = json.loads(manifest_path.read_text())
-        manifest["files"]["config.json"] = sha256_file(path)
-        manifest_path.write_text(json.dumps(manifest))
+        rewrite_config(tmp_path / "m", lambda config: config["fitted"].__setitem__("date_gaps", value))
 
     good = DateGap("discharge_date", "admit_date").to_dict()
     for bad in (
@@ -140,20 +133,15 @@ def test_date_gaps_false_models_dates_apart_and_old_directories_load(tmp_path: P
     assert "date-order" not in [m.name for m in model.privacy_.mechanisms]
     assert model.schema_["discharge_date"].kind is Kind.DATETIME
     model.save(str(tmp_path / "m"))
-    path = tmp_path / "m" / "config.json"  # a directory saved before the parameter existed
-    config = json.loads(path.read_text())
-    del config["params"]["date_gaps"]
-    del config["fitted"]["date_gaps"]
-    path.write_text(json.dumps(config))
-    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
-    manifest["files"]["config.json"] = sha256_file(path)
-    (tmp_path / "m" / "manifest.json").write_text(json.dumps(manifest))
+
+    def older(config: dict) -> None:  # a directory saved before the parameter existed
+        del config["params"]["date_gaps"]
+        del config["fitted"]["date_gaps"]
+
+    rewrite_config(tmp_path / "m", older)
     loaded = ehrsynth.load(str(tmp_path / "m"))
     assert loaded.date_gaps is False and loaded.date_gaps_ == ()
     pd.testing.assert_frame_equal(loaded.sample(50, random_state=1), model.sample(50, random_state=1))
-    config["params"]["surprise"] = 1  # unknown parameters are still refused
-    path.write_text(json.dumps(config))
-    manifest["files"]["config.json"] = sha256_file(path)
-    (tmp_path / "m" / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ModelDirError, match="unknown keys"):
+    rewrite_config(tmp_path / "m", lambda config: config["params"].__setitem__("surprise", 1))
+    with pytest.raises(ModelDirError, match="unknown keys"):  # unknown parameters are still refused
         ehrsynth.load(str(tmp_path / "m"))

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from support import rewrite_config
 
 import ehrsynth
 from ehrsynth import MedGAN
 from ehrsynth.errors import ModelDirError
-from ehrsynth.io.atomic import sha256_file
 
 FAST = {"device": "cpu", "query_steps": 60}
 
@@ -64,17 +63,13 @@ def test_the_histogram_is_saved_and_checked_on_load(
     )
 
     def rewrite(value: object, drop: bool = False) -> None:
-        path = tmp_path / "m" / "config.json"
-        config = json.loads(path.read_text())
-        if drop:
-            config["fitted"].pop("row_sizes")
-        else:
-            config["fitted"]["row_sizes"] = value
-        path.write_text(json.dumps(config))
-        manifest_path = tmp_path / "m" / "manifest.json"
-        manifest = json.loads(manifest_path.read_text())
-        manifest["files"]["config.json"] = sha256_file(path)
-        manifest_path.write_text(json.dumps(manifest))
+        def change(config: dict) -> None:
+            if drop:
+                config["fitted"].pop("row_sizes")
+            else:
+                config["fitted"]["row_sizes"] = value
+
+        rewrite_config(tmp_path / "m", change)
 
     for bad in (["x", 1.0], [1.0], [-1.0, 0.0], [float("nan"), 1.0], {"3": 1.0}):
         rewrite(bad)
