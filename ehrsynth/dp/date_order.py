@@ -48,7 +48,7 @@ __all__ = [
 
 MAX_DATE_COLUMNS = 6  # 15 pairs: the count noise grows with √pairs
 ORDER_WEIGHT = (
-    2.0  # noise multiplier relative to the 1-way release's: 1/4 of its 1-way phase's ρ, ~2 % of all
+    2.0  # noise multiplier relative to the 1-way release's: 1/4 of its 1-way phase's ρ, ~3 % of all (ε = 1–3)
 )
 MAX_DISORDER = 0.01
 MIN_SIGNAL = 25.0  # rows with both dates, in noise sd (ε = 1: ~1,150 rows; ε = 3: ~420)
