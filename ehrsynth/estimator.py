@@ -58,7 +58,8 @@ from ehrsynth.training.medgan_parts import (
 from ehrsynth.training.progress import ProgressCallback, TqdmProgress
 from ehrsynth.training.schedule import Schedule
 from ehrsynth.transforms import TableTransformer
-from ehrsynth.transforms.date_gaps import DateGap, from_gaps, to_gaps
+from ehrsynth.transforms.date_gaps import DateGap, DateOrder, from_gaps, keep_order, to_gaps
+from ehrsynth.transforms.table import renumber_identifiers
 
 __all__ = [
     "MedGAN",
@@ -114,7 +115,8 @@ class MedGAN(Estimator):
     ``calibration_``, ``row_sizes_`` (engine 'measure': the released frequencies of 0, 1, … codes and
     missing flags per row that :meth:`sample` keeps, :mod:`ehrsynth.training.row_sizes`; None otherwise),
     ``date_gaps_`` (dates modelled as days after an earlier date, :mod:`ehrsynth.transforms.date_gaps`;
-    ``schema_`` describes them as those days), the modules and ``transformer_``.
+    ``schema_`` describes them as those days), ``date_orders_`` (dates in order but modelled apart: sampling
+    redraws rows that break them), the modules and ``transformer_``.
     """
 
     _constraints: ClassVar[dict[str, Constraint]] = {
@@ -151,6 +153,7 @@ class MedGAN(Estimator):
     calibration_: dict[str, Any] | None
     row_sizes_: list[float] | None
     date_gaps_: tuple[DateGap, ...]
+    date_orders_: tuple[DateOrder, ...]
     history_: dict[str, list[dict[str, float]]]
     schedule_: Schedule
     n_features_in_: int
@@ -339,6 +342,7 @@ class MedGAN(Estimator):
         self.calibration_ = state.calibration
         self.row_sizes_ = state.row_sizes
         self.date_gaps_ = state.date_gaps
+        self.date_orders_ = state.date_orders
         self.history_ = state.history
         self.schedule_ = state.schedule
         names = [c.name for c in state.schema.columns]  # released/declared columns only (issue 13.1)
@@ -361,7 +365,8 @@ class MedGAN(Estimator):
         medGAN samples, so the count of codes per row comes out far wider than the real one. True keeps the
         histogram of codes (and missing flags) per row that the fit kept (``row_sizes_``, engine 'measure';
         :mod:`ehrsynth.training.row_sizes`), at some cost to the learnt dependence (README, *Engines*); plain
-        draws where no histogram was kept (other engines, older model directories)."""
+        draws where no histogram was kept (other engines, older model directories). Rows that break a date
+        order (``date_orders_``) are replaced by fresh plain draws that keep it."""
         self._check_fitted()
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise InvalidParameterError(f"n must be a positive integer, found {n!r}")
@@ -381,9 +386,18 @@ class MedGAN(Estimator):
                 chunk=SAMPLE_BATCH,
             )
         maps = (getattr(self, "calibration_", None) or {}).get("positions")
-        out = from_gaps(
-            self.transformer_.decode(matrix, random_state=rng, position_maps=maps), self.date_gaps_
-        )
+
+        def decode(probs: np.ndarray) -> pd.DataFrame:
+            return from_gaps(
+                self.transformer_.decode(probs, random_state=rng, position_maps=maps), self.date_gaps_
+            )
+
+        out = decode(matrix)
+        if getattr(self, "date_orders_", ()):  # rows with a date before the one it follows are redrawn
+            out, left = keep_order(out, self.date_orders_, lambda m: decode(self._probabilities(m, tgen)))
+            if left:
+                logger.warning("%d sampled rows still break a date order after redrawing", left)
+            out = renumber_identifiers(out, self.schema_)
         from ehrsynth.io.synthetic import provenance
 
         out.attrs["ehrsynth"] = provenance(self)
@@ -442,6 +456,7 @@ class MedGAN(Estimator):
                 "calibration": getattr(self, "calibration_", None),
                 "row_sizes": getattr(self, "row_sizes_", None),
                 "date_gaps": [g.to_dict() for g in getattr(self, "date_gaps_", ())],
+                "date_orders": [o.to_dict() for o in getattr(self, "date_orders_", ())],
             },
             history=self.history_,
             modules={

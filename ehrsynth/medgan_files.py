@@ -13,12 +13,16 @@ from ehrsynth.errors import EhrsynthError, ModelDirError
 from ehrsynth.params import Constraint, validate
 from ehrsynth.schema import Schema
 from ehrsynth.training.schedule import Schedule
-from ehrsynth.transforms.date_gaps import DateGap
+from ehrsynth.transforms.date_gaps import DateGap, DateOrder
 
 SCHEMA_FILE = "schema.json"
 LONG_INPUT = "long_input.json"
 FITTED_KEYS = ("n_features_in", "feature_names_in", "schedule", "calibration")
-OPTIONAL_FITTED_KEYS = ("row_sizes", "date_gaps")  # absent from directories saved before they existed
+OPTIONAL_FITTED_KEYS = (
+    "row_sizes",
+    "date_gaps",
+    "date_orders",
+)  # absent from directories saved before they existed
 #: parameters absent from directories saved before they existed, with the value those fits had
 OPTIONAL_PARAMS: dict[str, Any] = {"date_gaps": False}
 
@@ -124,6 +128,30 @@ def checked_date_gaps(raw: Any, schema: Schema, where: str) -> tuple[DateGap, ..
                 "(the gap must be a modelled number of days); re-save the model"
             )
     return tuple(gaps)
+
+
+def checked_date_orders(raw: Any, schema: Schema, where: str) -> tuple[DateOrder, ...]:
+    """Validate the stored date orders: pairs of date columns of the schema (or gap columns: days rebuilt
+    into dates before the orders are checked)."""
+    if raw is None:
+        return ()
+    from ehrsynth.errors import SchemaError
+    from ehrsynth.schema import Kind
+
+    try:
+        if not isinstance(raw, list):
+            raise SchemaError(f"expected a list, found {type(raw).__name__}")
+        orders = [DateOrder.from_dict(o) for o in raw]
+    except SchemaError as exc:
+        raise ModelDirError(f"{where}: malformed 'date_orders' ({exc}); re-save the model") from exc
+    names = {c.name: c.kind for c in schema.columns}
+    for o in orders:
+        if names.get(o.column) in (None, Kind.IDENTIFIER) or names.get(o.after) in (None, Kind.IDENTIFIER):
+            raise ModelDirError(
+                f"{where}: 'date_orders' names {o.column!r} after {o.after!r}, which are not modelled columns of "
+                "the schema; re-save the model"
+            )
+    return tuple(orders)
 
 
 def checked_params(raw: dict[str, Any], constraints: Mapping[str, Constraint], where: str) -> dict[str, Any]:

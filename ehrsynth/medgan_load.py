@@ -26,6 +26,7 @@ from ehrsynth.medgan_files import (
     check_long_input,
     checked_calibration,
     checked_date_gaps,
+    checked_date_orders,
     checked_params,
     checked_row_sizes,
     checked_schedule,
@@ -66,6 +67,7 @@ def load_medgan(path: str | os.PathLike[str], *, device: str = "cpu") -> MedGAN:
         schedule=checked_schedule(fitted["schedule"], where),
         row_sizes=checked_row_sizes(fitted.get("row_sizes"), where),
         date_gaps=checked_date_gaps(fitted.get("date_gaps"), schema, where),
+        date_orders=checked_date_orders(fitted.get("date_orders"), schema, where),
     )
     columns = [c.name for c in schema.columns]
     if fitted["feature_names_in"] != columns or fitted["n_features_in"] != len(columns):

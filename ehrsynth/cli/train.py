@@ -137,6 +137,11 @@ def _fidelity(model: Any, out: Any, args: argparse.Namespace, *, warn: bool) -> 
     if not getattr(args, "quiet", False):
         print("ehrsynth: fidelity of each column against its released marginal:", file=sys.stderr)
         print(summary.to_text(), file=sys.stderr)
+        for o in getattr(model, "date_orders_", ()):
+            print(
+                f"ehrsynth: {o.column!r} is kept on or after {o.after!r} (rows that broke it were redrawn)",
+                file=sys.stderr,
+            )
         for g in getattr(model, "date_gaps_", ()):
             print(
                 f"ehrsynth: {g.column!r} is modelled as days after {g.anchor!r} (its row above compares those days)",

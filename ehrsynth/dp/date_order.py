@@ -20,19 +20,22 @@ birth → admission apart: there the gap (the age) spans decades and is tied to 
 would scatter the later date unless that tie were learnt exactly. At the smallest tables that pass, up to
 about 9 % of rows with both dates may be out of order; their gap is fitted as 0. Where a column follows
 several others, its anchor is the one that itself follows the most (admission → surgery → discharge:
-discharge is anchored on surgery).
+discharge is anchored on surgery). Pairs in order but far apart (birth → death), and pairs in order that the
+anchors do not imply, are kept as :class:`~ehrsynth.transforms.date_gaps.DateOrder` s: sampling redraws the
+rows that break them.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from ehrsynth.dp.accounting import Gaussian, Mechanism
-from ehrsynth.transforms.date_gaps import DateGap, date_days
+from ehrsynth.transforms.date_gaps import DateGap, DateOrder, date_days
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +45,7 @@ __all__ = [
     "MAX_DISORDER",
     "MIN_SIGNAL",
     "ORDER_WEIGHT",
+    "DateRelations",
     "detect_date_gaps",
     "order_counts",
 ]
@@ -74,18 +78,27 @@ def order_counts(days: Sequence[np.ndarray]) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64).reshape(-1, 4)
 
 
+class DateRelations(NamedTuple):
+    """What the release found: ``gaps`` to model, ``orders`` to keep when sampling (pairs in order but far
+    apart, or not implied by the gaps' anchors), and the ``mechanisms`` to charge."""
+
+    gaps: list[DateGap]
+    orders: list[DateOrder]
+    mechanisms: list[Mechanism]
+
+
 def detect_date_gaps(
     df: pd.DataFrame,
     columns: Sequence[str],
     *,
     noise_multiplier: float | None,
     rng: np.random.Generator,
-) -> tuple[list[DateGap], list[Mechanism]]:
-    """The gaps to model among the date ``columns`` of ``df`` (public: chosen from names, dtypes or a declared
+) -> DateRelations:
+    """The relations among the date ``columns`` of ``df`` (public: chosen from names, dtypes or a declared
     schema) and the mechanism to charge (none without DP, ``noise_multiplier=None``, or with < 2 columns)."""
     names = list(columns)[:MAX_DATE_COLUMNS]
     if len(names) < 2:
-        return [], []
+        return DateRelations([], [], [])
     if len(columns) > MAX_DATE_COLUMNS:
         logger.info("date order: only the first %d date columns are tested for order", MAX_DATE_COLUMNS)
     private = noise_multiplier is not None
@@ -99,18 +112,24 @@ def detect_date_gaps(
         sd = nm * float(np.sqrt(3 * len(counts)))
         counts = counts + rng.normal(0.0, sd, counts.shape)
         mechanisms.append(Gaussian("date-order", nm, count=1))
-    follows: dict[str, list[str]] = {n: [] for n in names}  # column -> the columns it follows
+    follows: dict[str, list[str]] = {n: [] for n in names}  # column -> the columns it follows closely
+    ordered: list[tuple[str, str]] = []  # (later, earlier): every pair in order, close or not
     k = 0
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
             b_first, a_first, both, close = counts[k]
             k += 1
-            if both < (MIN_SIGNAL * sd if private else MIN_EXACT_ROWS) or close < MIN_CLOSE * both - 2 * sd:
+            if both < (MIN_SIGNAL * sd if private else MIN_EXACT_ROWS):
                 continue
+            pair = None
             if b_first <= MAX_DISORDER * both + 2 * sd:
-                follows[names[j]].append(names[i])
+                pair = (names[j], names[i])
             elif a_first <= MAX_DISORDER * both + 2 * sd:
-                follows[names[i]].append(names[j])
+                pair = (names[i], names[j])
+            if pair is not None:
+                ordered.append(pair)
+                if close >= MIN_CLOSE * both - 2 * sd:
+                    follows[pair[0]].append(pair[1])
     rank = {n: (len(follows[n]), names.index(n)) for n in names}
     gaps = []
     for n in names:
@@ -118,7 +137,18 @@ def detect_date_gaps(
         if earlier:
             anchor = max(earlier, key=lambda a: rank[a])
             gaps.append(DateGap(n, anchor, dtype=str(df[n].dtype), time_unit=units[n]))
-    return gaps, mechanisms
+    anchors = {g.column: g.anchor for g in gaps}
+
+    def implied(later: str, earlier: str) -> bool:  # later = earlier + gap + gap …: in order by construction
+        node = later
+        while node in anchors:
+            node = anchors[node]
+            if node == earlier:
+                return True
+        return False
+
+    orders = [DateOrder(a, b) for a, b in ordered if not implied(a, b)]
+    return DateRelations(gaps, orders, mechanisms)
 
 
 def _unit(s: pd.Series) -> str:

@@ -20,7 +20,7 @@ import logging
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -52,7 +52,10 @@ from ehrsynth.training.medgan_parts import (
 )
 from ehrsynth.training.progress import ProgressCallback
 from ehrsynth.training.schedule import Schedule, resolve_schedule
-from ehrsynth.transforms.date_gaps import DateGap, gap_column, to_gaps
+from ehrsynth.transforms.date_gaps import DateGap, DateOrder, gap_column, to_gaps
+
+if TYPE_CHECKING:
+    from ehrsynth.dp.date_order import DateRelations
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +70,9 @@ class _Run:
     fixed: list[Mechanism]  # fixed-noise mechanisms already run (the 1-way marginal release)
     count_sd: float = 0.0  # the 1-way release's noise on one count (0 without DP)
     date_gaps: list[DateGap] = field(default_factory=list)  # dates modelled as gaps (transforms/date_gaps.py)
+    date_orders: list[DateOrder] = field(
+        default_factory=list
+    )  # ordered dates modelled apart: kept at sampling
     history: dict[str, list[dict[str, float]]] = field(default_factory=lambda: {"autoencoder": [], "gan": []})
     resumed: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
 
@@ -76,6 +82,7 @@ class _Run:
             "domain_mechanisms": [mechanism_to_dict(m) for m in self.fixed],
             "autoencoder_history": self.history["autoencoder"],
             "date_gaps": [g.to_dict() for g in self.date_gaps],
+            "date_orders": [o.to_dict() for o in self.date_orders],
         }
 
 
@@ -148,7 +155,15 @@ def fit_medgan(
     if config.checkpoint_dir and config.engine != "hybrid":
         clear_checkpoint(config.checkpoint_dir)
     return MedGANState(
-        run.schema, modules, privacy, calibration, run.history, schedule, row_sizes, tuple(run.date_gaps)
+        run.schema,
+        modules,
+        privacy,
+        calibration,
+        run.history,
+        schedule,
+        row_sizes,
+        tuple(run.date_gaps),
+        tuple(run.date_orders),
     )
 
 
@@ -206,10 +221,11 @@ def _resolve_schema(
         run.resumed = ckpt
         run.history["autoencoder"] = list(extra["autoencoder_history"])
         run.date_gaps = [DateGap.from_dict(g) for g in extra.get("date_gaps", [])]
+        run.date_orders = [DateOrder.from_dict(o) for o in extra.get("date_orders", [])]
         return run
     if schema is not None:
         schema.validate(df, strict=schema.complete)  # declared: public, charged nothing
-    gaps, gap_mechanisms = _date_gaps(config, df, schema, code_columns, rng)
+    gaps, orders, gap_mechanisms = _date_gaps(config, df, schema, code_columns, rng)
     df = to_gaps(df, gaps)
     schema = declared_gaps(schema, gaps)
     if config.dp is None:
@@ -232,7 +248,7 @@ def _resolve_schema(
             df, noise_multiplier=sigma, rng=rng, code_columns=code_columns, declared=schema, report=report
         )
         run = _Run(released, list(mechanisms), report.get("count_sd", 0.0))
-    run.date_gaps = gaps
+    run.date_gaps, run.date_orders = gaps, orders
     run.fixed = [*run.fixed, *gap_mechanisms]
     if not run.schema.modelled or all(c.kind is Kind.IDENTIFIER for c in run.schema.columns):
         dp_discovered = config.private and schema is None
@@ -254,14 +270,14 @@ def _date_gaps(
     declared: Schema | None,
     code_columns: Sequence[str],
     rng: np.random.Generator,
-) -> tuple[list[DateGap], list[Mechanism]]:
+) -> DateRelations:
     """Which date columns to model as gaps after an earlier one (:mod:`ehrsynth.dp.date_order`): under DP one
     noisy count per pair of date columns, its noise tied to the 1-way release's."""
-    from ehrsynth.dp.date_order import detect_date_gaps
+    from ehrsynth.dp.date_order import DateRelations, detect_date_gaps
     from ehrsynth.dp.discovery import plan_discovery
 
     if not config.date_gaps:
-        return [], []
+        return DateRelations([], [], [])
     if config.dp is None:  # the kinds the non-private inference will give (it reads values freely)
         kinds = {c.name: c.kind for c in _infer_with(df, declared).columns}
     else:  # the kinds DP discovery will give: from names, dtypes and the declared schema only
@@ -270,7 +286,7 @@ def _date_gaps(
         kinds = {n: kinds.get(n, Kind.DATETIME if n in planned else Kind.IDENTIFIER) for n in df.columns}
     dates = [n for n in df.columns if kinds.get(n) is Kind.DATETIME]
     if len(dates) < 2:
-        return [], []
+        return DateRelations([], [], [])
     sigma = None
     if config.dp is not None:
         from ehrsynth.dp.one_way import one_way_noise

@@ -20,7 +20,7 @@ from ehrsynth.training.dp_phase import DPPhase
 from ehrsynth.training.progress import ProgressCallback
 from ehrsynth.training.schedule import Schedule
 from ehrsynth.transforms import TableTransformer
-from ehrsynth.transforms.date_gaps import DateGap
+from ehrsynth.transforms.date_gaps import DateGap, DateOrder
 
 ENGINES = ("dpsgd", "measure", "hybrid")  # how the table is learned (see training/medgan_fit.py)
 DEFAULT_ENGINE = "measure"  # the best measured (README "Engines"; benchmarks/RESULTS.md engines, fidelity)
@@ -118,6 +118,8 @@ class MedGANState:
     row_sizes: list[float] | None = None
     #: date columns modelled as days after an earlier one (transforms/date_gaps.py), rebuilt after sampling
     date_gaps: tuple[DateGap, ...] = ()
+    #: ordered dates modelled apart (too far apart for a gap): sampling redraws rows that break them
+    date_orders: tuple[DateOrder, ...] = ()
 
 
 def build_modules(schema: Schema, arch: Architecture, tgen: torch.Generator | None = None) -> MedGANModules:

@@ -14,7 +14,7 @@ rows with the later date but no anchor with a missing gap (the rule admits at mo
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,17 @@ from ehrsynth.errors import SchemaError
 from ehrsynth.schema import Column, Kind
 from ehrsynth.transforms.numeric import EPOCH
 
-__all__ = ["DateGap", "date_days", "from_gaps", "gap_column", "order_gaps", "to_gaps"]
+__all__ = [
+    "DateGap",
+    "DateOrder",
+    "date_days",
+    "from_gaps",
+    "gap_column",
+    "keep_order",
+    "order_gaps",
+    "out_of_order",
+    "to_gaps",
+]
 
 _UNITS = ("D", "s")
 
@@ -67,6 +77,67 @@ class DateGap:
                 f"a date gap must be an object with keys column, anchor, dtype, time_unit; found {raw!r}"
             )
         return cls(raw["column"], raw["anchor"], raw["dtype"], raw["time_unit"])
+
+
+@dataclass(frozen=True)
+class DateOrder:
+    """``column`` is on or after ``after`` in (nearly) every real row, but is modelled apart from it (too far
+    apart for a gap: birth → death): sampling redraws rows where it comes first."""
+
+    column: str
+    after: str
+
+    def __post_init__(self) -> None:
+        for key in ("column", "after"):
+            value = getattr(self, key)
+            if not isinstance(value, str) or not value:
+                raise SchemaError(f"a date order's {key!r} must be a non-empty string, found {value!r}")
+        if self.column == self.after:
+            raise SchemaError(f"date column {self.column!r} cannot be ordered after itself")
+
+    def to_dict(self) -> dict[str, str]:
+        return {"column": self.column, "after": self.after}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> DateOrder:
+        if not isinstance(raw, Mapping) or set(raw) != {"column", "after"}:
+            raise SchemaError(f"a date order must be an object with keys column, after; found {raw!r}")
+        return cls(raw["column"], raw["after"])
+
+
+def out_of_order(out: pd.DataFrame, orders: Sequence[DateOrder]) -> np.ndarray:
+    """Rows of a sampled table where some ordered pair has its later date first (missing dates never count)."""
+    bad = np.zeros(len(out), dtype=bool)
+    for o in orders:
+        if o.column in out.columns and o.after in out.columns:
+            with np.errstate(invalid="ignore"):
+                bad |= date_days(out[o.column], "s") < date_days(out[o.after], "s")
+    return bad
+
+
+ORDER_ROUNDS = 8
+
+
+def keep_order(
+    out: pd.DataFrame, orders: Sequence[DateOrder], draw: Callable[[int], pd.DataFrame]
+) -> tuple[pd.DataFrame, int]:
+    """``out`` with its rows that break an order replaced by fresh rows from ``draw(m)`` that keep them (the
+    kept rows first; up to :data:`ORDER_ROUNDS` draws, then the rows still missing are left as first drawn),
+    and how many were left. Identifier columns must be renumbered by the caller (each draw numbers its own)."""
+    bad = out_of_order(out, orders)
+    if not bad.any():
+        return out, 0
+    parts, need = [out[~bad]], int(bad.sum())
+    for _ in range(ORDER_ROUNDS):
+        fresh = draw(max(2 * need, 256))
+        fresh = fresh[~out_of_order(fresh, orders)].iloc[:need]
+        parts.append(fresh)
+        need -= len(fresh)
+        if need == 0:
+            break
+    if need:
+        parts.append(out[bad].iloc[:need])
+    return pd.concat(parts, ignore_index=True), need
 
 
 def order_gaps(gaps: Sequence[DateGap]) -> list[DateGap]:

@@ -436,6 +436,17 @@ def surrogate_ids(n: int) -> np.ndarray:
     return np.arange(SURROGATE_OFFSET + 1, SURROGATE_OFFSET + n + 1, dtype=np.int64)
 
 
+def renumber_identifiers(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """``df`` with every identifier column of ``schema`` given fresh keys 1..n (after rows from several
+    decodes were joined, each numbered its own)."""
+    for col in schema.columns:
+        if col.kind is Kind.IDENTIFIER and col.name in df.columns:
+            keys = surrogate_keys(col, len(df))
+            keys.index = df.index
+            df[col.name] = keys
+    return df
+
+
 def surrogate_keys(col: Column, n: int) -> pd.Series:
     """Fresh keys for an identifier column: :func:`surrogate_ids` for integer columns, ``SYN0000001``…
     otherwise."""

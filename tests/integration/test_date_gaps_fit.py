@@ -145,3 +145,37 @@ def test_date_gaps_false_models_dates_apart_and_old_directories_load(tmp_path: P
     rewrite_config(tmp_path / "m", lambda config: config["params"].__setitem__("surprise", 1))
     with pytest.raises(ModelDirError, match="unknown keys"):  # unknown parameters are still refused
         ehrsynth.load(str(tmp_path / "m"))
+
+
+def test_far_apart_dates_keep_their_order_by_redrawing_rows(tmp_path: Path) -> None:
+    """Birth → death spans decades, too far for a gap: the pair is kept as an order and sampling redraws
+    the rows where death comes first (identifiers renumbered, the order saved with the model)."""
+    rng = np.random.default_rng(4)
+    n = 3000
+    birth = pd.Timestamp("1930-01-01") + pd.to_timedelta(rng.integers(0, 25_000, n), unit="D")
+    df = pd.DataFrame(
+        {
+            "patient_id": np.arange(n) + 10_000,
+            "birth_date": birth,
+            "death_date": birth + pd.to_timedelta(rng.integers(0, 30_000, n), unit="D"),
+            "sex": rng.choice(["F", "M"], n),
+        }
+    )
+    model = MedGAN(epsilon=3.0, random_state=0, **FAST).fit(df)
+    assert model.date_gaps_ == () and [(o.column, o.after) for o in model.date_orders_] == [
+        ("death_date", "birth_date")
+    ]
+    out = model.sample(2000, random_state=0)
+    assert len(out) == 2000 and (out["death_date"] >= out["birth_date"]).all()
+    assert out["patient_id"].is_unique
+    plain = MedGAN(epsilon=3.0, random_state=0, date_gaps=False, **FAST).fit(df).sample(2000, random_state=0)
+    assert (plain["death_date"] < plain["birth_date"]).mean() > 0.02  # what redrawing removes
+    model.save(str(tmp_path / "m"))
+    loaded = ehrsynth.load(str(tmp_path / "m"))
+    assert loaded.date_orders_ == model.date_orders_
+    pd.testing.assert_frame_equal(loaded.sample(300, random_state=5), model.sample(300, random_state=5))
+    rewrite_config(
+        tmp_path / "m", lambda c: c["fitted"].__setitem__("date_orders", [{"column": "x", "after": "sex"}])
+    )
+    with pytest.raises(ModelDirError, match="date_orders"):
+        ehrsynth.load(str(tmp_path / "m"))

@@ -142,35 +142,68 @@ def dates(n: int, disorder: float, seed: int) -> pd.DataFrame:
 
 def test_exact_detection_finds_the_chain_and_skips_unordered_pairs() -> None:
     df = dates(500, 0.0, 0)
-    gaps, mechanisms = detect_date_gaps(
+    gaps, orders, mechanisms = detect_date_gaps(
         df, list(df.columns), noise_multiplier=None, rng=np.random.default_rng(0)
     )
     assert mechanisms == []
+    # birth comes first in every row, decades before: kept as orders, not gaps; discharge after admission is
+    # implied by the chain discharge → surgery → admit
+    assert {(o.column, o.after) for o in orders} == {
+        ("discharge", "birth"),
+        ("admit", "birth"),
+        ("surgery", "birth"),
+    }
     # birth always comes first, but decades before: admission is not modelled as an age
     assert {(g.column, g.anchor) for g in gaps} == {("surgery", "admit"), ("discharge", "surgery")}
     mixed = dates(500, 0.3, 1)
-    gaps, _ = detect_date_gaps(
+    gaps, orders, _ = detect_date_gaps(
         mixed, list(mixed.columns), noise_multiplier=None, rng=np.random.default_rng(0)
     )
     assert ("discharge", "surgery") not in {(g.column, g.anchor) for g in gaps}
+    assert not {("discharge", "surgery"), ("discharge", "admit")} & {(o.column, o.after) for o in orders}
 
 
 def test_dp_detection_is_charged_and_never_orders_a_shuffled_pair() -> None:
     df = dates(4000, 0.0, 2)
-    gaps, mechanisms = detect_date_gaps(
+    gaps, orders, mechanisms = detect_date_gaps(
         df, ["admit", "discharge"], noise_multiplier=2.0, rng=np.random.default_rng(0)
     )
+    assert orders == []  # the one ordered pair is a gap
     assert [(g.column, g.anchor) for g in gaps] == [("discharge", "admit")]
     assert [(m.name, m.noise_multiplier) for m in mechanisms] == [("date-order", 2.0 * ORDER_WEIGHT)]
     wrong = 0
     for seed in range(20):
         half = dates(4000, 0.5, seed)
         rng = np.random.default_rng(seed)
-        gaps, _ = detect_date_gaps(half, ["admit", "discharge"], noise_multiplier=2.0, rng=rng)
-        wrong += len(gaps)
+        found = detect_date_gaps(half, ["admit", "discharge"], noise_multiplier=2.0, rng=rng)
+        wrong += len(found.gaps) + len(found.orders)
     assert wrong == 0
     small = dates(150, 0.0, 3)  # too few rows for the noise: nothing is ordered
-    gaps, _ = detect_date_gaps(
+    found = detect_date_gaps(
         small, ["admit", "discharge"], noise_multiplier=2.0, rng=np.random.default_rng(0)
     )
-    assert gaps == []
+    assert found.gaps == [] and found.orders == []
+
+
+def test_rows_out_of_order_are_redrawn_and_orders_validate() -> None:
+    from ehrsynth.transforms.date_gaps import DateOrder, keep_order, out_of_order
+
+    rng = np.random.default_rng(0)
+
+    def draw(m: int) -> pd.DataFrame:  # half the rows die before they are born
+        birth = pd.Timestamp("1950-01-01") + pd.to_timedelta(rng.integers(0, 20_000, m), unit="D")
+        death = pd.Timestamp("1950-01-01") + pd.to_timedelta(rng.integers(0, 20_000, m), unit="D")
+        return pd.DataFrame({"birth": birth, "death": death.where(rng.random(m) < 0.8)})
+
+    order = DateOrder("death", "birth")
+    first = draw(1000)
+    bad = out_of_order(first, [order])
+    assert 0.3 < bad.mean() < 0.5  # a missing death never counts
+    out, left = keep_order(first, [order], draw)
+    assert left == 0 and len(out) == 1000 and not out_of_order(out, [order]).any()
+    assert out.iloc[: (~bad).sum()].equals(first[~bad].reset_index(drop=True))  # kept rows stay, first
+    never, left = keep_order(first, [order], lambda m: first.iloc[:0])  # no draw helps: left as drawn
+    assert left == int(bad.sum()) and len(never) == 1000
+    assert DateOrder.from_dict(order.to_dict()) == order
+    with pytest.raises(SchemaError, match="keys"):
+        DateOrder.from_dict({"column": "death"})
