@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ehrsynth.errors import EhrsynthError, ModelDirError
@@ -96,20 +96,30 @@ def checked_row_sizes(raw: Any, where: str) -> list[float] | None:
     return [float(x) for x in raw]
 
 
+def _parsed(raw: Any, parse: Callable[[Any], Any], key: str, where: str) -> list[Any]:
+    """``parse`` applied to each item of a stored list (None: empty); a malformed one is a ModelDirError."""
+    from ehrsynth.errors import SchemaError
+
+    if raw is None:
+        return []
+    try:
+        if not isinstance(raw, list):
+            raise SchemaError(f"expected a list, found {type(raw).__name__}")
+        return [parse(item) for item in raw]
+    except SchemaError as exc:
+        raise ModelDirError(f"{where}: malformed {key!r} ({exc}); re-save the model") from exc
+
+
 def checked_date_gaps(raw: Any, schema: Schema, where: str) -> tuple[DateGap, ...]:
     """Validate the stored date gaps (transforms/date_gaps.py): each gap column and its anchor are columns of
     the schema, the gap is numeric, and no column has two anchors or a cycle."""
-    if raw is None:
-        return ()
     from ehrsynth.errors import SchemaError
     from ehrsynth.schema import Kind
     from ehrsynth.transforms.date_gaps import order_gaps
 
+    gaps = _parsed(raw, DateGap.from_dict, "date_gaps", where)
     try:
-        if not isinstance(raw, list):
-            raise SchemaError(f"expected a list, found {type(raw).__name__}")
-        gaps = [DateGap.from_dict(g) for g in raw]
-        order_gaps(gaps)
+        order_gaps(gaps)  # no column with two anchors, no cycle
     except SchemaError as exc:
         raise ModelDirError(f"{where}: malformed 'date_gaps' ({exc}); re-save the model") from exc
     names = set(schema.names)
@@ -133,17 +143,9 @@ def checked_date_gaps(raw: Any, schema: Schema, where: str) -> tuple[DateGap, ..
 def checked_date_orders(raw: Any, schema: Schema, where: str) -> tuple[DateOrder, ...]:
     """Validate the stored date orders: pairs of date columns of the schema (or gap columns: days rebuilt
     into dates before the orders are checked)."""
-    if raw is None:
-        return ()
-    from ehrsynth.errors import SchemaError
     from ehrsynth.schema import Kind
 
-    try:
-        if not isinstance(raw, list):
-            raise SchemaError(f"expected a list, found {type(raw).__name__}")
-        orders = [DateOrder.from_dict(o) for o in raw]
-    except SchemaError as exc:
-        raise ModelDirError(f"{where}: malformed 'date_orders' ({exc}); re-save the model") from exc
+    orders = _parsed(raw, DateOrder.from_dict, "date_orders", where)
     names = {c.name: c.kind for c in schema.columns}
     for o in orders:
         if names.get(o.column) in (None, Kind.IDENTIFIER) or names.get(o.after) in (None, Kind.IDENTIFIER):
