@@ -278,7 +278,12 @@ def _date_gaps(
 
     if not config.date_gaps:
         return DateRelations([], [], [])
-    if config.dp is None:  # the kinds the non-private inference will give (it reads values freely)
+    if (
+        config.dp is None and declared is None
+    ):  # the kinds inference will give (dates come as datetime or text)
+        texts = [n for n in df.columns if not pd.api.types.is_numeric_dtype(df[n])]
+        kinds = {c.name: c.kind for c in Schema.infer(df[texts]).columns} if texts else {}
+    elif config.dp is None:
         kinds = {c.name: c.kind for c in _infer_with(df, declared).columns}
     else:  # the kinds DP discovery will give: from names, dtypes and the declared schema only
         kinds = {c.name: c.kind for c in declared.columns} if declared is not None else {}
