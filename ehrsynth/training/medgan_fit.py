@@ -70,9 +70,8 @@ class _Run:
     fixed: list[Mechanism]  # fixed-noise mechanisms already run (the 1-way marginal release)
     count_sd: float = 0.0  # the 1-way release's noise on one count (0 without DP)
     date_gaps: list[DateGap] = field(default_factory=list)  # dates modelled as gaps (transforms/date_gaps.py)
-    date_orders: list[DateOrder] = field(
-        default_factory=list
-    )  # ordered dates modelled apart: kept at sampling
+    #: ordered dates modelled apart: kept in order at sampling
+    date_orders: list[DateOrder] = field(default_factory=list)
     history: dict[str, list[dict[str, float]]] = field(default_factory=lambda: {"autoencoder": [], "gan": []})
     resumed: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
 
@@ -225,10 +224,11 @@ def _resolve_schema(
         return run
     if schema is not None:
         schema.validate(df, strict=schema.complete)  # declared: public, charged nothing
-    gaps, orders, gap_mechanisms = _date_gaps(config, df, schema, code_columns, rng)
+    sigma = _one_way_sigma(config)  # the 1-way release's noise multiplier (None without DP)
+    gaps, orders, gap_mechanisms = _date_gaps(config, df, schema, code_columns, sigma, rng)
     df = to_gaps(df, gaps)
     schema = declared_gaps(schema, gaps)
-    if config.dp is None:
+    if sigma is None:  # no DP
         from ehrsynth.transforms.marginals import exact_marginals
 
         base = schema if schema is not None and schema.complete else _infer_with(df, schema)
@@ -237,12 +237,7 @@ def _resolve_schema(
         run = _Run(schema, [])
     else:
         from ehrsynth.dp.discovery import discover_schema
-        from ehrsynth.dp.one_way import one_way_noise
 
-        dp = config.dp
-        sigma = one_way_noise(
-            epsilon=dp.epsilon, delta=dp.delta, share=dp.marginal_share, accountant=dp.accountant
-        )
         report: dict[str, float] = {}
         released, mechanisms = discover_schema(
             df, noise_multiplier=sigma, rng=rng, code_columns=code_columns, declared=schema, report=report
@@ -269,18 +264,17 @@ def _date_gaps(
     df: pd.DataFrame,
     declared: Schema | None,
     code_columns: Sequence[str],
+    sigma: float | None,
     rng: np.random.Generator,
 ) -> DateRelations:
     """Which date columns to model as gaps after an earlier one (:mod:`ehrsynth.dp.date_order`): under DP one
-    noisy count per pair of date columns, its noise tied to the 1-way release's."""
+    noisy count per pair of date columns, its noise tied to the 1-way release's (``sigma``)."""
     from ehrsynth.dp.date_order import DateRelations, detect_date_gaps
     from ehrsynth.dp.discovery import plan_discovery
 
     if not config.date_gaps:
         return DateRelations([], [], [])
-    if (
-        config.dp is None and declared is None
-    ):  # the kinds inference will give (dates come as datetime or text)
+    if config.dp is None and declared is None:  # the kinds inference gives: dates come as datetime or text
         texts = [n for n in df.columns if not pd.api.types.is_numeric_dtype(df[n])]
         kinds = {c.name: c.kind for c in Schema.infer(df[texts]).columns} if texts else {}
     elif config.dp is None:
@@ -292,15 +286,18 @@ def _date_gaps(
     dates = [n for n in df.columns if kinds.get(n) is Kind.DATETIME]
     if len(dates) < 2:
         return DateRelations([], [], [])
-    sigma = None
-    if config.dp is not None:
-        from ehrsynth.dp.one_way import one_way_noise
-
-        dp = config.dp
-        sigma = one_way_noise(
-            epsilon=dp.epsilon, delta=dp.delta, share=dp.marginal_share, accountant=dp.accountant
-        )
     return detect_date_gaps(df, dates, noise_multiplier=sigma, rng=rng)
+
+
+def _one_way_sigma(config: MedGANConfig) -> float | None:
+    if config.dp is None:
+        return None
+    from ehrsynth.dp.one_way import one_way_noise
+
+    dp = config.dp
+    return one_way_noise(
+        epsilon=dp.epsilon, delta=dp.delta, share=dp.marginal_share, accountant=dp.accountant
+    )
 
 
 def declared_gaps(schema: Schema | None, gaps: Sequence[DateGap]) -> Schema | None:
