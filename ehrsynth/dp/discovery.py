@@ -33,9 +33,9 @@ import pandas as pd
 from ehrsynth.dp.accounting import Mechanism
 from ehrsynth.dp.one_way import NOISE_WEIGHTS, Release, Spec, release_one_way
 from ehrsynth.errors import DataFidelityWarning, InvalidDataError
-from ehrsynth.inference import EPOCH
 from ehrsynth.naming import DATE_NAMES, IDENTIFIER_NAMES, KEY_NAMES
 from ehrsynth.schema import Column, Kind, Schema
+from ehrsynth.transforms.date_gaps import date_days
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +81,8 @@ def plan_discovery(df: pd.DataFrame, code_columns: Sequence[str] = ()) -> Discov
 
 def _days(name: str, s: pd.Series) -> np.ndarray:
     """Dates as whole days since 1970-01-01 (NaN when missing); unparseable strings are an error, not noise."""
-    ts = pd.to_datetime(s, errors="coerce", format="mixed") if s.dtype == object else pd.to_datetime(s)
-    bad = ts.isna().to_numpy() & s.notna().to_numpy()
+    days = date_days(s, "D")
+    bad = np.isnan(days) & s.notna().to_numpy()
     if bad.any():
         example = s[bad].iloc[0]
         raise InvalidDataError(
@@ -90,9 +90,7 @@ def _days(name: str, s: pd.Series) -> np.ndarray:
             "write them as YYYY-MM-DD, or declare the column's kind in a schema",
             column=name,
         )
-    if getattr(ts.dt, "tz", None) is not None:
-        ts = ts.dt.tz_convert(None)
-    return np.floor(((ts - EPOCH) / pd.Timedelta(days=1)).to_numpy(dtype="float64", na_value=np.nan))
+    return days
 
 
 def build_specs(
