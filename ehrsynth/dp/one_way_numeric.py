@@ -7,7 +7,7 @@ the joint 1-way release), :func:`zoom` and :func:`measure_zeros` (their own Gaus
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.special import ndtri
@@ -16,6 +16,7 @@ from scipy.stats import norm
 from ehrsynth.dp import domain
 from ehrsynth.dp.accounting import Gaussian, Mechanism
 from ehrsynth.dp.cell_threshold import DOMINANT_SHARE, SIGNIFICANT_Z, threshold_groups
+from ehrsynth.dp.declared_range import fill_declared_range
 from ehrsynth.dp.precision import release_decimals, resolution_decimals
 from ehrsynth.errors import InvalidDataError
 from ehrsynth.naming import CATEGORY_NAMES, KEY_NAMES
@@ -65,6 +66,10 @@ class Cells:
     zero_sd: float = 0.0  # its noise
     one: float = 0.0  # the unthresholded noisy count of the cell holding 1 (a rare 0/1 code's prevalence)
     one_sd: float = 0.0  # its noise
+    level0: tuple[np.ndarray, np.ndarray, np.ndarray] | None = (
+        None  # level-0 (lo, hi, noisy counts) as released
+    )
+    level0_sd: float = 0.0  # the noise of one level-0 count
 
 
 # -- grids ----------------------------------------------------------------------------------------------------
@@ -93,6 +98,9 @@ def level0(spec: Spec) -> tuple[np.ndarray, np.ndarray]:
             edges = np.unique(np.ceil(edges))
         if edges[0] < 0 < edges[-1]:
             edges = np.union1d(edges, [0.0])
+        if spec.integer and not spec.dense and edges[0] <= 0 < edges[-1]:
+            # the zero cell holds only zeros (measured apart): [0, 1), not the first 1/64 of the range
+            edges = np.union1d(edges, [0.0, 1.0])
     else:
         edges = INT_EDGES if spec.integer else FLOAT_EDGES
     return edges[:-1], edges[1:]
@@ -144,6 +152,25 @@ def _declared_number(spec: Spec) -> bool:
     return spec.declared is not None and spec.declared.kind in (Kind.COUNT, Kind.CONTINUOUS)
 
 
+def _declared_range_of(spec: Spec) -> tuple[float, float] | None:
+    """The declared (public) bounds of a declared count / continuous column (dates excluded), else None."""
+    col = spec.declared
+    if not _declared_number(spec) or spec.datetime or col is None or col.lower is None or col.upper is None:
+        return None
+    return float(col.lower), float(col.upper)
+
+
+def fill_declared(cells: Cells, spec: Spec, nonzero_mass: float) -> Cells:
+    """:func:`~ehrsynth.dp.declared_range.fill_declared_range` on ``cells`` (released level-0 cells needed)."""
+    if cells.level0 is None:
+        return cells
+    lo, hi, count = fill_declared_range(
+        cells.lo, cells.hi, cells.count, cells.level0, cells.level0_sd, nonzero_mass,
+        skip_zero=spec.integer and not spec.dense,
+    )  # fmt: skip
+    return replace(cells, lo=lo, hi=hi, count=count)
+
+
 # -- numbers ----------------------------------------------------------------------------------------------------
 def numeric_cells(
     spec: Spec,
@@ -180,7 +207,8 @@ def numeric_cells(
         lo, hi = np.ceil(lo), np.ceil(hi)
         spec.integer = True
     one = float(noisy[one_cell]) if one_cell >= 0 else 0.0
-    cells = Cells(lo.copy(), hi.copy(), kept, one=one, one_sd=sigma)
+    released = (lo.copy(), hi.copy(), noisy.copy())
+    cells = Cells(lo.copy(), hi.copy(), kept, one=one, one_sd=sigma, level0=released, level0_sd=sigma)
     return cells, fractional, decimals
 
 
@@ -338,14 +366,11 @@ def _merge_children(
     stay = np.setdiff1d(np.arange(len(c.lo)), np.unique(parent))
     all_lo = np.concatenate([c.lo[stay], lo])
     order = np.argsort(all_lo, kind="stable")
-    return Cells(
-        all_lo[order],
-        np.concatenate([c.hi[stay], hi])[order],
-        np.concatenate([c.count[stay], counts])[order],
-        zero=c.zero,
-        zero_sd=c.zero_sd,
-        one=c.one,
-        one_sd=c.one_sd,
+    return replace(
+        c,
+        lo=all_lo[order],
+        hi=np.concatenate([c.hi[stay], hi])[order],
+        count=np.concatenate([c.count[stay], counts])[order],
     )
 
 
@@ -360,6 +385,9 @@ def finish_numeric(stub: Column, cells: Cells, n: int, spec: Spec, z: float = SI
         zero = 0.0  # zeros were measured in their cell like any value
     elif cells.zero is not None:  # measured: the nonzero cells share what is not zero (thresholding losses)
         zero = min(cells.zero, nonmissing)
+        if total > 0 and _declared_range_of(spec) is not None:  # lost mass back inside the public range
+            cells = fill_declared(cells, spec, nonmissing - zero)
+            total = float(cells.count.sum())
         if total > 0:
             cells.count = cells.count * ((nonmissing - zero) / total)
     else:
@@ -427,7 +455,9 @@ def _as_codes(stub: Column, lo: np.ndarray, hi: np.ndarray, mass: np.ndarray, sp
         return None
     values = [int(v) for v in lo]
     share = mass / mass.sum()
-    if set(values) <= {0, 1} and not _declared_number(spec):  # a declared count keeps its kind
+    if _declared_number(spec):  # a declared count keeps its kind (decoded on its integer leaves)
+        return None
+    if set(values) <= {0, 1}:
         p1 = float(share[values.index(1)]) if 1 in values else 0.0
         return Column(
             stub.name, Kind.BINARY, nullable=stub.nullable, frequencies=[p1], missing_rate=stub.missing_rate,

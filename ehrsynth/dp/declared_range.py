@@ -1,0 +1,91 @@
+"""Mass the numeric thresholds lost, put back inside a DECLARED (public) range (post-processing of the 1-way
+release, :mod:`ehrsynth.dp.one_way_numeric`; spends no budget).
+
+The level-0 release keeps a cell only when its noisy count clears a Bonferroni bar, so that no value is
+invented far from the data. Inside a range the user declared, that caution costs more than it saves: the
+mass of every cell below the bar was handed to the passing cells, so at low ε the column came back squeezed
+around its mode. Measured (diabetes 8,000 patients, declared schema, ``ehrsynth.synthesize`` defaults):
+``num_lab_procedures`` (real 1–118, median 44) came back 25–51 at ε = 0.3, and ``num_medications`` (real
+1–72) 4–29 at ε = 1. Here, for a declared count or continuous column:
+
+- **holes**: a level-0 cell strictly inside the released support with no released mass gets its noisy
+  count clipped at 0 (a count of 9 days between 8 and 10 is not a missing value);
+- **tails**: the mass still lost, the column's non-zero total less the released cells, when it stands above
+  :data:`TAIL_Z` sd of the released cells' summed noise, goes to the parts of the declared range outside the
+  support. The two sides share it by their clipped noisy sums; each side continues the density of the
+  support's edge cell with an exponential decay whose scale makes it hold its share (λ = share / edge
+  density), cut at the declared bound.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: lost mass is put back only above this many sd of the released cells' summed noise. Measured on a
+#: gamma-shaped count over a declared [1, 120] (8,000 rows; noise multipliers 20 and 60; seeds 0-2): KS of the
+#: released CDF to the data 0.015-0.098 at 1 sd, 0.023-0.109 at 2 sd, 0.043-0.243 without the fill; on a
+#: declared [0, 1000] holding values 10-50, no lost mass passed at 1 sd (the range's ends got nothing).
+TAIL_Z = 1.0
+
+
+def fill_declared_range(
+    lo: np.ndarray,
+    hi: np.ndarray,
+    count: np.ndarray,
+    level0: tuple[np.ndarray, np.ndarray, np.ndarray],
+    level0_sd: float,
+    nonzero_mass: float,
+    skip_zero: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lo, hi, count) of the released cells with holes filled and the lost mass put in the tails (see the
+    module docstring). ``level0``: the level-0 cells (lo, hi, noisy count) of the declared range, as
+    released, with noise sd ``level0_sd``; ``nonzero_mass``: the rows the cells should hold (non-missing,
+    non-zero); ``skip_zero``: the cell holding 0 is left alone (its zeros are measured apart)."""
+    lo0, hi0, noisy0 = (np.asarray(a, dtype=np.float64) for a in level0)
+    count = np.asarray(count, dtype=np.float64).copy()
+    has = count > 0
+    if not has.any() or len(lo0) == 0:
+        return lo, hi, count
+    a, b = float(lo[has].min()), float(hi[has].max())
+    usable = ~((lo0 <= 0) & (hi0 > 0)) if skip_zero else np.ones(len(lo0), dtype=bool)
+    # holes: empty level-0 cells inside the support (cells never split keep their level-0 edges)
+    level0_of = {(float(x), float(y)): i for i, (x, y) in enumerate(zip(lo0, hi0, strict=True))}
+    contributing = 0
+    for j in range(len(lo)):
+        i = level0_of.get((float(lo[j]), float(hi[j])))
+        if i is not None and count[j] == 0 and a <= lo[j] and hi[j] <= b and usable[i]:
+            count[j] = max(float(noisy0[i]), 0.0)
+        contributing += int(count[j] > 0 and i is not None)
+    lost = nonzero_mass - float(count.sum())
+    sd = level0_sd * math.sqrt(max(contributing, int(has.sum()), 1))
+    below = usable & (hi0 <= a)
+    above = usable & (lo0 >= b)
+    if lost <= TAIL_Z * sd or not (below.any() or above.any()):
+        return lo, hi, count
+    sums = np.array([max(float(noisy0[below].sum()), 0.0), max(float(noisy0[above].sum()), 0.0)])
+    present = np.array([below.any(), above.any()], dtype=float)
+    share = sums * present if (sums * present).sum() > 0 else present
+    share = share / share.sum()
+    first, last = int(np.argmin(np.where(has, lo, np.inf))), int(np.argmax(np.where(has, hi, -np.inf)))
+    edge_density = (count[first] / (hi[first] - lo[first]), count[last] / (hi[last] - lo[last]))
+    stay = ~((count == 0) & ((hi <= a) | (lo >= b)))  # empty cells outside the support: replaced below
+    new_lo, new_hi, new_count = [lo[stay]], [hi[stay]], [count[stay]]
+    for side, mask in enumerate((below, above)):
+        mass = lost * float(share[side])
+        if mass <= 0 or not mask.any():
+            continue
+        tl, th = lo0[mask], hi0[mask]
+        # distance of each cell's ends from the support's edge, outwards
+        near, far = (a - th, a - tl) if side == 0 else (tl - b, th - b)
+        lam = mass / max(float(edge_density[side]), 1e-12)
+        m = np.exp(-near / lam) - np.exp(-far / lam)
+        if not m.sum() > 0:
+            m = th - tl
+        new_lo.append(tl)
+        new_hi.append(th)
+        new_count.append(mass * m / m.sum())
+    out_lo, out_hi, out_count = (np.concatenate(x) for x in (new_lo, new_hi, new_count))
+    order = np.argsort(out_lo, kind="stable")
+    return out_lo[order], out_hi[order], out_count[order]
