@@ -14,7 +14,7 @@ around its mode. Measured (diabetes 8,000 patients, declared schema, ``ehrsynth.
   :data:`TAIL_Z` sd of the released cells' summed noise, goes to the parts of the declared range outside the
   support. The two sides share it by their clipped noisy sums; each side continues the density of the
   support's edge cell with an exponential decay whose scale makes it hold its share (λ = share / edge
-  density), cut at the declared bound.
+  density, at most the wider of the support and a quarter of the range), cut at the declared bound.
 """
 
 from __future__ import annotations
@@ -52,14 +52,16 @@ def fill_declared_range(
     usable = ~((lo0 <= 0) & (hi0 > 0)) if skip_zero else np.ones(len(lo0), dtype=bool)
     # holes: empty level-0 cells inside the support (cells never split keep their level-0 edges)
     level0_of = {(float(x), float(y)): i for i, (x, y) in enumerate(zip(lo0, hi0, strict=True))}
-    contributing = 0
     for j in range(len(lo)):
         i = level0_of.get((float(lo[j]), float(hi[j])))
         if i is not None and count[j] == 0 and a <= lo[j] and hi[j] <= b and usable[i]:
             count[j] = max(float(noisy0[i]), 0.0)
-        contributing += int(count[j] > 0 and i is not None)
     lost = nonzero_mass - float(count.sum())
-    sd = level0_sd * math.sqrt(max(contributing, int(has.sum()), 1))
+    # the released cells' total carries the noise of every level-0 cell under them (zoom children share
+    # their parent's; a coarse group holds many)
+    on = count > 0
+    under = ((lo0[:, None] < hi[None, on]) & (hi0[:, None] > lo[None, on])).any(axis=1)
+    sd = level0_sd * math.sqrt(max(int(under.sum()), 1))
     below = usable & (hi0 <= a)
     above = usable & (lo0 >= b)
     if lost <= TAIL_Z * sd or not (below.any() or above.any()):
@@ -72,6 +74,7 @@ def fill_declared_range(
     edge_density = (count[first] / (hi[first] - lo[first]), count[last] / (hi[last] - lo[last]))
     stay = ~((count == 0) & ((hi <= a) | (lo >= b)))  # empty cells outside the support: replaced below
     new_lo, new_hi, new_count = [lo[stay]], [hi[stay]], [count[stay]]
+    span = float(hi0.max() - lo0.min())
     for side, mask in enumerate((below, above)):
         mass = lost * float(share[side])
         if mass <= 0 or not mask.any():
@@ -79,7 +82,9 @@ def fill_declared_range(
         tl, th = lo0[mask], hi0[mask]
         # distance of each cell's ends from the support's edge, outwards
         near, far = (a - th, a - tl) if side == 0 else (tl - b, th - b)
-        lam = mass / max(float(edge_density[side]), 1e-12)
+        # the tail holds its share at the edge's density; it decays at least as fast as over the support's
+        # width or a quarter of the range, whichever is wider (a low edge density would spread it flat)
+        lam = min(mass / max(float(edge_density[side]), 1e-12), max(b - a, span / 4))
         m = np.exp(-near / lam) - np.exp(-far / lam)
         if not m.sum() > 0:
             m = th - tl
@@ -89,3 +94,35 @@ def fill_declared_range(
     out_lo, out_hi, out_count = (np.concatenate(x) for x in (new_lo, new_hi, new_count))
     order = np.argsort(out_lo, kind="stable")
     return out_lo[order], out_hi[order], out_count[order]
+
+
+#: cells per group of the coarse fallback (:func:`coarse_declared`): 4 groups on the 64-cell declared grid
+COARSE_GROUP = 16
+#: a group of the coarse fallback keeps its mass above this many sd of its summed noise
+COARSE_Z = 1.0
+
+
+def coarse_declared(
+    level0: tuple[np.ndarray, np.ndarray, np.ndarray], level0_sd: float, skip_zero: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """A coarse histogram of a declared range where no cell cleared the bar (post-processing): the level-0
+    cells summed in aligned groups of :data:`COARSE_GROUP`, each group above :data:`COARSE_Z` sd of its noise
+    kept with its noisy sum (one leaf per group); None when no group passes. It replaces the flat CDF over the
+    whole range: ACTG 175 at ε = 1 (declared schema, 2,139 rows, 27 columns) got ``preanti`` (40 % zeros,
+    median 142 of 0–2,851) back flat with median 1,426 and almost no zeros."""
+    lo0, hi0, noisy0 = (np.asarray(a, dtype=np.float64) for a in level0)
+    usable = ~((lo0 <= 0) & (hi0 > 0)) if skip_zero else np.ones(len(lo0), dtype=bool)
+    idx = np.flatnonzero(usable)
+    if idx.size == 0:
+        return None
+    groups = np.array_split(idx, max(1, math.ceil(idx.size / COARSE_GROUP)))
+    lo, hi, count = [], [], []
+    for g in groups:
+        total = float(noisy0[g].sum())
+        if total > COARSE_Z * level0_sd * math.sqrt(len(g)):
+            lo.append(float(lo0[g].min()))
+            hi.append(float(hi0[g].max()))
+            count.append(total)
+    if not count:
+        return None
+    return np.asarray(lo), np.asarray(hi), np.asarray(count)

@@ -16,7 +16,7 @@ from scipy.stats import norm
 from ehrsynth.dp import domain
 from ehrsynth.dp.accounting import Gaussian, Mechanism
 from ehrsynth.dp.cell_threshold import DOMINANT_SHARE, SIGNIFICANT_Z, threshold_groups
-from ehrsynth.dp.declared_range import fill_declared_range
+from ehrsynth.dp.declared_range import coarse_declared, fill_declared_range
 from ehrsynth.dp.precision import release_decimals, resolution_decimals
 from ehrsynth.errors import InvalidDataError
 from ehrsynth.naming import CATEGORY_NAMES, KEY_NAMES
@@ -160,6 +160,14 @@ def _declared_range_of(spec: Spec) -> tuple[float, float] | None:
     return float(col.lower), float(col.upper)
 
 
+def _coarse(cells: Cells, spec: Spec) -> Cells:
+    """:func:`~ehrsynth.dp.declared_range.coarse_declared` cells of a declared range (unchanged otherwise)."""
+    if _declared_range_of(spec) is None or cells.level0 is None:
+        return cells
+    got = coarse_declared(cells.level0, cells.level0_sd, skip_zero=spec.integer and not spec.dense)
+    return cells if got is None else replace(cells, lo=got[0], hi=got[1], count=got[2])
+
+
 def fill_declared(cells: Cells, spec: Spec, nonzero_mass: float) -> Cells:
     """:func:`~ehrsynth.dp.declared_range.fill_declared_range` on ``cells`` (released level-0 cells needed)."""
     if cells.level0 is None:
@@ -196,6 +204,8 @@ def numeric_cells(
         fractional, decimals = release_decimals(v, sigma, spec.datetime, rng, SIGNIFICANT_Z)
     blocked = zc if zc >= 0 and spec.integer and not spec.dense else -1
     kept = threshold_groups(noisy, sigma, z, blocked, z_total, narrow=(hi - lo) <= 1.0)
+    if kept is None and _declared_range_of(spec) is not None:
+        kept = np.zeros_like(noisy)  # a public range: finish_numeric falls back to a coarse histogram of it
     if kept is None:
         raise InvalidDataError(
             f"column {spec.name!r}: its values are too spread out for their range to be released at this "
@@ -380,7 +390,10 @@ def finish_numeric(stub: Column, cells: Cells, n: int, spec: Spec, z: float = SI
     nonmissing = n * (1.0 - float(stub.missing_rate or 0.0))
     total = float(cells.count.sum())
     if total == 0 and cells.zero is not None and not _zeros_and_ones(cells, nonmissing, spec, z):
-        raise _too_spread(spec)  # most values are nonzero, but no part of the grid holds enough of them
+        cells = _coarse(cells, spec)  # a declared range: a coarse histogram over it
+        total = float(cells.count.sum())
+        if total == 0:
+            raise _too_spread(spec)  # most values are nonzero, but no part of the grid holds enough of them
     if spec.dense:
         zero = 0.0  # zeros were measured in their cell like any value
     elif cells.zero is not None:  # measured: the nonzero cells share what is not zero (thresholding losses)

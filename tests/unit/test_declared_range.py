@@ -127,3 +127,27 @@ def test_values_in_the_first_cell_of_a_declared_range_from_zero_are_not_taken_fo
     knots, cdf = np.asarray(col.knots), np.asarray(col.cdf)
     assert 0.12 < np.interp(16, knots, cdf) < 0.18  # real: 6 of 41 values, 0.146
     assert np.interp(10, knots, cdf) < 0.01 and np.interp(51, knots, cdf) > 0.99
+
+
+def test_a_declared_range_no_cell_localises_gets_a_coarse_histogram_and_keeps_its_zeros() -> None:
+    """40 % zeros, the rest spread thinly over a declared [0, 3000]: no cell passes in this release, and it came
+    back CONTINUOUS, flat, without zeros (ACTG 175's ``preanti`` at ε = 1 came back
+    flat over its range, median 1,426 against 142, with its zeros gone)."""
+    rng = np.random.default_rng(0)
+    n = 2000
+    pre = np.where(rng.random(n) < 0.4, 0, np.clip(rng.exponential(400.0, n), 1, 3000)).round().astype(int)
+    df = pd.DataFrame({"pre": pre, "sex": rng.choice(["F", "M"], n)})
+    declared = Schema.from_dict(
+        {
+            "columns": [
+                {"name": "pre", "kind": "count", "lower": 0, "upper": 3000},
+                {"name": "sex", "kind": "categorical"},
+            ]
+        }
+    )
+    schema, _ = discover_schema(df, noise_multiplier=80.0, rng=np.random.default_rng(4), declared=declared)
+    col = schema["pre"]
+    knots, cdf = np.asarray(col.knots), np.asarray(col.cdf)
+    assert col.kind is Kind.COUNT
+    assert 0.3 < np.interp(1, knots, cdf) < 0.5  # the zeros are kept (real 0.40)
+    assert np.interp(0.75, cdf, knots) < 1000  # not flat over the range (flat: 2,251; real: 355)
