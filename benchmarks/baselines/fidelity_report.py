@@ -11,6 +11,7 @@ COLUMNS = [
     ("tvd_2way_mean", "2-way TVD ↓", ".4f"),
     ("tvd_3way_mean", "3-way TVD ↓", ".4f"),
     ("tvd_1way_mean", "1-way TVD ↓", ".4f"),
+    ("ks_mean", "numbers KS ↓", ".3f"),
     ("query_error_2way_max", "max 2-way cell err ↓", ".3f"),
     ("codes_per_row_tvd", "codes/patient TVD ↓", ".3f"),
     ("auroc_synthetic", "dim-wise AUROC ↑", ".3f"),
@@ -32,8 +33,15 @@ NO_DP_NOTE = (
 )
 
 
+def _value(run: dict[str, Any], key: str) -> Any:
+    """A run's metric; the per-column fidelity summary's (``ks_mean``: mean KS distance of the numeric columns)
+    sits one level down."""
+    return run.get(key, (run.get("fidelity") or {}).get(key))
+
+
 def _cell(runs: list[dict[str, Any]], key: str, fmt: str) -> str:
-    vals = [r[key] for r in runs if isinstance(r.get(key), (int, float)) and not math.isnan(r[key])]
+    got = [_value(r, key) for r in runs]
+    vals = [v for v in got if isinstance(v, (int, float)) and not math.isnan(v)]
     if not vals:
         return "—"
     if len(vals) == 1:
@@ -96,7 +104,8 @@ def render(result: dict[str, Any], json_path: Path) -> str:
         "has as many rows as train and is scored against train: TVD = ½‖p − q‖₁ over all "
         "2-way marginals and 1,000 seeded 3-way marginals (numbers in 10 quantile bins of the real column, "
         "missing its own cell; `ehrsynth.evaluation.workload`), max 2-way cell error = the worst single "
-        "counting query (fraction of rows); dimension-wise AUROC = mean over the top-50 codes of a logistic "
+        "counting query (fraction of rows); numbers KS = mean Kolmogorov–Smirnov distance of the count and "
+        "continuous columns to train (`column_fidelity`: a squeezed or clipped number shows here); dimension-wise AUROC = mean over the top-50 codes of a logistic "
         "regression trained on the table and tested on the real test split; TSTR on `readmitted`. Mean ± sd "
         "over seeds where more than one ran. Data: Strack B. et al. (2014) BioMed Research International "
         "781670, UCI id 296, CC BY 4.0.",
