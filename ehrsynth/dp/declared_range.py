@@ -15,13 +15,26 @@ around its mode. Measured (diabetes 8,000 patients, declared schema, ``ehrsynth.
   support. The two sides share it by their clipped noisy sums; each side continues the density of the
   support's edge cell with an exponential decay whose scale makes it hold its share (λ = share / edge
   density, at most the wider of the support and a quarter of the range), cut at the declared bound.
+Without a declared range (``window=True``: the level-0 cells are the public signed-log grid) only the tails
+are filled, only when a side's own cells within one support width of the edge sum above :data:`WINDOW_Z` sd
+(a sharp edge never spills on the kept cells' noise alone), and only for numbers that are not codes (the
+caller checks names and the released point masses first). Measured on the diabetes encounters (12,000 rows,
+no schema, ε = 3): ``num_medications`` came back 4–39 against a real 1–66, and 1–60 with the fill.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from ehrsynth.naming import CATEGORY_NAMES, KEY_NAMES
+from ehrsynth.schema import Kind
+
+if TYPE_CHECKING:
+    from ehrsynth.dp.one_way_numeric import Cells, Spec
 
 #: lost mass is put back only above this many sd of the released cells' summed noise. Measured on a
 #: gamma-shaped count over a declared [1, 120] (8,000 rows; noise multipliers 20 and 60; seeds 0-2): KS of the
@@ -38,11 +51,16 @@ def fill_declared_range(
     level0_sd: float,
     nonzero_mass: float,
     skip_zero: bool,
+    window: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(lo, hi, count) of the released cells with holes filled and the lost mass put in the tails (see the
     module docstring). ``level0``: the level-0 cells (lo, hi, noisy count) of the declared range, as
     released, with noise sd ``level0_sd``; ``nonzero_mass``: the rows the cells should hold (non-missing,
-    non-zero); ``skip_zero``: the cell holding 0 is left alone (its zeros are measured apart)."""
+    non-zero); ``skip_zero``: the cell holding 0 is left alone (its zeros are measured apart).
+
+    ``window``: a number WITHOUT a declared range (level-0 = the signed-log grid): holes are left as they are
+    (an integer code's gaps are real), and the tails only reach level-0 cells within one support width of
+    its edge, on the edge's side of zero, scale at most that width."""
     lo0, hi0, noisy0 = (np.asarray(a, dtype=np.float64) for a in level0)
     count = np.asarray(count, dtype=np.float64).copy()
     has = count > 0
@@ -52,7 +70,7 @@ def fill_declared_range(
     usable = ~((lo0 <= 0) & (hi0 > 0)) if skip_zero else np.ones(len(lo0), dtype=bool)
     # holes: empty level-0 cells inside the support (cells never split keep their level-0 edges)
     level0_of = {(float(x), float(y)): i for i, (x, y) in enumerate(zip(lo0, hi0, strict=True))}
-    for j in range(len(lo)):
+    for j in range(len(lo) if not window else 0):
         i = level0_of.get((float(lo[j]), float(hi[j])))
         if i is not None and count[j] == 0 and a <= lo[j] and hi[j] <= b and usable[i]:
             count[j] = max(float(noisy0[i]), 0.0)
@@ -64,17 +82,26 @@ def fill_declared_range(
     sd = level0_sd * math.sqrt(max(int(under.sum()), 1))
     below = usable & (hi0 <= a)
     above = usable & (lo0 >= b)
+    width = b - a
+    if window:
+        below &= (hi0 > a - width) & ((lo0 >= 0) if a >= 0 else True)
+        above &= (lo0 < b + width) & ((hi0 <= 0) if b <= 0 else True)
     if lost <= TAIL_Z * sd or not (below.any() or above.any()):
         return lo, hi, count
     sums = np.array([max(float(noisy0[below].sum()), 0.0), max(float(noisy0[above].sum()), 0.0)])
     present = np.array([below.any(), above.any()], dtype=float)
+    if window:  # no public range: a side gets mass only where its own noisy cells show it
+        cells = np.array([below.sum(), above.sum()], dtype=float)
+        present *= sums > WINDOW_Z * level0_sd * np.sqrt(np.maximum(cells, 1.0))
+        if not present.any():
+            return lo, hi, count
     share = sums * present if (sums * present).sum() > 0 else present
     share = share / share.sum()
     first, last = int(np.argmin(np.where(has, lo, np.inf))), int(np.argmax(np.where(has, hi, -np.inf)))
     edge_density = (count[first] / (hi[first] - lo[first]), count[last] / (hi[last] - lo[last]))
     stay = ~((count == 0) & ((hi <= a) | (lo >= b)))  # empty cells outside the support: replaced below
     new_lo, new_hi, new_count = [lo[stay]], [hi[stay]], [count[stay]]
-    span = float(hi0.max() - lo0.min())
+    span = float(hi0.max() - lo0.min()) if not window else 0.0
     for side, mask in enumerate((below, above)):
         mass = lost * float(share[side])
         if mass <= 0 or not mask.any():
@@ -95,6 +122,10 @@ def fill_declared_range(
     order = np.argsort(out_lo, kind="stable")
     return out_lo[order], out_hi[order], out_count[order]
 
+
+#: without a declared range, a tail side's level-0 cells (within one support width) must sum above this many
+#: sd of their noise: a sharp edge (ages 20-89) must not spill because the kept cells' noise left some mass
+WINDOW_Z = 2.0
 
 #: cells per group of the coarse fallback (:func:`coarse_declared`): 4 groups on the 64-cell declared grid
 COARSE_GROUP = 16
@@ -126,3 +157,58 @@ def coarse_declared(
     if not count:
         return None
     return np.asarray(lo), np.asarray(hi), np.asarray(count)
+
+
+# -- the release's cells (ehrsynth.dp.one_way_numeric) --------------------------------------------------------
+def declared_bounds(spec: Spec) -> tuple[float, float] | None:
+    """The declared (public) bounds of a declared count / continuous column (dates excluded), else None."""
+    col = spec.declared
+    if (
+        col is None
+        or col.kind not in (Kind.COUNT, Kind.CONTINUOUS)
+        or spec.datetime
+        or col.lower is None
+        or col.upper is None
+    ):
+        return None
+    return float(col.lower), float(col.upper)
+
+
+def coarse(cells: Cells, spec: Spec) -> Cells:
+    """:func:`coarse_declared` cells of a declared range (unchanged otherwise)."""
+    if declared_bounds(spec) is None or cells.level0 is None:
+        return cells
+    got = coarse_declared(cells.level0, cells.level0_sd, skip_zero=spec.integer and not spec.dense)
+    return cells if got is None else replace(cells, lo=got[0], hi=got[1], count=got[2])
+
+
+def fill_declared(cells: Cells, spec: Spec, nonzero_mass: float) -> Cells:
+    """:func:`fill_declared_range` on ``cells`` (released level-0 cells needed)."""
+    if cells.level0 is None:
+        return cells
+    lo, hi, count = fill_declared_range(
+        cells.lo, cells.hi, cells.count, cells.level0, cells.level0_sd, nonzero_mass,
+        skip_zero=spec.integer and not spec.dense,
+    )  # fmt: skip
+    return replace(cells, lo=lo, hi=hi, count=count)
+
+
+def fill_window(cells: Cells, spec: Spec, nonzero_mass: float) -> Cells:
+    """:func:`fill_declared_range` with ``window=True`` (no declared range)."""
+    if cells.level0 is None:
+        return cells
+    lo, hi, count = fill_declared_range(
+        cells.lo, cells.hi, cells.count, cells.level0, cells.level0_sd, nonzero_mass,
+        skip_zero=spec.integer and not spec.dense, window=True,
+    )  # fmt: skip
+    if count.sum() <= cells.count.sum():
+        return cells
+    return replace(cells, lo=lo, hi=hi, count=count)
+
+
+def tails_without_range(spec: Spec) -> bool:
+    """A number without a declared range whose lost mass may go to tails near its support: not a date, not
+    named like a key or a category (codes' rare values are not a tail)."""
+    if spec.datetime or spec.dense or declared_bounds(spec) is not None:
+        return False
+    return not (KEY_NAMES.search(spec.name) or CATEGORY_NAMES.search(spec.name))

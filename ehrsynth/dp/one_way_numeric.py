@@ -16,7 +16,13 @@ from scipy.stats import norm
 from ehrsynth.dp import domain
 from ehrsynth.dp.accounting import Gaussian, Mechanism
 from ehrsynth.dp.cell_threshold import DOMINANT_SHARE, SIGNIFICANT_Z, threshold_groups
-from ehrsynth.dp.declared_range import coarse_declared, fill_declared_range
+from ehrsynth.dp.declared_range import (
+    coarse,
+    declared_bounds,
+    fill_declared,
+    fill_window,
+    tails_without_range,
+)
 from ehrsynth.dp.precision import release_decimals, resolution_decimals
 from ehrsynth.errors import InvalidDataError
 from ehrsynth.naming import CATEGORY_NAMES, KEY_NAMES
@@ -152,33 +158,6 @@ def _declared_number(spec: Spec) -> bool:
     return spec.declared is not None and spec.declared.kind in (Kind.COUNT, Kind.CONTINUOUS)
 
 
-def _declared_range_of(spec: Spec) -> tuple[float, float] | None:
-    """The declared (public) bounds of a declared count / continuous column (dates excluded), else None."""
-    col = spec.declared
-    if not _declared_number(spec) or spec.datetime or col is None or col.lower is None or col.upper is None:
-        return None
-    return float(col.lower), float(col.upper)
-
-
-def _coarse(cells: Cells, spec: Spec) -> Cells:
-    """:func:`~ehrsynth.dp.declared_range.coarse_declared` cells of a declared range (unchanged otherwise)."""
-    if _declared_range_of(spec) is None or cells.level0 is None:
-        return cells
-    got = coarse_declared(cells.level0, cells.level0_sd, skip_zero=spec.integer and not spec.dense)
-    return cells if got is None else replace(cells, lo=got[0], hi=got[1], count=got[2])
-
-
-def fill_declared(cells: Cells, spec: Spec, nonzero_mass: float) -> Cells:
-    """:func:`~ehrsynth.dp.declared_range.fill_declared_range` on ``cells`` (released level-0 cells needed)."""
-    if cells.level0 is None:
-        return cells
-    lo, hi, count = fill_declared_range(
-        cells.lo, cells.hi, cells.count, cells.level0, cells.level0_sd, nonzero_mass,
-        skip_zero=spec.integer and not spec.dense,
-    )  # fmt: skip
-    return replace(cells, lo=lo, hi=hi, count=count)
-
-
 # -- numbers ----------------------------------------------------------------------------------------------------
 def numeric_cells(
     spec: Spec,
@@ -204,7 +183,7 @@ def numeric_cells(
         fractional, decimals = release_decimals(v, sigma, spec.datetime, rng, SIGNIFICANT_Z)
     blocked = zc if zc >= 0 and spec.integer and not spec.dense else -1
     kept = threshold_groups(noisy, sigma, z, blocked, z_total, narrow=(hi - lo) <= 1.0)
-    if kept is None and _declared_range_of(spec) is not None:
+    if kept is None and declared_bounds(spec) is not None:
         kept = np.zeros_like(noisy)  # a public range: finish_numeric falls back to a coarse histogram of it
     if kept is None:
         raise InvalidDataError(
@@ -390,37 +369,30 @@ def finish_numeric(stub: Column, cells: Cells, n: int, spec: Spec, z: float = SI
     nonmissing = n * (1.0 - float(stub.missing_rate or 0.0))
     total = float(cells.count.sum())
     if total == 0 and cells.zero is not None and not _zeros_and_ones(cells, nonmissing, spec, z):
-        cells = _coarse(cells, spec)  # a declared range: a coarse histogram over it
+        cells = coarse(cells, spec)  # a declared range: a coarse histogram over it
         total = float(cells.count.sum())
         if total == 0:
             raise _too_spread(spec)  # most values are nonzero, but no part of the grid holds enough of them
+    raw: Cells | None = None  # the cells before the lost mass is shared out (measured zeros only)
     if spec.dense:
         zero = 0.0  # zeros were measured in their cell like any value
     elif cells.zero is not None:  # measured: the nonzero cells share what is not zero (thresholding losses)
         zero = min(cells.zero, nonmissing)
-        if total > 0 and _declared_range_of(spec) is not None:  # lost mass back inside the public range
+        if total > 0 and declared_bounds(spec) is not None:  # lost mass back inside the public range
             cells = fill_declared(cells, spec, nonmissing - zero)
-            total = float(cells.count.sum())
-        if total > 0:
-            cells.count = cells.count * ((nonmissing - zero) / total)
+        raw = cells
+        cells = _rescaled(cells, nonmissing - zero)
     else:
         zero = max(nonmissing - total, 0.0)
-    unit = 1.0 if spec.integer else 1e-9
-    lo = np.where((cells.lo == 0.0) & (not spec.dense), unit, cells.lo)  # the zero leaf [0, unit) first
-    keep = cells.hi > lo
-    lo = np.append(lo[keep], 0.0)
-    hi = np.append(cells.hi[keep], unit)
-    mass = np.append(cells.count[keep], zero)
-    if spec.integer and mass[:-1].sum() == 0 and cells.one > 0:  # only zeros passed: a rare 0/1 code
-        lo, hi, mass = np.append(lo, 1.0), np.append(hi, 2.0), np.append(mass, cells.one)
-    has = mass > 0
-    if not has.any():  # a dense column (no zero cell) of which no cell passed: nothing to place mass on
-        raise _too_spread(spec)
-    lo, hi, mass = lo[has], hi[has], mass[has]
+    lo, hi, mass = _leaves(cells, zero, spec)
     if spec.integer:
         coded = _as_codes(stub, lo, hi, mass, spec)
         if coded is not None:
             return coded
+    if raw is not None and tails_without_range(spec):  # a number, not a code: tails near its support
+        filled = fill_window(raw, spec, nonmissing - zero)
+        if filled is not raw:
+            lo, hi, mass = _leaves(_rescaled(filled, nonmissing - zero), zero, spec)
     order = np.argsort(lo, kind="stable")
     lo, hi, mass = lo[order], hi[order], mass[order]
     knots = np.unique(np.concatenate([lo, hi]))
@@ -440,6 +412,28 @@ def finish_numeric(stub: Column, cells: Cells, n: int, spec: Spec, z: float = SI
         knots=knots.tolist(),
         cdf=cdf.tolist(), missing_rate=stub.missing_rate,
     )  # fmt: skip
+
+
+def _rescaled(cells: Cells, nonzero_mass: float) -> Cells:
+    """``cells`` scaled to hold ``nonzero_mass`` (the thresholds' losses shared out); unchanged when empty."""
+    total = float(cells.count.sum())
+    return replace(cells, count=cells.count * (nonzero_mass / total)) if total > 0 else cells
+
+
+def _leaves(cells: Cells, zero: float, spec: Spec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lo, hi, mass) of the cells with mass and the zero leaf [0, unit) (a rare 0/1 code: its cell of 1)."""
+    unit = 1.0 if spec.integer else 1e-9
+    lo = np.where((cells.lo == 0.0) & (not spec.dense), unit, cells.lo)  # the zero leaf [0, unit) first
+    keep = cells.hi > lo
+    lo = np.append(lo[keep], 0.0)
+    hi = np.append(cells.hi[keep], unit)
+    mass = np.append(cells.count[keep], zero)
+    if spec.integer and mass[:-1].sum() == 0 and cells.one > 0:  # only zeros passed: a rare 0/1 code
+        lo, hi, mass = np.append(lo, 1.0), np.append(hi, 2.0), np.append(mass, cells.one)
+    has = mass > 0
+    if not has.any():  # a dense column (no zero cell) of which no cell passed: nothing to place mass on
+        raise _too_spread(spec)
+    return lo[has], hi[has], mass[has]
 
 
 def _too_spread(spec: Spec) -> InvalidDataError:
