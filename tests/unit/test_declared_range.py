@@ -12,6 +12,15 @@ from ehrsynth.dp.discovery import discover_schema
 from ehrsynth.schema import Kind, Schema
 
 
+def counts(categorical: tuple[str, ...] = (), **ranges: tuple[int, int]) -> Schema:
+    """A declared schema: count columns over the given (lower, upper) ranges, then ``categorical`` ones."""
+    cols: list[dict[str, object]] = [
+        {"name": n, "kind": "count", "lower": lo, "upper": hi} for n, (lo, hi) in ranges.items()
+    ]
+    cols += [{"name": n, "kind": "categorical"} for n in categorical]
+    return Schema.from_dict({"columns": cols})
+
+
 def grid(k: int = 10) -> tuple[np.ndarray, np.ndarray]:
     edges = np.arange(1.0, k + 2.0)  # integer cells [1, 2), …, [k, k + 1)
     return edges[:-1], edges[1:]
@@ -91,14 +100,7 @@ def test_a_declared_count_keeps_its_tails_and_its_kind_at_low_epsilon() -> None:
     df = pd.DataFrame(
         {"labs": np.clip(rng.gamma(4.0, 11.0, n).round(), 1, 120).astype(int), "meds": rng.integers(1, 15, n)}
     )
-    declared = Schema.from_dict(
-        {
-            "columns": [
-                {"name": "labs", "kind": "count", "lower": 1, "upper": 120},
-                {"name": "meds", "kind": "count", "lower": 1, "upper": 14},
-            ]
-        }
-    )
+    declared = counts(labs=(1, 120), meds=(1, 14))
     schema, _ = discover_schema(df, noise_multiplier=60.0, rng=np.random.default_rng(1), declared=declared)
     labs = schema["labs"]
     knots, cdf = np.asarray(labs.knots), np.asarray(labs.cdf)
@@ -114,14 +116,7 @@ def test_values_in_the_first_cell_of_a_declared_range_from_zero_are_not_taken_fo
     so values 10-15 were dropped with it and their 15 % of the mass moved to the other cells."""
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"u": rng.integers(10, 51, 8000), "meds": rng.integers(1, 15, 8000)})
-    declared = Schema.from_dict(
-        {
-            "columns": [
-                {"name": "u", "kind": "count", "lower": 0, "upper": 1000},
-                {"name": "meds", "kind": "count", "lower": 1, "upper": 14},
-            ]
-        }
-    )
+    declared = counts(u=(0, 1000), meds=(1, 14))
     schema, _ = discover_schema(df, noise_multiplier=2.0, rng=np.random.default_rng(1), declared=declared)
     col = schema["u"]
     knots, cdf = np.asarray(col.knots), np.asarray(col.cdf)
@@ -137,14 +132,7 @@ def test_a_declared_range_no_cell_localises_gets_a_coarse_histogram_and_keeps_it
     n = 2000
     pre = np.where(rng.random(n) < 0.4, 0, np.clip(rng.exponential(400.0, n), 1, 3000)).round().astype(int)
     df = pd.DataFrame({"pre": pre, "sex": rng.choice(["F", "M"], n)})
-    declared = Schema.from_dict(
-        {
-            "columns": [
-                {"name": "pre", "kind": "count", "lower": 0, "upper": 3000},
-                {"name": "sex", "kind": "categorical"},
-            ]
-        }
-    )
+    declared = counts(categorical=("sex",), pre=(0, 3000))
     schema, _ = discover_schema(df, noise_multiplier=80.0, rng=np.random.default_rng(4), declared=declared)
     col = schema["pre"]
     knots, cdf = np.asarray(col.knots), np.asarray(col.cdf)
