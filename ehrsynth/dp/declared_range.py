@@ -14,7 +14,10 @@ around its mode. Measured (diabetes 8,000 patients, declared schema, ``ehrsynth.
   :data:`TAIL_Z` sd of the released cells' summed noise, goes to the parts of the declared range outside the
   support. The two sides share it by their clipped noisy sums; each side continues the density of the
   support's edge cell with an exponential decay whose scale makes it hold its share (λ = share / edge
-  density, at most the wider of the support and a quarter of the range), cut at the declared bound.
+  density, at most the wider of the support and a quarter of the range), cut at the declared bound;
+- **nothing localised**: a declared range where no level-0 cell cleared the bar gets a coarse histogram of
+  groups of 16 cells (:func:`coarse_declared`) instead of a flat CDF over the whole range.
+
 Without a declared range (``window=True``: the level-0 cells are the public signed-log grid) only the tails
 are filled, only when a side's own cells within one support width of the edge sum above :data:`WINDOW_Z` sd
 (a sharp edge never spills on the kept cells' noise alone), and only for numbers that are not codes (the
