@@ -18,11 +18,11 @@ around its mode. Measured (diabetes 8,000 patients, declared schema, ``ehrsynth.
 - **nothing localised**: a declared range where no level-0 cell cleared the bar gets a coarse histogram of
   groups of 16 cells (:func:`coarse_declared`) instead of a flat CDF over the whole range.
 
-Without a declared range (``window=True``: the level-0 cells are the public signed-log grid) only the tails
-are filled, only when a side's own cells within one support width of the edge sum above :data:`WINDOW_Z` sd
-(a sharp edge never spills on the kept cells' noise alone), and only for numbers that are not codes (the
-caller checks names and the released point masses first). Measured on the diabetes encounters (12,000 rows,
-no schema, ε = 3): ``num_medications`` came back 4–39 against a real 1–66, and 1–60 with the fill.
+Numbers WITHOUT a declared range keep the thresholded release. Filling their tails too was tried (stop 23):
+lost mass was sent to the signed-log cells within one support width of the edge whose own noisy sum cleared
+2 sd. It brought the encounters' ``num_medications`` back to 1-60 (real 1-66; 4-39 without), but on ACTG 175
+at ε = 3 (``make demo``) noise in three empty cells past ``days``' hard maximum of 1,231 cleared that bar,
+and 9.7 % of the released mass went to 1,259-2,512. Nothing public bounds such a tail, so it was removed.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ehrsynth.naming import CATEGORY_NAMES, KEY_NAMES
 from ehrsynth.schema import Kind
 
 if TYPE_CHECKING:
@@ -54,16 +53,11 @@ def fill_declared_range(
     level0_sd: float,
     nonzero_mass: float,
     skip_zero: bool,
-    window: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(lo, hi, count) of the released cells with holes filled and the lost mass put in the tails (see the
     module docstring). ``level0``: the level-0 cells (lo, hi, noisy count) of the declared range, as
     released, with noise sd ``level0_sd``; ``nonzero_mass``: the rows the cells should hold (non-missing,
-    non-zero); ``skip_zero``: the cell holding 0 is left alone (its zeros are measured apart).
-
-    ``window``: a number WITHOUT a declared range (level-0 = the signed-log grid): holes are left as they are
-    (an integer code's gaps are real), and the tails only reach level-0 cells within one support width of
-    its edge, on the edge's side of zero, scale at most that width."""
+    non-zero); ``skip_zero``: the cell holding 0 is left alone (its zeros are measured apart)."""
     lo0, hi0, noisy0 = (np.asarray(a, dtype=np.float64) for a in level0)
     count = np.asarray(count, dtype=np.float64).copy()
     has = count > 0
@@ -73,7 +67,7 @@ def fill_declared_range(
     usable = ~((lo0 <= 0) & (hi0 > 0)) if skip_zero else np.ones(len(lo0), dtype=bool)
     # holes: empty level-0 cells inside the support (cells never split keep their level-0 edges)
     level0_of = {(float(x), float(y)): i for i, (x, y) in enumerate(zip(lo0, hi0, strict=True))}
-    for j in range(len(lo) if not window else 0):
+    for j in range(len(lo)):
         i = level0_of.get((float(lo[j]), float(hi[j])))
         if i is not None and count[j] == 0 and a <= lo[j] and hi[j] <= b and usable[i]:
             count[j] = max(float(noisy0[i]), 0.0)
@@ -85,26 +79,17 @@ def fill_declared_range(
     sd = level0_sd * math.sqrt(max(int(under.sum()), 1))
     below = usable & (hi0 <= a)
     above = usable & (lo0 >= b)
-    width = b - a
-    if window:
-        below &= (hi0 > a - width) & ((lo0 >= 0) if a >= 0 else True)
-        above &= (lo0 < b + width) & ((hi0 <= 0) if b <= 0 else True)
     if lost <= TAIL_Z * sd or not (below.any() or above.any()):
         return lo, hi, count
     sums = np.array([max(float(noisy0[below].sum()), 0.0), max(float(noisy0[above].sum()), 0.0)])
     present = np.array([below.any(), above.any()], dtype=float)
-    if window:  # no public range: a side gets mass only where its own noisy cells show it
-        cells = np.array([below.sum(), above.sum()], dtype=float)
-        present *= sums > WINDOW_Z * level0_sd * np.sqrt(np.maximum(cells, 1.0))
-        if not present.any():
-            return lo, hi, count
     share = sums * present if (sums * present).sum() > 0 else present
     share = share / share.sum()
     first, last = int(np.argmin(np.where(has, lo, np.inf))), int(np.argmax(np.where(has, hi, -np.inf)))
     edge_density = (count[first] / (hi[first] - lo[first]), count[last] / (hi[last] - lo[last]))
     stay = ~((count == 0) & ((hi <= a) | (lo >= b)))  # empty cells outside the support: replaced below
     new_lo, new_hi, new_count = [lo[stay]], [hi[stay]], [count[stay]]
-    span = float(hi0.max() - lo0.min()) if not window else 0.0
+    span = float(hi0.max() - lo0.min())
     for side, mask in enumerate((below, above)):
         mass = lost * float(share[side])
         if mass <= 0 or not mask.any():
@@ -125,10 +110,6 @@ def fill_declared_range(
     order = np.argsort(out_lo, kind="stable")
     return out_lo[order], out_hi[order], out_count[order]
 
-
-#: without a declared range, a tail side's level-0 cells (within one support width) must sum above this many
-#: sd of their noise: a sharp edge (ages 20-89) must not spill because the kept cells' noise left some mass
-WINDOW_Z = 2.0
 
 #: cells per group of the coarse fallback (:func:`coarse_declared`): 4 groups on the 64-cell declared grid
 COARSE_GROUP = 16
@@ -194,24 +175,3 @@ def fill_declared(cells: Cells, spec: Spec, nonzero_mass: float) -> Cells:
         skip_zero=spec.integer and not spec.dense,
     )  # fmt: skip
     return replace(cells, lo=lo, hi=hi, count=count)
-
-
-def fill_window(cells: Cells, spec: Spec, nonzero_mass: float) -> Cells:
-    """:func:`fill_declared_range` with ``window=True`` (no declared range)."""
-    if cells.level0 is None:
-        return cells
-    lo, hi, count = fill_declared_range(
-        cells.lo, cells.hi, cells.count, cells.level0, cells.level0_sd, nonzero_mass,
-        skip_zero=spec.integer and not spec.dense, window=True,
-    )  # fmt: skip
-    if count.sum() <= cells.count.sum():
-        return cells
-    return replace(cells, lo=lo, hi=hi, count=count)
-
-
-def tails_without_range(spec: Spec) -> bool:
-    """A number without a declared range whose lost mass may go to tails near its support: not a date, not
-    named like a key or a category (codes' rare values are not a tail)."""
-    if spec.datetime or spec.dense or declared_bounds(spec) is not None:
-        return False
-    return not (KEY_NAMES.search(spec.name) or CATEGORY_NAMES.search(spec.name))

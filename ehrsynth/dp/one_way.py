@@ -23,9 +23,8 @@ values gets none); category values that do not pass the threshold are merged int
 (numeric-coded categories: into missing) when their estimated mass is significant; integer columns whose mass
 sits on at most :data:`MAX_CODE_VALUES` integers become categorical (``{3, 6, 7}`` is never widened to
 ``3..7``) or binary, unless declared a count or continuous number; the mass the thresholds lost goes back
-into a declared range (and empty cells inside the support get their noisy counts), or, without one, to the
-tails next to the support where their own cells show it (:mod:`ehrsynth.dp.declared_range`), instead of to
-the passing cells; numbers get a piecewise-linear CDF (``knots``/``cdf``) that the quantile encoding and the
+into a declared range and empty cells inside its support get their noisy counts
+(:mod:`ehrsynth.dp.declared_range`), instead of all of it going to the passing cells; numbers get a piecewise-linear CDF (``knots``/``cdf``) that the quantile encoding and the
 calibration use. A numeric column with significant mass that no cell can localise is refused with a message
 naming the column (declare its range), unless its name says key (``row_id``, ``*_nbr``…): many distinct values
 that nothing localises make it an identifier (fresh surrogate keys), not a refusal.

@@ -20,8 +20,6 @@ from ehrsynth.dp.declared_range import (
     coarse,
     declared_bounds,
     fill_declared,
-    fill_window,
-    tails_without_range,
 )
 from ehrsynth.dp.precision import release_decimals, resolution_decimals
 from ehrsynth.errors import InvalidDataError
@@ -373,14 +371,12 @@ def finish_numeric(stub: Column, cells: Cells, n: int, spec: Spec, z: float = SI
         total = float(cells.count.sum())
         if total == 0:
             raise _too_spread(spec)  # most values are nonzero, but no part of the grid holds enough of them
-    raw: Cells | None = None  # the cells before the lost mass is shared out (measured zeros only)
     if spec.dense:
         zero = 0.0  # zeros were measured in their cell like any value
     elif cells.zero is not None:  # measured: the nonzero cells share what is not zero (thresholding losses)
         zero = min(cells.zero, nonmissing)
         if total > 0 and declared_bounds(spec) is not None:  # lost mass back inside the public range
             cells = fill_declared(cells, spec, nonmissing - zero)
-        raw = cells
         cells = _rescaled(cells, nonmissing - zero)
     else:
         zero = max(nonmissing - total, 0.0)
@@ -389,10 +385,6 @@ def finish_numeric(stub: Column, cells: Cells, n: int, spec: Spec, z: float = SI
         coded = _as_codes(stub, lo, hi, mass, spec)
         if coded is not None:
             return coded
-    if raw is not None and tails_without_range(spec):  # a number, not a code: tails near its support
-        filled = fill_window(raw, spec, nonmissing - zero)
-        if filled is not raw:
-            lo, hi, mass = _leaves(_rescaled(filled, nonmissing - zero), zero, spec)
     order = np.argsort(lo, kind="stable")
     lo, hi, mass = lo[order], hi[order], mass[order]
     knots = np.unique(np.concatenate([lo, hi]))
