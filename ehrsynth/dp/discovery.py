@@ -206,8 +206,8 @@ def _repeated_values(col: Column, n: int, sd: float) -> bool:
 
 
 def _warn(release: Release, dropped: int) -> None:
-    """One warning each for merged rare values, values likely dropped (too few for 'other') and dropped codes;
-    only released (noisy) figures are named."""
+    """One warning each for merged rare values, values likely dropped (too few for 'other'), numbers whose
+    tails the threshold cut, and dropped codes; only released (noisy) figures are named."""
     if release.merged:
         parts = ", ".join(f"{name!r} (~{rows:.0f} rows)" for name, rows in release.merged.items())
         warnings.warn(
@@ -224,6 +224,20 @@ def _warn(release: Release, dropped: int) -> None:
             f"of them for an 'other' value, so their rows were spread over the released values: {parts}; row "
             "counts are noisy estimates within the noise. Declare the categories in a schema to keep them, or "
             "raise epsilon",
+            DataFidelityWarning,
+            stacklevel=4,
+        )
+    if release.trimmed:
+        parts = ", ".join(
+            f"{name!r} (~{rows:.0f} rows; released {shown})"
+            for name, (rows, shown) in release.trimmed.items()
+        )
+        warnings.warn(
+            f"values in sparse parts of the range (usually the tails) of {len(release.trimmed)} numeric "
+            f"column(s) were held by too few rows to be released under differential privacy; their rows were "
+            f"given to the released range, so the synthetic values span less than the real ones: {parts}; row "
+            "counts are noisy estimates. Declare the column's 'lower' and 'upper' in a schema (public, spends "
+            "no budget) to keep its tails, or raise epsilon",
             DataFidelityWarning,
             stacklevel=4,
         )

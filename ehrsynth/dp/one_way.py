@@ -53,6 +53,7 @@ from ehrsynth.dp.one_way_numeric import (
     level0,
     numeric_cells,
     numeric_stub,
+    thresholded_loss,
     zoom,
 )
 from ehrsynth.errors import InvalidDataError
@@ -71,6 +72,12 @@ OTHER_LABEL = "other"
 #: spread over the released values (diabetes encounters at ε = 1: metformin lost 'Up'/'Down', 1.6 % of rows,
 #: with no warning). About 2 % of columns without dropped values are named too: the warning says "may".
 SPREAD_Z = 2.0
+#: a number without a declared range whose level-0 threshold cut more than TRIMMED_Z sd of rows, and at least
+#: TRIMMED_SHARE of its non-missing rows, is named in a warning: its synthetic values span less than the real
+#: ones. ACTG 175 (2,139 rows, no schema) at ε = 1: ``days`` (real 14-1,231) released as 800-1,194 after
+#: losing ~640 rows (5.0 sd), ``preanti`` ~670 rows (4.3 sd), with no warning (stop 24 probe, seed 0).
+TRIMMED_Z = 2.0
+TRIMMED_SHARE = 0.02
 
 
 @dataclass
@@ -82,6 +89,8 @@ class Release:
     merged: dict[str, float] = field(default_factory=dict)  # column -> estimated rows merged into 'other'
     # column -> rows the released values leave unaccounted for, too few for 'other' (see SPREAD_Z)
     spread: dict[str, float] = field(default_factory=dict)
+    # column -> (rows the numeric threshold cut, released range as text) (see TRIMMED_Z)
+    trimmed: dict[str, tuple[float, str]] = field(default_factory=dict)
     row_bound: int = 0
 
 
@@ -162,6 +171,7 @@ def release_one_way(
             stub, spec = out.columns[name], next(s for s in specs if s.name == name)
             if stub is None:
                 continue
+            loss = thresholded_loss(stub, cells, n, spec)
             try:
                 out.columns[name] = finish_numeric(stub, cells, n, spec, z_numeric)
             except InvalidDataError:
@@ -173,6 +183,8 @@ def release_one_way(
                     spread.append(name)
                     continue
                 out.columns[name] = _uniform_declared(stub, spec)  # public range: spread over it
+                continue
+            _note_trimmed(out, name, loss, n * (1.0 - float(stub.missing_rate or 0.0)))
         if spread:
             shown = ", ".join(repr(c) for c in spread)
             raise InvalidDataError(
@@ -182,6 +194,21 @@ def release_one_way(
                 column=spread[0],
             )
     return out
+
+
+def _note_trimmed(out: Release, name: str, loss: tuple[float, float] | None, nonmissing: float) -> None:
+    """Record a number whose threshold cut a significant share of its rows (:data:`TRIMMED_Z`)."""
+    col = out.columns.get(name)
+    if loss is None or col is None or col.kind not in (Kind.COUNT, Kind.CONTINUOUS, Kind.DATETIME):
+        return
+    lost, sd = loss
+    if lost > TRIMMED_Z * sd and lost >= TRIMMED_SHARE * nonmissing and col.lower is not None:
+        lo, hi = float(col.lower), float(col.upper if col.upper is not None else col.lower)
+        if col.kind is Kind.DATETIME:  # released in days since 1970-01-01
+            shown = [str((pd.Timestamp(0) + pd.Timedelta(days=v)).date()) for v in (lo, hi)]
+        else:
+            shown = [f"{v:.4g}" for v in (lo, hi)]
+        out.trimmed[name] = (lost, f"{shown[0]} to {shown[1]}")
 
 
 def _declared_range(spec: Spec) -> bool:

@@ -406,6 +406,25 @@ def finish_numeric(stub: Column, cells: Cells, n: int, spec: Spec, z: float = SI
     )  # fmt: skip
 
 
+def thresholded_loss(stub: Column, cells: Cells, n: int, spec: Spec) -> tuple[float, float] | None:
+    """Rows the level-0 threshold took from a number WITHOUT a declared range (cells too sparse to release,
+    usually its tails), and the noise sd of that estimate: the non-missing, non-zero rows less the released
+    cells' total (post-processing). :func:`finish_numeric` gives those rows to the released cells, so the
+    synthetic values span less than the real ones; the release names such columns in a warning. None where
+    it is not measured (zeros not counted apart, a declared range: its lost mass is put back)."""
+    if declared_bounds(spec) is not None or cells.level0 is None or (cells.zero is None and not spec.dense):
+        return None
+    nonmissing = n * (1.0 - float(stub.missing_rate or 0.0))
+    zero = 0.0 if spec.dense else min(float(cells.zero or 0.0), nonmissing)
+    lost = nonmissing - zero - float(cells.count.sum())
+    lo0, hi0, _ = cells.level0
+    on = cells.count > 0
+    under = int(((lo0[:, None] < cells.hi[None, on]) & (hi0[:, None] > cells.lo[None, on])).any(axis=1).sum())
+    # the released cells' level-0 counts, the missing count and the measured zeros each carry their noise
+    sd = math.sqrt(cells.level0_sd**2 * (under + 1) + cells.zero_sd**2)
+    return lost, sd
+
+
 def _rescaled(cells: Cells, nonzero_mass: float) -> Cells:
     """``cells`` scaled to hold ``nonzero_mass`` (the thresholds' losses shared out); unchanged when empty."""
     total = float(cells.count.sum())
