@@ -182,6 +182,8 @@ def discover_schema(
                 column=spec.name,
             )
         columns[spec.name] = col
+    # a number that became a key gets fresh surrogates: its released range is not shown to anyone
+    release.trimmed = {k: v for k, v in release.trimmed.items() if columns[k].kind is not Kind.IDENTIFIER}
     _warn(release, dropped)
     ordered = [columns[n] for n in df.columns if n in columns]
     return Schema(ordered), release.mechanisms
