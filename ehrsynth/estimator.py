@@ -116,7 +116,9 @@ class MedGAN(Estimator):
     missing flags per row that :meth:`sample` keeps, :mod:`ehrsynth.training.row_sizes`; None otherwise),
     ``date_gaps_`` (dates modelled as days after an earlier date, :mod:`ehrsynth.transforms.date_gaps`;
     ``schema_`` describes them as those days), ``date_orders_`` (dates in order but modelled apart: sampling
-    redraws rows that break them), the modules and ``transformer_``.
+    redraws rows that break them), ``release_notes_`` (the DataFidelityWarning messages of the DP release:
+    merged values, cut tails, dropped codes; written into sidecars; empty without DP), the modules and
+    ``transformer_``.
     """
 
     _constraints: ClassVar[dict[str, Constraint]] = {
@@ -154,6 +156,7 @@ class MedGAN(Estimator):
     row_sizes_: list[float] | None
     date_gaps_: tuple[DateGap, ...]
     date_orders_: tuple[DateOrder, ...]
+    release_notes_: list[str]
     history_: dict[str, list[dict[str, float]]]
     schedule_: Schedule
     n_features_in_: int
@@ -343,6 +346,7 @@ class MedGAN(Estimator):
         self.row_sizes_ = state.row_sizes
         self.date_gaps_ = state.date_gaps
         self.date_orders_ = state.date_orders
+        self.release_notes_ = list(state.release_notes)
         self.history_ = state.history
         self.schedule_ = state.schedule
         names = [c.name for c in state.schema.columns]  # released/declared columns only (issue 13.1)
@@ -457,6 +461,7 @@ class MedGAN(Estimator):
                 "row_sizes": getattr(self, "row_sizes_", None),
                 "date_gaps": [g.to_dict() for g in getattr(self, "date_gaps_", ())],
                 "date_orders": [o.to_dict() for o in getattr(self, "date_orders_", ())],
+                "release_notes": list(getattr(self, "release_notes_", ())),
             },
             history=self.history_,
             modules={

@@ -22,6 +22,7 @@ OPTIONAL_FITTED_KEYS = (
     "row_sizes",
     "date_gaps",
     "date_orders",
+    "release_notes",
 )  # absent from directories saved before they existed
 #: parameters absent from directories saved before they existed, with the value those fits had
 OPTIONAL_PARAMS: dict[str, Any] = {"date_gaps": False}
@@ -192,3 +193,12 @@ def schema_source(schema: Schema | None) -> str:
     if not schema.complete:
         return "declared+released"
     return "declared-data-derived" if schema.data_derived else "declared"
+
+
+def checked_release_notes(raw: Any, where: str) -> tuple[str, ...]:
+    """The stored release notes: a list of strings (absent in directories saved before they existed)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(m, str) for m in raw):
+        raise ModelDirError(f"{where}: 'release_notes' must be a list of strings")
+    return tuple(raw)

@@ -28,6 +28,7 @@ from ehrsynth.medgan_files import (
     checked_date_gaps,
     checked_date_orders,
     checked_params,
+    checked_release_notes,
     checked_row_sizes,
     checked_schedule,
 )
@@ -68,6 +69,7 @@ def load_medgan(path: str | os.PathLike[str], *, device: str = "cpu") -> MedGAN:
         row_sizes=checked_row_sizes(fitted.get("row_sizes"), where),
         date_gaps=checked_date_gaps(fitted.get("date_gaps"), schema, where),
         date_orders=checked_date_orders(fitted.get("date_orders"), schema, where),
+        release_notes=checked_release_notes(fitted.get("release_notes"), where),
     )
     columns = [c.name for c in schema.columns]
     if fitted["feature_names_in"] != columns or fitted["n_features_in"] != len(columns):

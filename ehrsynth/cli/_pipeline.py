@@ -100,6 +100,7 @@ def write_output(
 
     schema = model.schema_  # type: ignore[attr-defined]
     privacy = model.privacy_.to_dict()  # type: ignore[attr-defined]
+    notes = list(getattr(model, "release_notes_", ()))
     if long is not None and not wide:
         from ehrsynth.codes import to_long
         from ehrsynth.transforms.table import surrogate_ids
@@ -116,5 +117,9 @@ def write_output(
                 "patient_ids": "fresh surrogate ids from 900000000001; not taken from the input",
             },
         }
-        return write_synthetic(long_df, path, schema=schema, privacy=privacy, layout="long", extra=extra)
-    return write_synthetic(out, path, schema=schema, privacy=privacy, layout="wide", extra=extra)
+        return write_synthetic(
+            long_df, path, schema=schema, privacy=privacy, layout="long", extra=extra, release_notes=notes
+        )
+    return write_synthetic(
+        out, path, schema=schema, privacy=privacy, layout="wide", extra=extra, release_notes=notes
+    )

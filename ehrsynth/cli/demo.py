@@ -161,7 +161,13 @@ def run(args: argparse.Namespace) -> int:
     stage(args, f"sampling {len(real)} rows and writing {out_dir}")
     synth = model.sample(len(real), random_state=args.seed + 1)
     privacy = model.privacy_.to_dict()
-    write_synthetic(synth, out_dir / "synthetic.csv", schema=model.schema_, privacy=privacy)
+    write_synthetic(
+        synth,
+        out_dir / "synthetic.csv",
+        schema=model.schema_,
+        privacy=privacy,
+        release_notes=model.release_notes_,
+    )
     model.save(str(out_dir / "model"))
     rows = marginal_summary(model.as_modelled(real), model.as_modelled(synth), model.schema_)
     write_text_atomic(

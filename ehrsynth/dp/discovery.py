@@ -151,11 +151,13 @@ def discover_schema(
     code_columns: Sequence[str] = (),
     declared: Schema | None = None,
     report: dict[str, float] | None = None,
+    notes: list[str] | None = None,
 ) -> tuple[Schema, list[Mechanism]]:
     """The schema with every column's DP 1-way marginal (:mod:`ehrsynth.dp.one_way`) and the mechanisms to
     charge. ``declared``: the user's (public) schema — its kinds, and its categories/bounds where given, are
     used instead of guesses from dtypes; the marginals are released all the same. ``report``: filled with
-    ``count_sd``, the release's noise on one count (σ of the 1-way Gaussian)."""
+    ``count_sd``, the release's noise on one count (σ of the 1-way Gaussian). ``notes``: extended with the
+    messages of the :class:`~ehrsynth.errors.DataFidelityWarning` s the release raised."""
     specs, identifiers, values = build_specs(df, code_columns, declared)
     release = release_one_way(df, specs, noise_multiplier=noise_multiplier, rng=rng, values=values)
     if report is not None:
@@ -184,7 +186,9 @@ def discover_schema(
         columns[spec.name] = col
     # a number that became a key gets fresh surrogates: its released range is not shown to anyone
     release.trimmed = {k: v for k, v in release.trimmed.items() if columns[k].kind is not Kind.IDENTIFIER}
-    _warn(release, dropped)
+    messages = _warn(release, dropped)
+    if notes is not None:
+        notes.extend(messages)
     ordered = [columns[n] for n in df.columns if n in columns]
     return Schema(ordered), release.mechanisms
 
@@ -207,46 +211,43 @@ def _repeated_values(col: Column, n: int, sd: float) -> bool:
     return bool(mass[(width <= 1.0) & (rows > REPEATED_Z * sd)].sum() >= REPEATED_SHARE)
 
 
-def _warn(release: Release, dropped: int) -> None:
+def _warn(release: Release, dropped: int) -> list[str]:
     """One warning each for merged rare values, values likely dropped (too few for 'other'), numbers whose
-    tails the threshold cut, and dropped codes; only released (noisy) figures are named."""
+    tails the threshold cut, and dropped codes; only released (noisy) figures are named. Returns the messages
+    (the fit keeps them as ``release_notes_``, written into the synthetic table's sidecar)."""
+    messages: list[str] = []
     if release.merged:
         parts = ", ".join(f"{name!r} (~{rows:.0f} rows)" for name, rows in release.merged.items())
-        warnings.warn(
+        messages.append(
             f"values held by too few rows to be released under differential privacy were merged into one "
             f"'other' value (numeric codes: into missing) in {len(release.merged)} column(s): {parts}; row "
             "counts are noisy estimates. Declare the categories in a schema to keep them, or raise epsilon",
-            DataFidelityWarning,
-            stacklevel=4,
         )
     if release.spread:
         parts = ", ".join(f"{name!r} (~{rows:.0f} rows)" for name, rows in release.spread.items())
-        warnings.warn(
+        messages.append(
             f"values held by too few rows may have been dropped from {len(release.spread)} column(s), too few "
             f"of them for an 'other' value, so their rows were spread over the released values: {parts}; row "
             "counts are noisy estimates within the noise. Declare the categories in a schema to keep them, or "
             "raise epsilon",
-            DataFidelityWarning,
-            stacklevel=4,
         )
     if release.trimmed:
         parts = ", ".join(
             f"{name!r} (~{rows:.0f} rows; released {shown})"
             for name, (rows, shown) in release.trimmed.items()
         )
-        warnings.warn(
+        messages.append(
             f"values in sparse parts of the range (usually the tails) of {len(release.trimmed)} numeric "
             f"column(s) were held by too few rows to be released under differential privacy; their rows were "
             f"given to the released range, so the synthetic values span less than the real ones: {parts}; row "
             "counts are noisy estimates. Declare the column's 'lower' and 'upper' in a schema (public, spends "
             "no budget) to keep its tails, or raise epsilon",
-            DataFidelityWarning,
-            stacklevel=4,
         )
     if dropped:
-        warnings.warn(
+        messages.append(
             "some codes were held by too few patients to be released under differential privacy and are left "
             "out of the model and the output (their number is not shown: it is private)",
-            DataFidelityWarning,
-            stacklevel=4,
         )
+    for message in messages:
+        warnings.warn(message, DataFidelityWarning, stacklevel=4)
+    return messages

@@ -5,7 +5,9 @@ Sidecar keys: ``format``, ``library_version``, ``created`` (UTC ISO 8601), ``row
 ``epsilon``/``delta``/``epsilon_spent``/``accountant`` (null when non-private), ``private``, ``identifiers``
 (columns replaced by fresh surrogate keys), ``layout`` ('wide' or 'long'), ``output`` (file name, format, sha256),
 ``pandas`` (each column's dtype and, for categoricals, the released categories), ``csv_formula_neutralised``
-with ``csv_neutralised_columns``/``csv_neutralised_headers`` (see :mod:`ehrsynth.io.csv_safety`).
+with ``csv_neutralised_columns``/``csv_neutralised_headers`` (see :mod:`ehrsynth.io.csv_safety`), and
+``release_notes``: what the DP release of the marginals lost, in words (values merged into ``other``, numbers
+whose tails were cut, codes left out), the fit's ``DataFidelityWarning`` messages; empty when nothing was.
 
 Parquet keeps every dtype natively (``pd.read_parquet`` is enough); CSV is text, so read it with
 :func:`read_synthetic` to get the dtypes back and the formula neutralisation undone.
@@ -48,6 +50,7 @@ def provenance(model: Any) -> dict[str, Any]:
         "privacy": {**privacy, "private": privacy.get("epsilon") is not None},
         "schema": model.schema_.to_dict(),
         "library_version": __version__,
+        "release_notes": list(getattr(model, "release_notes_", ())),
     }
 
 
@@ -81,11 +84,13 @@ def write_synthetic(
     layout: str = "wide",
     extra: dict[str, Any] | None = None,
     neutralise_formulas: bool = True,
+    release_notes: list[str] | tuple[str, ...] = (),
 ) -> Path:
     """Write ``df`` atomically to ``path`` and its sidecar next to it; returns the sidecar path.
 
     CSV text cells and headers a spreadsheet would run as a formula get a leading ``'`` unless
-    ``neutralise_formulas=False``; :func:`read_synthetic` removes it again.
+    ``neutralise_formulas=False``; :func:`read_synthetic` removes it again. ``release_notes``: the model's
+    ``release_notes_`` (what the DP release lost), so an analyst reading the table sees them.
     """
     p = Path(path)
     kind = _kind(p)
@@ -106,6 +111,7 @@ def write_synthetic(
         "identifiers": {name: "fresh surrogate keys; not taken from the input" for name in identifiers},
         "output": {"file": p.name, "format": kind, "sha256": sha256_file(p)},
         "pandas": describe_dtypes(df),
+        "release_notes": [str(m) for m in release_notes],
         **csv_info,
         **(extra or {}),
     }
@@ -119,7 +125,7 @@ def read_synthetic(path: str | os.PathLike[str]) -> pd.DataFrame:
     ``int64`` stays ``int64``, nullable ``Int64``, ``datetime64``); columns the schema calls categorical are
     ``category`` with the released categories (in the schema's order).
 
-    ``result.attrs["ehrsynth"]`` holds the sidecar: ``privacy``, ``schema``, ``library_version`` and
+    ``result.attrs["ehrsynth"]`` holds the sidecar: ``privacy``, ``schema``, ``library_version``, ``release_notes`` and
     ``sha256_ok`` (False, with a warning, when the file was modified after ehrsynth wrote it).
     """
     p = Path(path)

@@ -74,6 +74,8 @@ class _Run:
     date_orders: list[DateOrder] = field(default_factory=list)
     history: dict[str, list[dict[str, float]]] = field(default_factory=lambda: {"autoencoder": [], "gan": []})
     resumed: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
+    #: the DataFidelityWarning messages of the 1-way release (merged values, cut tails, dropped codes)
+    notes: list[str] = field(default_factory=list)
 
     def extra(self) -> dict[str, Any]:
         return {
@@ -82,6 +84,7 @@ class _Run:
             "autoencoder_history": self.history["autoencoder"],
             "date_gaps": [g.to_dict() for g in self.date_gaps],
             "date_orders": [o.to_dict() for o in self.date_orders],
+            "release_notes": list(self.notes),
         }
 
 
@@ -163,6 +166,7 @@ def fit_medgan(
         row_sizes,
         tuple(run.date_gaps),
         tuple(run.date_orders),
+        tuple(run.notes),
     )
 
 
@@ -221,6 +225,7 @@ def _resolve_schema(
         run.history["autoencoder"] = list(extra["autoencoder_history"])
         run.date_gaps = [DateGap.from_dict(g) for g in extra.get("date_gaps", [])]
         run.date_orders = [DateOrder.from_dict(o) for o in extra.get("date_orders", [])]
+        run.notes = [str(m) for m in extra.get("release_notes", [])]
         return run
     if schema is not None:
         schema.validate(df, strict=schema.complete)  # declared: public, charged nothing
@@ -239,10 +244,12 @@ def _resolve_schema(
         from ehrsynth.dp.discovery import discover_schema
 
         report: dict[str, float] = {}
+        notes: list[str] = []
         released, mechanisms = discover_schema(
-            df, noise_multiplier=sigma, rng=rng, code_columns=code_columns, declared=schema, report=report
-        )
-        run = _Run(released, list(mechanisms), report.get("count_sd", 0.0))
+            df, noise_multiplier=sigma, rng=rng, code_columns=code_columns, declared=schema, report=report,
+            notes=notes,
+        )  # fmt: skip
+        run = _Run(released, list(mechanisms), report.get("count_sd", 0.0), notes=notes)
     run.date_gaps, run.date_orders = gaps, orders
     run.fixed = [*run.fixed, *gap_mechanisms]
     if not run.schema.modelled or all(c.kind is Kind.IDENTIFIER for c in run.schema.columns):

@@ -120,6 +120,8 @@ class MedGANState:
     date_gaps: tuple[DateGap, ...] = ()
     #: ordered dates modelled apart (too far apart for a gap): sampling redraws rows that break them
     date_orders: tuple[DateOrder, ...] = ()
+    #: what the DP 1-way release lost, in words (its DataFidelityWarning messages); empty without DP
+    release_notes: tuple[str, ...] = ()
 
 
 def build_modules(schema: Schema, arch: Architecture, tgen: torch.Generator | None = None) -> MedGANModules:
