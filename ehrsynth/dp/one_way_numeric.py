@@ -355,6 +355,7 @@ def _merge_children(
         ):
             continue
         split.add(int(p))
+    c_lo, c_hi = _trim_edges(c, lo, hi, parent, noisy, sigma, split)
     keep_child = np.isin(parent, sorted(split))
     lo, hi, parent, noisy = lo[keep_child], hi[keep_child], parent[keep_child], noisy[keep_child]
     counts = np.zeros(len(noisy))
@@ -372,14 +373,45 @@ def _merge_children(
         width = hi[mine] - lo[mine]
         counts[mine] = c.count[p] * (share / share.sum() if share.sum() > 0 else width / width.sum())
     stay = np.setdiff1d(np.arange(len(c.lo)), np.unique(parent))
-    all_lo = np.concatenate([c.lo[stay], lo])
+    all_lo = np.concatenate([c_lo[stay], lo])
     order = np.argsort(all_lo, kind="stable")
     return replace(
         c,
         lo=all_lo[order],
-        hi=np.concatenate([c.hi[stay], hi])[order],
+        hi=np.concatenate([c_hi[stay], hi])[order],
         count=np.concatenate([c.count[stay], counts])[order],
     )
+
+
+def _trim_edges(
+    c: Cells,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    parent: np.ndarray,
+    noisy: np.ndarray,
+    sigma: float,
+    split: set[int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) of ``c``'s cells with the outermost cell on each side, when it stays whole (not in ``split``),
+    cut back on its outer side to its last child above ``EDGE_Z``·σ, as a split edge cell is (so a whole cell
+    does not spill past the data's edge: ACTG 175 ``age``, real maximum 70, came back up to 78 from a whole
+    cell [63, 79)). Kept whole when that would leave it one child wide (an integer code must not get a value
+    from noise) or no child clears the bar."""
+    c_lo, c_hi = c.lo.copy(), c.hi.copy()
+    has = np.flatnonzero(c.count > 0)
+    if not len(has):
+        return c_lo, c_hi
+    bottom, top = int(has[np.argmin(c.lo[has])]), int(has[np.argmax(c.hi[has])])
+    for p, side in ((top, 1), (bottom, -1)):
+        mine = np.flatnonzero(parent == p)
+        if p in split or not len(mine):
+            continue
+        clear = np.flatnonzero(noisy[mine] > EDGE_Z * sigma)
+        if side == 1 and len(clear) and clear[-1] >= 1:
+            c_hi[p] = hi[mine][clear[-1]]
+        elif side == -1 and len(clear) and clear[0] <= len(mine) - 2:
+            c_lo[p] = lo[mine][clear[0]]
+    return c_lo, c_hi
 
 
 def finish_numeric(stub: Column, cells: Cells, n: int, spec: Spec, z: float = SIGNIFICANT_Z) -> Column:

@@ -27,8 +27,21 @@ def test_a_cell_whose_children_are_noise_stays_whole_instead_of_inventing_values
     assert sum(noise) < SPLIT_Z * SIGMA * math.sqrt(7) and max(noise) < THRESHOLD
     cells, (lo, hi, parent, noisy) = _parent_and_children(noise)
     out = _merge_children(cells, lo, hi, parent, noisy, SIGMA, THRESHOLD)
-    assert out.lo.tolist() == [1.0, 25.0] and out.hi.tolist() == [2.0, 32.0]
-    assert out.count.tolist() == [500.0, 20.0]
+    assert out.lo.tolist() == [1.0, 25.0] and out.count.tolist() == [500.0, 20.0]  # one cell, not 7 values
+    # the outermost cell is cut back to its last child above 1 sd (11 at 30): no spill past the data's edge
+    assert out.hi.tolist() == [2.0, 31.0]
+
+
+def test_only_the_outer_side_of_the_outermost_whole_cell_is_cut_back() -> None:
+    cells, (lo, hi, parent, noisy) = _parent_and_children([9.0, -4.0, 12.0, -15.0, 3.0, 11.0, -2.0])
+    cells.count[0] = 0.0  # now [25, 32) is the only cell with mass: both of its sides are edges
+    out = _merge_children(cells, lo, hi, parent, noisy, SIGMA, THRESHOLD)
+    assert out.count.tolist() == [0.0, 20.0] and out.lo[1] == 27.0 and out.hi[1] == 31.0  # 12 at 27, 11 at 30
+    one_clear = [2.0, -3.0, 1.0, 5.0, 4.0, -1.0, 15.0]  # only the last child: a cut would leave one value
+    cells, (lo, hi, parent, noisy) = _parent_and_children(one_clear)
+    cells.count[0] = 0.0
+    out = _merge_children(cells, lo, hi, parent, noisy, SIGMA, THRESHOLD)
+    assert out.lo[1] == 25.0 and out.hi[1] == 32.0  # kept whole: [31, 32) would be a value made by noise
 
 
 @pytest.mark.parametrize("dense", [False, True])
