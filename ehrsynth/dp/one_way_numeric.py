@@ -355,7 +355,7 @@ def _merge_children(
         ):
             continue
         split.add(int(p))
-    c_lo, c_hi = _trim_edges(c, lo, hi, parent, noisy, sigma, split)
+    c_lo, c_hi = _trim_edges(c, (lo, hi, parent, noisy), sigma, split)
     keep_child = np.isin(parent, sorted(split))
     lo, hi, parent, noisy = lo[keep_child], hi[keep_child], parent[keep_child], noisy[keep_child]
     counts = np.zeros(len(noisy))
@@ -384,19 +384,14 @@ def _merge_children(
 
 
 def _trim_edges(
-    c: Cells,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    parent: np.ndarray,
-    noisy: np.ndarray,
-    sigma: float,
-    split: set[int],
+    c: Cells, children: tuple[np.ndarray, ...], sigma: float, split: set[int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """(lo, hi) of ``c``'s cells with the outermost cell on each side, when it stays whole (not in ``split``),
     cut back on its outer side to its last child above ``EDGE_Z``·σ, as a split edge cell is (so a whole cell
     does not spill past the data's edge: ACTG 175 ``age``, real maximum 70, came back up to 78 from a whole
     cell [63, 79)). Kept whole when that would leave it one child wide (an integer code must not get a value
-    from noise) or no child clears the bar."""
+    from noise) or no child clears the bar. ``children``: their (lo, hi, parent, noisy count)."""
+    lo, hi, parent, noisy = children
     c_lo, c_hi = c.lo.copy(), c.hi.copy()
     has = np.flatnonzero(c.count > 0)
     if not len(has):
