@@ -17,6 +17,7 @@ def _parent_and_children(child_counts: list[float]) -> tuple[Cells, tuple[np.nda
     """One released cell [25, 32) holding 20 rows (mass an aligned group of empty cells passed with), and its
     seven one-wide children with the given noisy counts."""
     cells = Cells(lo=np.array([1.0, 25.0]), hi=np.array([2.0, 32.0]), count=np.array([500.0, 20.0]))
+    cells.solo = np.array([True, False])  # [25, 32) did not pass on its own count
     lo = np.arange(25.0, 32.0)
     return cells, (lo, lo + 1.0, np.ones(7, dtype=np.int64), np.asarray(child_counts, dtype=np.float64))
 
@@ -50,6 +51,14 @@ def test_a_child_above_the_bar_splits_its_parent(dense: bool) -> None:
     out = _merge_children(cells, lo, hi, parent, noisy, SIGMA, THRESHOLD, dense)
     assert len(out.lo) == 1 + 7 and out.count.sum() == pytest.approx(520.0)
     assert out.count[out.lo == 28.0][0] == pytest.approx(20.0)  # the dominant child takes the parent's mass
+
+
+def test_a_cell_that_passed_on_its_own_count_is_split_as_before() -> None:
+    cells, (lo, hi, parent, noisy) = _parent_and_children([9.0, -4.0, 12.0, -15.0, 3.0, 11.0, -2.0])
+    cells.solo = np.array([True, True])
+    out = _merge_children(cells, lo, hi, parent, noisy, SIGMA, THRESHOLD)
+    assert len(out.lo) > 2 and out.count.sum() == pytest.approx(520.0)
+    assert out.solo is not None and out.solo.all()
 
 
 def test_dates_are_split_as_before_so_their_edges_do_not_spill() -> None:
