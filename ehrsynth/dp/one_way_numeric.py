@@ -401,8 +401,8 @@ def _trim_edges(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(lo, hi) of ``c``'s cells with the outermost cell on each side, when it stays whole (not in ``split``),
     cut back on its outer side to its last child above ``EDGE_Z``·σ, as a split edge cell is (so a whole cell
-    does not spill past the data's edge: ACTG 175 ``age``, real maximum 70, came back up to 78 from a whole
-    cell [63, 79)). Kept whole when that would leave it one child wide (an integer code must not get a value
+    does not spill past the data's edge: with the rule applied to every cell, ACTG 175 ``age``, real maximum
+    70, came back up to 78 from a whole cell [63, 79)). Kept whole when that would leave it one child wide (an integer code must not get a value
     from noise) or no child clears the bar. ``children``: their (lo, hi, parent, noisy count)."""
     lo, hi, parent, noisy = children
     c_lo, c_hi = c.lo.copy(), c.hi.copy()
