@@ -7,7 +7,7 @@ log-normal creatinine, HbA1c with one decimal, time in hospital 1–14 days) it 
 averaged over seeded releases, the released mass outside the real [min, max] ("spill"), how far the released
 support reaches past the real max ("overshoot", in the column's unit) and the KS distance of the released CDF
 from the real one (TVD for columns released as categories). ``EDGE_Z`` is the bar (in noise sd) a child cell
-at the edge of a smooth parent must clear to be kept (``ehrsynth.dp.one_way_numeric``); the default is 1.
+at the edge of a smooth parent must clear to be kept (``ehrsynth.dp.numeric_zoom``); the default is 1.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def measure(col: Any, x: np.ndarray, integer: bool) -> tuple[float, float, float
 
 
 def run(edge_z: float, releases: int) -> list[dict[str, Any]]:
-    import ehrsynth.dp.one_way_numeric as numeric
+    import ehrsynth.dp.numeric_zoom as numeric
     from ehrsynth.dp.discovery import build_specs
     from ehrsynth.dp.one_way import one_way_noise, release_one_way
 

@@ -61,7 +61,7 @@ def grow(
 
     Next to a point mass — a ``narrow`` cell (at most 1 wide: one integer, e.g. the 1 of a 0/1 code) holding
     at least :data:`DOMINANT_SHARE` of the kept mass — neighbours must clear the release's Bonferroni ``bar``
-    instead, so no value is invented next to it (as ``one_way_numeric._merge_children`` does next to a
+    instead, so no value is invented next to it (as ``numeric_zoom._merge_children`` does next to a
     dominant child): with the lower bar a table of twelve 0/1 codes at ε = 3 got a code column with values 2,
     3, … in about one fit in seven (tests/unit/test_one_way.py)."""
     kept = kept.copy()

@@ -42,6 +42,7 @@ from scipy.special import ndtri
 
 from ehrsynth.dp import domain
 from ehrsynth.dp.accounting import Gaussian, Mechanism
+from ehrsynth.dp.numeric_zoom import zoom
 from ehrsynth.dp.one_way_numeric import (
     FALSE_CELL_RATE,
     SIGNIFICANT_Z,
@@ -54,7 +55,6 @@ from ehrsynth.dp.one_way_numeric import (
     numeric_cells,
     numeric_stub,
     thresholded_loss,
-    zoom,
 )
 from ehrsynth.errors import InvalidDataError
 from ehrsynth.naming import KEY_NAMES

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from ehrsynth.dp.one_way_numeric import SPLIT_Z, Cells, _merge_children
+from ehrsynth.dp.numeric_zoom import SPLIT_Z, _merge_children
+from ehrsynth.dp.one_way_numeric import Cells
 
 SIGMA = 10.0
 THRESHOLD = 4.0 * SIGMA  # the level's Bonferroni bar
