@@ -51,6 +51,13 @@ if TYPE_CHECKING:
 TAIL_Z = 1.0
 
 
+def level0_under(lo0: np.ndarray, hi0: np.ndarray, lo: np.ndarray, hi: np.ndarray, count: np.ndarray) -> int:
+    """How many level-0 cells [lo0, hi0) lie under the released cells with mass: the released total carries
+    the noise of each (zoom children share their parent's; a coarse group holds many)."""
+    on = count > 0
+    return int(((lo0[:, None] < hi[None, on]) & (hi0[:, None] > lo[None, on])).any(axis=1).sum())
+
+
 def fill_declared_range(
     lo: np.ndarray,
     hi: np.ndarray,
@@ -80,9 +87,7 @@ def fill_declared_range(
     lost = nonzero_mass - float(count.sum())
     # the released cells' total carries the noise of every level-0 cell under them (zoom children share
     # their parent's; a coarse group holds many)
-    on = count > 0
-    under = ((lo0[:, None] < hi[None, on]) & (hi0[:, None] > lo[None, on])).any(axis=1)
-    sd = level0_sd * math.sqrt(max(int(under.sum()), 1))
+    sd = level0_sd * math.sqrt(max(level0_under(lo0, hi0, lo, hi, count), 1))
     below = usable & (hi0 <= a)
     above = usable & (lo0 >= b)
     if lost <= TAIL_Z * sd or not (below.any() or above.any()):

@@ -185,7 +185,7 @@ def release_one_way(
                     continue
                 out.columns[name] = _uniform_declared(stub, spec)  # public range: spread over it
                 continue
-            _note_trimmed(out, name, loss, n * (1.0 - float(stub.missing_rate or 0.0)))
+            _note_trimmed(out, name, loss)
         if spread:
             shown = ", ".join(repr(c) for c in spread)
             raise InvalidDataError(
@@ -197,12 +197,12 @@ def release_one_way(
     return out
 
 
-def _note_trimmed(out: Release, name: str, loss: tuple[float, float] | None, nonmissing: float) -> None:
+def _note_trimmed(out: Release, name: str, loss: tuple[float, float, float] | None) -> None:
     """Record a number whose threshold cut a significant share of its rows (:data:`TRIMMED_Z`)."""
     col = out.columns.get(name)
     if loss is None or col is None or col.kind not in (Kind.COUNT, Kind.CONTINUOUS, Kind.DATETIME):
         return
-    lost, sd = loss
+    lost, sd, nonmissing = loss
     if lost > TRIMMED_Z * sd and lost >= TRIMMED_SHARE * nonmissing and col.lower is not None:
         lo, hi = float(col.lower), float(col.upper if col.upper is not None else col.lower)
         if col.kind is Kind.DATETIME:  # released in days since 1970-01-01

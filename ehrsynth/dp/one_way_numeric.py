@@ -18,6 +18,7 @@ from ehrsynth.dp.declared_range import (
     coarse,
     declared_bounds,
     fill_declared,
+    level0_under,
 )
 from ehrsynth.dp.precision import release_decimals, resolution_decimals
 from ehrsynth.errors import InvalidDataError
@@ -254,9 +255,10 @@ def finish_numeric(stub: Column, cells: Cells, n: int, spec: Spec, z: float = SI
     )  # fmt: skip
 
 
-def thresholded_loss(stub: Column, cells: Cells, n: int, spec: Spec) -> tuple[float, float] | None:
+def thresholded_loss(stub: Column, cells: Cells, n: int, spec: Spec) -> tuple[float, float, float] | None:
     """Rows the level-0 threshold took from a number WITHOUT a declared range (cells too sparse to release,
-    usually its tails), and the noise sd of that estimate: the non-missing, non-zero rows less the released
+    usually its tails), the noise sd of that estimate, and the column's non-missing rows (all estimated from
+    the release). The rows taken are the non-missing, non-zero rows less the released
     cells' total (post-processing). :func:`finish_numeric` gives those rows to the released cells, so the
     synthetic values span less than the real ones; the release names such columns in a warning. None where
     it is not measured (zeros not counted apart, a declared range: its lost mass is put back)."""
@@ -265,12 +267,10 @@ def thresholded_loss(stub: Column, cells: Cells, n: int, spec: Spec) -> tuple[fl
     nonmissing = n * (1.0 - float(stub.missing_rate or 0.0))
     zero = 0.0 if spec.dense else min(float(cells.zero or 0.0), nonmissing)
     lost = nonmissing - zero - float(cells.count.sum())
-    lo0, hi0, _ = cells.level0
-    on = cells.count > 0
-    under = int(((lo0[:, None] < cells.hi[None, on]) & (hi0[:, None] > cells.lo[None, on])).any(axis=1).sum())
+    under = level0_under(cells.level0[0], cells.level0[1], cells.lo, cells.hi, cells.count)
     # the released cells' level-0 counts, the missing count and the measured zeros each carry their noise
     sd = math.sqrt(cells.level0_sd**2 * (under + 1) + cells.zero_sd**2)
-    return lost, sd
+    return lost, sd, nonmissing
 
 
 def _rescaled(cells: Cells, nonzero_mass: float) -> Cells:
