@@ -448,8 +448,8 @@ def renumber_identifiers(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
 
 
 def surrogate_keys(col: Column, n: int) -> pd.Series:
-    """Fresh keys for an identifier column: :func:`surrogate_ids` for integer columns, ``SYN0000001``…
-    otherwise."""
+    """Fresh keys for an identifier column: :func:`surrogate_ids` for integer and float64 columns (a key with
+    missing values is read as float64), 1..n for small integer and float types, ``SYN0000001``… otherwise."""
     dtype = col.dtype or "object"
     if dtype.lower().startswith(("int", "uint")) and dtype not in (
         "int8",
@@ -461,5 +461,9 @@ def surrogate_keys(col: Column, n: int) -> pd.Series:
     ):
         return pd.Series(surrogate_ids(n), dtype=dtype)
     if dtype.lower().startswith(("int", "uint")):
+        return pd.Series(np.arange(1, n + 1), dtype=dtype)
+    if dtype == "float64":  # an integer key with missing values, as pandas reads it: keep it a number
+        return pd.Series(surrogate_ids(n), dtype=dtype)
+    if dtype == "float32":  # exact integers only up to 2**24: plain 1..n
         return pd.Series(np.arange(1, n + 1), dtype=dtype)
     return pd.Series([f"SYN{i:07d}" for i in range(1, n + 1)], dtype=object)

@@ -107,3 +107,19 @@ def test_sampling_follows_probabilities() -> None:
     probs = np.full((20000, 1), 0.3)
     out = t.decode(probs, random_state=np.random.default_rng(1))
     assert abs(out["dx"].mean() - 0.3) < 0.02
+
+
+def test_surrogate_keys_keep_a_numeric_key_numeric() -> None:
+    """An integer key with missing values is read by pandas as float64 (MIMIC's icustay_id): its surrogates
+    stay float64 numbers, not 'SYN…' strings; a string key gets strings."""
+    from ehrsynth.kinds import Column
+    from ehrsynth.transforms.table import SURROGATE_OFFSET, surrogate_keys
+
+    keys = surrogate_keys(Column("icustay_id", Kind.IDENTIFIER, dtype="float64"), 5)
+    assert keys.dtype == np.float64 and keys.iloc[0] == SURROGATE_OFFSET + 1 and keys.is_unique
+    small = surrogate_keys(Column("k", Kind.IDENTIFIER, dtype="float32"), 3)
+    assert small.dtype == np.float32 and small.tolist() == [1.0, 2.0, 3.0]
+    assert surrogate_keys(Column("mrn", Kind.IDENTIFIER, dtype="object"), 2).tolist() == [
+        "SYN0000001",
+        "SYN0000002",
+    ]
