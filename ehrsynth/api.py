@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ehrsynth.dp.unit import DEFAULT_PRIVACY_UNIT
 from ehrsynth.estimator import MedGAN
 from ehrsynth.fidelity import fidelity_summary
 from ehrsynth.schema import Schema
@@ -35,6 +36,7 @@ def fit_sample(
     schema_is_public: bool = False,
     random_state: int | None = None,
     match_row_sizes: bool = False,
+    privacy_unit: str = DEFAULT_PRIVACY_UNIT,
     **model_kwargs: Any,
 ) -> tuple[MedGAN, pd.DataFrame]:
     """Fit a :class:`~ehrsynth.MedGAN` on ``df`` and sample ``n_rows`` rows; returns (model, rows). The rows
@@ -43,7 +45,13 @@ def fit_sample(
     over the thresholds)."""
     fit_seed, sample_seed = spawn_seeds(random_state)
     model = MedGAN(epsilon=epsilon, random_state=fit_seed, **model_kwargs)
-    model.fit(df, schema=schema, code_columns=code_columns, schema_is_public=schema_is_public)
+    model.fit(
+        df,
+        schema=schema,
+        code_columns=code_columns,
+        schema_is_public=schema_is_public,
+        privacy_unit=privacy_unit,
+    )
     n = len(df) if n_rows is None else n_rows
     out = model.sample(n, random_state=sample_seed, match_row_sizes=match_row_sizes)
     summary = fidelity_summary(model.schema_, model.as_modelled(out))
@@ -61,6 +69,7 @@ def synthesize(
     schema_is_public: bool = False,
     random_state: int | None = None,
     match_row_sizes: bool = False,
+    privacy_unit: str = DEFAULT_PRIVACY_UNIT,
     **model_kwargs: Any,
 ) -> pd.DataFrame:
     """Fit a :class:`~ehrsynth.MedGAN` on ``df`` and return ``n_rows`` synthetic rows (default: as many as
@@ -74,6 +83,9 @@ def synthesize(
     its released marginal) are attached as ``result.attrs["ehrsynth"]``. ``ehrsynth synthesize --seed S`` gives
     the same rows as ``random_state=S`` here. ``match_row_sizes``: keep the released number of codes per row
     (:meth:`MedGAN.sample <ehrsynth.MedGAN.sample>`; engine 'measure'; costs some of the learnt dependence).
+    ``privacy_unit``: the guarantee covers one row, so under DP a table whose patient or visit key column
+    (``patient_nbr``, ``subject_id``, ``hadm_id``…) repeats is refused by default ('patient'); aggregate to one
+    row per patient, or pass 'row' to accept a per-row guarantee (recorded in privacy.json and the release notes).
     """
     _, out = fit_sample(
         df,
@@ -83,6 +95,7 @@ def synthesize(
         schema_is_public=schema_is_public,
         random_state=random_state,
         match_row_sizes=match_row_sizes,
+        privacy_unit=privacy_unit,
         **model_kwargs,
     )
     return out

@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from ehrsynth.dp.record import PrivacyRecord
+from ehrsynth.dp.unit import DEFAULT_PRIVACY_UNIT, check_privacy_unit, check_unit_name
 from ehrsynth.errors import (
     InvalidParameterError,
     NoPrivacyWarning,
@@ -294,14 +295,19 @@ class MedGAN(Estimator):
         schema: Schema | None = None,
         code_columns: Sequence[str] = (),
         schema_is_public: bool = False,
+        privacy_unit: str = DEFAULT_PRIVACY_UNIT,
     ) -> MedGAN:
         """Fit on a table. ``schema``: a declared (public) schema — kinds only, or with categories/bounds —
         validated against the data and charged nothing; what it leaves open is inferred (no DP) or released by
         the DP 1-way release (DP). A schema derived from the data (``ehrsynth schema --with-values``) is refused
         under DP unless ``schema_is_public=True`` states that its values are public knowledge. ``code_columns``:
         wide columns that came from a long (patient, code) table, whose vocabulary is itself data.
-        A fit that raises leaves the estimator as it was."""
+        ``privacy_unit``: under DP, 'patient' (default) refuses a table in which a column named as a patient or
+        visit key (``patient_nbr``, ``subject_id``, ``hadm_id``…) repeats, since the guarantee covers one row;
+        'row' accepts that and records it (privacy.json ``privacy_unit``, ``release_notes_``;
+        :mod:`ehrsynth.dp.unit`). A fit that raises leaves the estimator as it was."""
         device = self._check_all_params()
+        check_unit_name(privacy_unit)
         if self.private and schema is not None and schema.data_derived and not schema_is_public:
             raise PrivacyBudgetError(
                 "the schema was derived from the data (it lists values and bounds read from the table, e.g. by "
@@ -310,6 +316,7 @@ class MedGAN(Estimator):
                 "schema_is_public=True (CLI: --schema-is-public) if those values are public knowledge"
             )
         df = check_frame(X, min_rows=MIN_ROWS, what="training table")
+        unit_notes = check_privacy_unit(df, privacy_unit) if self.private else []
         config = self._config(len(df))
         if not self.private:
             warnings.warn(
@@ -330,6 +337,9 @@ class MedGAN(Estimator):
         )
         if state.privacy.private:
             state.privacy.schema_source = schema_source(schema)
+            if privacy_unit == "row":
+                state.privacy.privacy_unit = "row"
+            state = dataclasses.replace(state, release_notes=(*unit_notes, *state.release_notes))
         self._set_state(state)
         return self
 

@@ -19,6 +19,10 @@ functions (``IDENTIFIER_NAMES.match``, the others ``.search``).
   ``*code*``, ``arm(s)``, ``strat*``, ``class``, ``stage``, ``grade``, ``group``, ``race``, ``gender``, ``sex``,
   ``status``) are categorical when they take few values.
 - **date** (:func:`is_date_name`): text named like a date (``*date*``, ``*time*``, ``dob``, ``*_dt``, ``*_at``).
+- **person or visit key** (:func:`is_person_key_name`): a key that names the person or the visit a row belongs
+  to (``patient_nbr``, ``subject_id``, ``PatientId``, ``person_id``, ``member_id``, ``mrn``, ``pid``, ``pidnum``,
+  ``encounter_id``, ``hadm_id``, ``visit_id``, ``stay_id``…). When its values repeat, rows are not patients and
+  a per-row privacy guarantee does not cover a patient (:mod:`ehrsynth.dp.unit`).
 - **quasi-identifier** (:func:`is_quasi_identifier_name`): demographics an attacker may know (age, sex, race,
   zip, birth date…); the privacy audit's default attribute-inference inputs.
 
@@ -36,12 +40,14 @@ __all__ = [
     "IDENTIFIER_NAMES",
     "ISO_DATE",
     "KEY_NAMES",
+    "PERSON_KEY_NAMES",
     "QUASI_IDENTIFIER_NAMES",
     "US_DATE",
     "is_category_name",
     "is_date_name",
     "is_identifier_name",
     "is_key_name",
+    "is_person_key_name",
     "is_quasi_identifier_name",
     "looks_like_date",
 ]
@@ -85,6 +91,14 @@ KEY_NAMES = re.compile(
 CATEGORY_NAMES = re.compile(
     r"(_id$|type|code|^arms?$|^strat|class|stage|grade|group|race|gender|^sex$|status)", re.IGNORECASE
 )
+_PERSON_SUFFIX = rf"{_SEP}(?:id|nbr|num|no|nr|number|key|idnum)"
+PERSON_KEY_NAMES = re.compile(
+    rf"^(?:(?:patient|subject|participant)(?:{_PERSON_SUFFIX})?|"
+    rf"(?:pt|person|member|client|beneficiary|enrollee|individual|resident|pat|encounter|visit|admission|hadm|"
+    rf"stay|icustay|episode){_PERSON_SUFFIX}|"
+    rf"(?:mrn|medical{_SEP}record(?:{_SEP}(?:number|no|num|nr|nbr))?|pid(?:{_SEP}num)?|ssn)(?:{_SEP}id)?)$",
+    re.IGNORECASE,
+)
 DATE_NAMES = re.compile(r"(date|time|dob|_dt$|_at$)", re.IGNORECASE)
 QUASI_IDENTIFIER_NAMES = re.compile(
     r"(^age|_age$|age_group|^sex$|gender|race|ethnic|marital|religion|language|insurance|zip|postcode|"
@@ -103,6 +117,11 @@ def is_identifier_name(name: str) -> bool:
 def is_key_name(name: str) -> bool:
     """The name looks like a record key; an identifier when most values are distinct (callers check)."""
     return bool(KEY_NAMES.search(name))
+
+
+def is_person_key_name(name: str) -> bool:
+    """The name is a key of the person or visit a row belongs to (see the module docstring)."""
+    return bool(PERSON_KEY_NAMES.match(name))
 
 
 def is_category_name(name: str) -> bool:

@@ -62,6 +62,14 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
         "(otherwise such a schema is refused under DP)",
     )
     t.add_argument(
+        "--privacy-unit",
+        choices=("patient", "row"),
+        default="patient",
+        help="under DP, 'patient' (default) refuses a table whose patient or visit key column (patient_nbr, "
+        "subject_id, hadm_id...) repeats, because the guarantee covers one row; 'row' accepts a per-row "
+        "guarantee and records it in privacy.json and the sidecar",
+    )
+    t.add_argument(
         "--epochs",
         type=nonneg_int,
         default=None,

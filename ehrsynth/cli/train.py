@@ -99,6 +99,7 @@ def _fit(args: argparse.Namespace, n_rows: int | None = None) -> tuple[Any, Any,
                 schema=schema,
                 code_columns=data.code_columns,
                 schema_is_public=args.schema_is_public,
+                privacy_unit=args.privacy_unit,
             )
             return model, data, None
         model, out = fit_sample(
@@ -107,6 +108,7 @@ def _fit(args: argparse.Namespace, n_rows: int | None = None) -> tuple[Any, Any,
             schema=schema,
             code_columns=data.code_columns,
             schema_is_public=args.schema_is_public,
+            privacy_unit=args.privacy_unit,
             progress=progress,
             match_row_sizes=args.match_row_sizes,
             **model_kwargs(args),

@@ -24,6 +24,7 @@ from ehrsynth.errors import InvalidParameterError, PrivacyBudgetError
 
 _RECORD_KEYS = ("epsilon", "delta", "epsilon_spent", "accountant", "mechanisms")
 SCHEMA_SOURCES = ("declared", "declared-data-derived", "released", "declared+released")
+_OPTIONAL_KEYS = ("schema_source", "privacy_unit")
 
 
 @dataclass
@@ -43,8 +44,13 @@ class PrivacyRecord:
     # (written by `ehrsynth schema --with-values`, stated public by the user), "released" (DP release), or
     # "declared+released" (kinds declared, values released)
     schema_source: str | None = None
+    # "row" when the fit was told that rows need not be patients (``privacy_unit="row"``; its release notes name
+    # the repeated key columns); absent (None) otherwise: no person or visit key repeated (ehrsynth.dp.unit)
+    privacy_unit: str | None = None
 
     def __post_init__(self) -> None:
+        if self.privacy_unit is not None and self.privacy_unit != "row":
+            raise PrivacyBudgetError(f"privacy_unit must be 'row' or null, found {self.privacy_unit!r}")
         if self.schema_source is not None and self.schema_source not in SCHEMA_SOURCES:
             raise PrivacyBudgetError(
                 f"schema_source must be one of {SCHEMA_SOURCES} or null, found {self.schema_source!r}"
@@ -102,8 +108,9 @@ class PrivacyRecord:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {key: getattr(self, key) for key in _RECORD_KEYS[:-1]}
         out["mechanisms"] = [mechanism_to_dict(m) for m in self.mechanisms]
-        if self.schema_source is not None:
-            out["schema_source"] = self.schema_source
+        for key in _OPTIONAL_KEYS:
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out
 
     @classmethod
@@ -111,7 +118,7 @@ class PrivacyRecord:
         if not isinstance(d, Mapping):
             raise PrivacyBudgetError(f"a privacy record must be a JSON object, found {type(d).__name__}")
         missing = [k for k in _RECORD_KEYS if k not in d]
-        unknown = sorted(set(d) - set(_RECORD_KEYS) - {"schema_source"})
+        unknown = sorted(set(d) - set(_RECORD_KEYS) - set(_OPTIONAL_KEYS))
         if missing or unknown:
             raise PrivacyBudgetError(
                 f"a privacy record needs exactly the keys {list(_RECORD_KEYS)}; missing {missing}, unknown {unknown}"
@@ -123,6 +130,7 @@ class PrivacyRecord:
             **{key: d[key] for key in _RECORD_KEYS[:-1]},
             mechanisms=[mechanism_from_dict(m) for m in mechs],
             schema_source=d.get("schema_source"),
+            privacy_unit=d.get("privacy_unit"),
         )
 
     def recompute(self) -> float:

@@ -108,6 +108,8 @@ def write_synthetic(
         "schema": schema.to_dict() if schema else None,
         "private": privacy.get("epsilon") is not None,
         **{key: privacy.get(key) for key in PRIVACY_KEYS},
+        # "row": the fit was told rows need not be patients (a patient or visit key repeated; ehrsynth.dp.unit)
+        **({"privacy_unit": privacy["privacy_unit"]} if privacy.get("privacy_unit") else {}),
         "identifiers": {name: "fresh surrogate keys; not taken from the input" for name in identifiers},
         "output": {"file": p.name, "format": kind, "sha256": sha256_file(p)},
         "pandas": describe_dtypes(df),
@@ -151,7 +153,11 @@ def read_synthetic(path: str | os.PathLike[str]) -> pd.DataFrame:
     df = _read_table(p, meta)
     df.attrs["ehrsynth"] = {
         **meta,
-        "privacy": {"private": meta.get("private", False), **{k: meta.get(k) for k in PRIVACY_KEYS}},
+        "privacy": {
+            "private": meta.get("private", False),
+            **{k: meta.get(k) for k in PRIVACY_KEYS},
+            **({"privacy_unit": meta["privacy_unit"]} if meta.get("privacy_unit") else {}),
+        },
         "sha256_ok": sha_ok,
     }
     return df
