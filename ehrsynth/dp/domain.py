@@ -40,7 +40,9 @@ MAX_RELEASE_DELTA = (
     1e-6  # an explicit threshold that exposes single-row values more often than this is refused
 )
 GRID_MIN_MAGNITUDE = 1e-3
-GRID_MAX_MAGNITUDE = 1e9
+GRID_MAX_MAGNITUDE = (
+    1e18  # NDC drug codes reach 1e11, epoch nanoseconds 1.7e18; float64 holds integers exactly to 9e15
+)
 GRID_BINS_PER_DECADE = 10
 
 

@@ -17,7 +17,7 @@ from ehrsynth.io.synthetic import write_synthetic
 
 @pytest.fixture(scope="module")
 def fitted() -> tuple[MedGAN, list[str]]:
-    """ε = 0.3 on 6,000 rows: the thin tail of ``stay`` (12 % of rows over 1,000-10,000) is cut."""
+    """ε = 0.3 on 6,000 rows: the thin tail of ``stay`` (10 % of rows over 1,000-1,000,000) is cut."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = MedGAN(epsilon=0.3, random_state=0, device="cpu", **FAST).fit(tailed_table())
