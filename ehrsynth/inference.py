@@ -4,7 +4,8 @@ Inference rules (non-private; under DP use :mod:`ehrsynth.dp.discovery` or decla
 column in this order:
 
 1. **identifier** — the name is a known identifier (``mrn``, ``ssn``, ``email``, ``phone``, ``name``,
-   ``first_name``, ``last_name``, ``address``…), or the name looks like a key (``id``, ``*_id``, ``*_nbr``,
+   ``first_name``, ``last_name``, ``address``…) or the key of a patient or visit (``patient_nbr``, ``subject_id``,
+   ``hadm_id``…, :data:`~ehrsynth.naming.PERSON_KEY_NAMES`: its values are real ids even when they repeat), or the name looks like a key (``id``, ``*_id``, ``*_nbr``,
    ``*_num``, entity ids such as ``patientid``, camelCase ``…Id``, ``pid*``, ``*idnum``; :mod:`ehrsynth.naming`) and more than half of the values are distinct, or a string column
    whose values are nearly all distinct (≥ 95 % of at least 20 non-missing values: missing values and a few
    repeats do not hide an ID or name column), or an integer column whose values are all distinct. Identifiers are never modelled: synthetic output gets fresh surrogate keys.
@@ -31,7 +32,7 @@ import pandas as pd
 
 from ehrsynth.errors import FreeTextError, InvalidDataError, SchemaError
 from ehrsynth.kinds import Column, Kind, _to_python
-from ehrsynth.naming import CATEGORY_NAMES, IDENTIFIER_NAMES, ISO_DATE, KEY_NAMES, US_DATE
+from ehrsynth.naming import CATEGORY_NAMES, IDENTIFIER_NAMES, ISO_DATE, KEY_NAMES, PERSON_KEY_NAMES, US_DATE
 
 if TYPE_CHECKING:
     from ehrsynth.schema import Schema
@@ -135,7 +136,7 @@ def _refuse_free_text(name: str, strings: pd.Series) -> None:
 
 
 def _infer_identifier(name: str, s: pd.Series) -> bool:
-    if IDENTIFIER_NAMES.match(name):
+    if IDENTIFIER_NAMES.match(name) or PERSON_KEY_NAMES.match(name):
         return True
     nonnull = s.dropna()
     n_unique = nonnull.nunique()

@@ -21,8 +21,9 @@ functions (``IDENTIFIER_NAMES.match``, the others ``.search``).
 - **date** (:func:`is_date_name`): text named like a date (``*date*``, ``*time*``, ``dob``, ``*_dt``, ``*_at``).
 - **person or visit key** (:func:`is_person_key_name`): a key that names the person or the visit a row belongs
   to (``patient_nbr``, ``subject_id``, ``PatientId``, ``person_id``, ``member_id``, ``mrn``, ``pid``, ``pidnum``,
-  ``encounter_id``, ``hadm_id``, ``visit_id``, ``stay_id``…). When its values repeat, rows are not patients and
-  a per-row privacy guarantee does not cover a patient (:mod:`ehrsynth.dp.unit`).
+  ``encounter_id``, ``hadm_id``, ``visit_id``, ``stay_id``…). An identifier everywhere (synthesizer, DP discovery,
+  audit, evaluation) even when its values repeat: they are real ids. When they repeat, rows are not patients
+  and a per-row privacy guarantee does not cover a patient (:mod:`ehrsynth.dp.unit`).
 - **quasi-identifier** (:func:`is_quasi_identifier_name`): demographics an attacker may know (age, sex, race,
   zip, birth date…); the privacy audit's default attribute-inference inputs.
 

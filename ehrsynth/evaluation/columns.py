@@ -34,7 +34,13 @@ import pandas as pd
 
 from ehrsynth.column_sets import column_difference, describe_difference, preview
 from ehrsynth.errors import InvalidDataError, SchemaError
-from ehrsynth.naming import is_category_name, is_identifier_name, is_key_name, looks_like_date
+from ehrsynth.naming import (
+    is_category_name,
+    is_identifier_name,
+    is_key_name,
+    is_person_key_name,
+    looks_like_date,
+)
 from ehrsynth.schema_json import KIND_NAMES, SchemaLike, SupportsToDict, declared_kinds
 
 __all__ = [
@@ -120,6 +126,8 @@ def _infer_one(name: str, s: pd.Series) -> tuple[str | None, str]:
         return None, "identifier: the name of a direct identifier"
     if is_key_name(name) and n_unique > 0.5 * n and not is_bool:
         return None, "identifier-like: key name and mostly distinct values"
+    if is_person_key_name(name):
+        return None, "identifier: the key of a patient or visit"
     if pd.api.types.is_datetime64_any_dtype(s):
         return "datetime", ""
     if is_text and values.map(lambda v: isinstance(v, str) and looks_like_date(v)).all():

@@ -28,7 +28,7 @@ import pandas as pd
 
 from ehrsynth.column_sets import column_difference, describe_difference
 from ehrsynth.errors import InvalidParameterError, SchemaError
-from ehrsynth.naming import is_identifier_name, is_key_name, is_quasi_identifier_name
+from ehrsynth.naming import is_identifier_name, is_key_name, is_person_key_name, is_quasi_identifier_name
 from ehrsynth.schema_json import SchemaLike, declared_kinds
 
 KINDS = ("binary", "numeric", "categorical")
@@ -226,6 +226,9 @@ def infer_typing(frames: Sequence[pd.DataFrame]) -> ColumnTyping:
     for name in names:
         if is_identifier_name(name):
             dropped[name] = "name of a direct identifier"
+            continue
+        if is_person_key_name(name):
+            dropped[name] = "key of a patient or visit"
             continue
         if zero_one.get(name):  # 0/1 codes: never identifiers
             kinds[name] = "categorical" if has_missing[name] else "binary"
