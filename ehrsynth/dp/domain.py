@@ -40,10 +40,11 @@ MAX_RELEASE_DELTA = (
     1e-6  # an explicit threshold that exposes single-row values more often than this is refused
 )
 GRID_MIN_MAGNITUDE = 1e-3
-GRID_MAX_MAGNITUDE = (
-    1e18  # NDC drug codes reach 1e11, epoch nanoseconds 1.7e18; float64 holds integers exactly to 9e15
-)
+GRID_MAX_MAGNITUDE = 1e9  # the fine grid: GRID_BINS_PER_DECADE cells per decade up to here
 GRID_BINS_PER_DECADE = 10
+# beyond the fine grid, one cell per decade up to here (NDC drug codes reach 1e11, epoch nanoseconds 1.7e18):
+# numbers this large are rare, and few extra cells keep the Bonferroni bar of every cell where it was
+GRID_OUTER_MAGNITUDE = 1e18
 
 
 # -- thresholds -----------------------------------------------------------------------------------------------
@@ -143,8 +144,11 @@ def noisy_category_sets(
 
 # -- grids -----------------------------------------------------------------------------------------------------
 def _magnitudes() -> np.ndarray:
+    """0, then the cell edges of the positive half of the signed-log grid: GRID_BINS_PER_DECADE per decade
+    from GRID_MIN_MAGNITUDE to GRID_MAX_MAGNITUDE, then one per decade to GRID_OUTER_MAGNITUDE."""
     decades = round(math.log10(GRID_MAX_MAGNITUDE / GRID_MIN_MAGNITUDE))
     exps = np.linspace(
         math.log10(GRID_MIN_MAGNITUDE), math.log10(GRID_MAX_MAGNITUDE), decades * GRID_BINS_PER_DECADE + 1
     )
-    return np.concatenate([[0.0], 10.0**exps])
+    outer = np.arange(math.log10(GRID_MAX_MAGNITUDE) + 1, math.log10(GRID_OUTER_MAGNITUDE) + 0.5)
+    return np.concatenate([[0.0], 10.0**exps, 10.0**outer])

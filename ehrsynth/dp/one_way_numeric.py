@@ -77,7 +77,7 @@ class Cells:
 
 # -- grids ----------------------------------------------------------------------------------------------------
 def _float_edges() -> np.ndarray:
-    mags = domain._magnitudes()[1:]  # 1e-3 ... 1e18
+    mags = domain._magnitudes()[1:]  # 1e-3 ... 1e9 (10 per decade) ... 1e18 (one per decade)
     return np.concatenate([-mags[::-1], [0.0], mags])
 
 

@@ -149,7 +149,9 @@ def test_an_undeclared_number_with_a_hard_maximum_gets_no_tail_past_it() -> None
 
     df = load_demo()
     nm = one_way_noise(epsilon=3.0, delta=1e-5, share=0.45, accountant="rdp")
-    schema, _ = discover_schema(df, noise_multiplier=nm, rng=np.random.default_rng(0))
-    days = schema["days"]
-    above = 1.0 - np.interp(df["days"].max() + 1, np.asarray(days.knots), np.asarray(days.cdf))
-    assert above < 0.01
+    above = []
+    for seed in range(6):  # an edge cell past the maximum passes by noise now and then (0-3 % of the mass)
+        schema, _ = discover_schema(df, noise_multiplier=nm, rng=np.random.default_rng(seed))
+        days = schema["days"]
+        above.append(1.0 - np.interp(df["days"].max() + 1, np.asarray(days.knots), np.asarray(days.cdf)))
+    assert np.mean(above) < 0.01 and max(above) < 0.05
