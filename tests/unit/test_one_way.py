@@ -456,3 +456,47 @@ def test_numbers_beyond_a_billion_are_released_not_squeezed_under_it() -> None:
     knots, cdf = np.asarray(col.knots), np.asarray(col.cdf)
     above = 1.0 - np.interp(1e10, knots, cdf)
     assert 0.25 < above < 0.35  # real share above 1e10: 0.3
+
+
+def test_a_rare_0_1_code_is_not_refused_when_the_summed_cell_noise_is_high() -> None:
+    """The harness refused the 0/1 code dx_157 (18 ones in 8,000 rows, ε = 1) once: the noise of its ~190 empty
+    integer cells, summed, passed the 'significant mass' bar. A column whose zeros are measured apart is now
+    judged by the 0/1 test on those zeros alone; a date (dense: no zeros apart) is still refused."""
+    from ehrsynth.dp.one_way_numeric import Spec, numeric_cells
+
+    x = np.zeros(8000)
+    x[:18] = 1.0
+    rows = np.ones(len(x), dtype=bool)
+    refused = 0
+    for seed in range(20):  # z_total = 0.5: the summed-noise test fires in about a third of the draws
+        try:
+            numeric_cells(
+                Spec("dx_157", "numeric", integer=True), x, rows, 49.6, 5.0, np.random.default_rng(seed), 0.5
+            )
+        except InvalidDataError:
+            refused += 1
+    assert refused == 0
+    days = np.full(8000, 12_000.0) + np.arange(8000) % 3
+    with pytest.raises(InvalidDataError, match="'visit_date'"):
+        for seed in range(20):
+            numeric_cells(
+                Spec("visit_date", "numeric", integer=True, datetime=True),
+                days,
+                rows,
+                4000.0,
+                5.0,
+                np.random.default_rng(seed),
+                0.5,
+            )
+
+
+def test_a_spread_out_sparse_number_is_still_refused() -> None:
+    """What the summed-noise test was for: a number whose nonzero values (10 % of rows) are spread thinly over
+    1-1e9, so no cell or group of cells passes. The 0/1 test on its measured zeros refuses it."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    spread = np.exp(rng.uniform(0, np.log(1e9), n)).round().astype(np.int64)
+    df = pd.DataFrame({"amount": np.where(rng.random(n) < 0.9, 0, spread), "sex": rng.choice(["F", "M"], n)})
+    for seed in range(3):
+        with pytest.raises(InvalidDataError, match=r"'amount'.*too spread out"):
+            discover_schema(df, noise_multiplier=6.0, rng=np.random.default_rng(seed))
