@@ -38,6 +38,11 @@ def run(args: argparse.Namespace) -> int:
         f"budget: epsilon = {record.epsilon:g}, delta = {record.delta:.3g}, accountant = {record.accountant}"
     )
     print(f"spent:  epsilon = {recomputed:.4f} (recomputed from the mechanisms in privacy.json)")
+    if record.privacy_unit == "row":
+        print(
+            "unit:   one ROW, not one patient: fitted with privacy_unit='row' on a table whose patient or visit key "
+            "repeats, so a patient with k rows is protected at about k x epsilon"
+        )
     print(
         f"{'mechanism':<22} {'type':<17} {'noise mult.':>11} {'sample rate':>11} {'steps/count':>11} {'eps alone':>9}"
     )

@@ -38,10 +38,16 @@ def test_the_cli_refuses_in_one_line_and_accepts_with_the_flag(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         code = main(
-            ["synthesize", str(real), "-o", str(out), "--epsilon", "1", "--privacy-unit", "row", *fast]
+            [
+                *["synthesize", str(real), "-o", str(out), "--epsilon", "1", "--privacy-unit", "row", *fast],
+                *["--save-model", str(tmp_path / "model")],
+            ]
         )
     assert code == 0
     meta = json.loads((tmp_path / "synth.csv.meta.json").read_text())
     assert meta["privacy_unit"] == "row"
     assert any("one ROW" in note for note in meta["release_notes"])
     assert ehrsynth.read_synthetic(out).attrs["ehrsynth"]["privacy"]["privacy_unit"] == "row"
+    capsys.readouterr()
+    assert main(["privacy", str(tmp_path / "model")]) == 0
+    assert "unit:   one ROW, not one patient" in capsys.readouterr().out
