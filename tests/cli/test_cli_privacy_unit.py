@@ -19,19 +19,8 @@ def test_the_cli_refuses_in_one_line_and_accepts_with_the_flag(
     real = tmp_path / "enc.csv"
     encounters().to_csv(real, index=False)
     out = tmp_path / "synth.csv"
-    fast = [
-        "--epochs",
-        "1",
-        "--ae-epochs",
-        "1",
-        "--query-steps",
-        "30",
-        "--quiet",
-        "--seed",
-        "1",
-        "--rows",
-        "40",
-    ]
+    options = {"--epochs": "1", "--ae-epochs": "1", "--query-steps": "30", "--seed": "1", "--rows": "40"}
+    fast = ["--quiet", *(part for option in options.items() for part in option)]
     assert main(["synthesize", str(real), "-o", str(out), "--epsilon", "1", *fast]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "'patient_nbr'" in err[0] and "--privacy-unit row" in err[0]
