@@ -95,8 +95,9 @@ CATEGORY_NAMES = re.compile(
 _PERSON_SUFFIX = rf"{_SEP}(?:id|nbr|num|no|nr|number|key|idnum)"
 PERSON_KEY_NAMES = re.compile(
     rf"^(?:(?:patient|subject|participant)(?:{_PERSON_SUFFIX})?|"
-    rf"(?:pt|person|member|client|beneficiary|enrollee|individual|resident|pat|encounter|visit|admission|hadm|"
-    rf"stay|icustay|episode){_PERSON_SUFFIX}|"
+    rf"(?:pt|person|member|client|beneficiary|enrollee|individual|resident|pat){_PERSON_SUFFIX}|"
+    # a visit's *number* is often its order (visit_num 1, 2, 3: a feature); only its id or key is a key
+    rf"(?:encounter|visit|admission|hadm|stay|icustay|episode){_SEP}(?:id|key)|"
     rf"(?:mrn|medical{_SEP}record(?:{_SEP}(?:number|no|num|nr|nbr))?|pid(?:{_SEP}num)?|ssn)(?:{_SEP}id)?)$",
     re.IGNORECASE,
 )

@@ -54,6 +54,9 @@ def test_person_and_visit_keys_are_named(name: str) -> None:
         "member",
         "visits",
         "stay",
+        "visit_num",  # a visit's order (1, 2, 3): a feature, not a key
+        "encounter_number",
+        "admission_no",
     ],
 )
 def test_codes_and_other_keys_are_not(name: str) -> None:
