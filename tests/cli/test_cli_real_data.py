@@ -84,6 +84,7 @@ def test_long_dp_never_releases_codes_of_single_patients(diabetes_csv: Path, tmp
 @pytest.mark.slow  # end to end on real data; the DP CLI path runs faster in tests/cli/test_cli_train.py
 def test_diabetes_slice_dp(diabetes_csv: Path, tmp_path: Path) -> None:
     df = pd.read_csv(diabetes_csv, nrows=30000, na_values=["?"])
+    df = df.drop_duplicates("patient_nbr")  # one row per patient: repeated patients are refused under DP
     cols = ["encounter_id", "patient_nbr", "race", "gender", "age", "admission_type_id", "time_in_hospital"]
     cols += ["num_lab_procedures", "num_medications", "diag_1", "A1Cresult", "insulin", "readmitted"]
     path = tmp_path / "diabetes.csv"
