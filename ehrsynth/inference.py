@@ -32,7 +32,14 @@ import pandas as pd
 
 from ehrsynth.errors import FreeTextError, InvalidDataError, SchemaError
 from ehrsynth.kinds import Column, Kind, _to_python
-from ehrsynth.naming import CATEGORY_NAMES, IDENTIFIER_NAMES, ISO_DATE, KEY_NAMES, PERSON_KEY_NAMES, US_DATE
+from ehrsynth.naming import (
+    CATEGORY_NAMES,
+    IDENTIFIER_NAMES,
+    ISO_DATE,
+    KEY_NAMES,
+    US_DATE,
+    is_never_modelled_name,
+)
 
 if TYPE_CHECKING:
     from ehrsynth.schema import Schema
@@ -136,7 +143,7 @@ def _refuse_free_text(name: str, strings: pd.Series) -> None:
 
 
 def _infer_identifier(name: str, s: pd.Series) -> bool:
-    if IDENTIFIER_NAMES.match(name) or PERSON_KEY_NAMES.match(name):
+    if is_never_modelled_name(name):
         return True
     nonnull = s.dropna()
     n_unique = nonnull.nunique()

@@ -48,6 +48,7 @@ __all__ = [
     "is_date_name",
     "is_identifier_name",
     "is_key_name",
+    "is_never_modelled_name",
     "is_person_key_name",
     "is_quasi_identifier_name",
     "looks_like_date",
@@ -124,6 +125,12 @@ def is_key_name(name: str) -> bool:
 def is_person_key_name(name: str) -> bool:
     """The name is a key of the person or visit a row belongs to (see the module docstring)."""
     return bool(PERSON_KEY_NAMES.match(name))
+
+
+def is_never_modelled_name(name: str) -> bool:
+    """A direct identifier or a patient/visit key: an identifier whatever its values (synthesizer and DP
+    discovery)."""
+    return is_identifier_name(name) or is_person_key_name(name)
 
 
 def is_category_name(name: str) -> bool:

@@ -33,7 +33,7 @@ import pandas as pd
 from ehrsynth.dp.accounting import Mechanism
 from ehrsynth.dp.one_way import NOISE_WEIGHTS, Release, Spec, release_one_way
 from ehrsynth.errors import DataFidelityWarning, InvalidDataError
-from ehrsynth.naming import DATE_NAMES, IDENTIFIER_NAMES, KEY_NAMES, PERSON_KEY_NAMES
+from ehrsynth.naming import DATE_NAMES, KEY_NAMES, is_never_modelled_name
 from ehrsynth.schema import Column, Kind, Schema
 from ehrsynth.transforms.date_gaps import date_days
 
@@ -64,7 +64,7 @@ def plan_discovery(df: pd.DataFrame, code_columns: Sequence[str] = ()) -> Discov
         s = df[name]
         if name in codes:
             plan.codes.append(name)
-        elif IDENTIFIER_NAMES.match(name) or PERSON_KEY_NAMES.match(name):  # never released, even if repeated
+        elif is_never_modelled_name(name):  # never released, even if its values repeat
             plan.identifiers.append(name)
         elif pd.api.types.is_bool_dtype(s):
             plan.binary.append(name)

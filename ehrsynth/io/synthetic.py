@@ -35,6 +35,8 @@ from ehrsynth.schema import Kind, Schema
 SIDECAR_SUFFIX = ".meta.json"
 COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz"}
 PRIVACY_KEYS = ("epsilon", "delta", "epsilon_spent", "accountant")
+# written only when set: "privacy_unit" is "row" when the fit was told rows need not be patients (ehrsynth.dp.unit)
+OPTIONAL_PRIVACY_KEYS = ("privacy_unit",)
 
 
 def sidecar_path(path: str | os.PathLike[str]) -> Path:
@@ -108,8 +110,7 @@ def write_synthetic(
         "schema": schema.to_dict() if schema else None,
         "private": privacy.get("epsilon") is not None,
         **{key: privacy.get(key) for key in PRIVACY_KEYS},
-        # "row": the fit was told rows need not be patients (a patient or visit key repeated; ehrsynth.dp.unit)
-        **({"privacy_unit": privacy["privacy_unit"]} if privacy.get("privacy_unit") else {}),
+        **{key: privacy[key] for key in OPTIONAL_PRIVACY_KEYS if privacy.get(key)},
         "identifiers": {name: "fresh surrogate keys; not taken from the input" for name in identifiers},
         "output": {"file": p.name, "format": kind, "sha256": sha256_file(p)},
         "pandas": describe_dtypes(df),
@@ -156,7 +157,7 @@ def read_synthetic(path: str | os.PathLike[str]) -> pd.DataFrame:
         "privacy": {
             "private": meta.get("private", False),
             **{k: meta.get(k) for k in PRIVACY_KEYS},
-            **({"privacy_unit": meta["privacy_unit"]} if meta.get("privacy_unit") else {}),
+            **{k: meta[k] for k in OPTIONAL_PRIVACY_KEYS if meta.get(k)},
         },
         "sha256_ok": sha_ok,
     }
