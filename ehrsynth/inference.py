@@ -33,11 +33,12 @@ import pandas as pd
 from ehrsynth.errors import FreeTextError, InvalidDataError, SchemaError
 from ehrsynth.kinds import Column, Kind, _to_python
 from ehrsynth.naming import (
-    CATEGORY_NAMES,
     IDENTIFIER_NAMES,
     ISO_DATE,
     KEY_NAMES,
     US_DATE,
+    is_category_name,
+    is_code_name,
     is_never_modelled_name,
 )
 
@@ -190,7 +191,7 @@ def infer_column(name: str, s: pd.Series, *, max_categories: int = 1000) -> Colu
     if pd.api.types.is_bool_dtype(s):
         return Column(name, Kind.BINARY, nullable=nullable, dtype=dtype)
     if pd.api.types.is_numeric_dtype(s):
-        return _numeric_column(name, s, nullable, dtype)
+        return _numeric_column(name, s, nullable, dtype, max_categories)
     strings = s.dropna().astype(str)
     if _looks_like_dates(strings):
         return _datetime_column(name, s, nullable)
@@ -206,15 +207,20 @@ def infer_column(name: str, s: pd.Series, *, max_categories: int = 1000) -> Colu
     return Column(name, Kind.CATEGORICAL, nullable=nullable, categories=categories, dtype=dtype)
 
 
-def _numeric_column(name: str, s: pd.Series, nullable: bool, dtype: str) -> Column:
+def _numeric_column(name: str, s: pd.Series, nullable: bool, dtype: str, max_categories: int) -> Column:
     values = s.dropna().to_numpy(dtype="float64")
     uniq = np.unique(values)
     if np.isin(uniq, [0.0, 1.0]).all():
         return Column(name, Kind.BINARY, nullable=nullable, dtype=dtype)
     lo, hi = float(values.min()), float(values.max())
+    if (
+        is_code_name(name) and len(uniq) <= max_categories
+    ):  # labels (CPT, NDC…): the values held, none between
+        cats = [_to_python(int(v)) if v == np.floor(v) else _to_python(float(v)) for v in uniq]
+        return Column(name, Kind.CATEGORICAL, nullable=nullable, categories=cats, dtype=dtype)
     if _is_integral(values):
         coded = len(uniq) <= MAX_CODE_VALUES and not np.array_equal(uniq, np.arange(len(uniq)))
-        if (len(uniq) <= MAX_INT_CATEGORIES and CATEGORY_NAMES.search(name)) or coded:
+        if (len(uniq) <= MAX_INT_CATEGORIES and is_category_name(name)) or coded:
             cats = [_to_python(int(v)) for v in uniq]
             return Column(name, Kind.CATEGORICAL, nullable=nullable, categories=cats, dtype=dtype)
         if lo >= 0:

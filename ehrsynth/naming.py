@@ -18,7 +18,14 @@ functions (``IDENTIFIER_NAMES.match``, the others ``.search``).
 - **category** (:func:`is_category_name`): integers named like codes or groups (``*_id``, ``*type*``,
   ``*code*``, ``arm(s)``, ``strat*``, ``class``, ``stage``, ``grade``, ``group``, ``race``, ``gender``, ``sex``,
   ``status``) are categorical when they take few values.
-- **date** (:func:`is_date_name`): text named like a date (``*date*``, ``*time*``, ``dob``, ``*_dt``, ``*_at``).
+- **code** (:func:`is_code_name`): a number whose name ends in a code word (``*code``, ``*_cd``, ``ndc``,
+  ``cpt``, ``icd9``, ``hcpcs``, ``loinc``, ``snomed``, ``gsn``, ``drg``, ``atc``, optionally then ``_code``,
+  ``_cd``, ``_number``…: ``cpt_cd``, ``cpt_number``, ``drg_code``, ``ndc``) holds labels, not a quantity: it is
+  modelled as categories (the values it holds), never as a number between them. A 0/1 indicator of one code
+  (``icd9_4019``, ``dx_250``) does not end in a code word; a count of codes (``num_codes``, ``code_count``,
+  ``n_codes``) is not a code.
+- **date** (:func:`is_date_name`): text named like a date (``*date*``, ``*time*``, ``dob``, ``dod``, ``*_dt``,
+  ``*_at``).
 - **person or visit key** (:func:`is_person_key_name`): a key that names the person or the visit a row belongs
   to (``patient_nbr``, ``subject_id``, ``PatientId``, ``person_id``, ``member_id``, ``mrn``, ``pid``, ``pidnum``,
   ``encounter_id``, ``hadm_id``, ``visit_id``, ``stay_id``…). An identifier everywhere (synthesizer, DP discovery,
@@ -37,6 +44,7 @@ import re
 
 __all__ = [
     "CATEGORY_NAMES",
+    "CODE_NAMES",
     "DATE_NAMES",
     "IDENTIFIER_NAMES",
     "ISO_DATE",
@@ -45,6 +53,7 @@ __all__ = [
     "QUASI_IDENTIFIER_NAMES",
     "US_DATE",
     "is_category_name",
+    "is_code_name",
     "is_date_name",
     "is_identifier_name",
     "is_key_name",
@@ -102,7 +111,12 @@ PERSON_KEY_NAMES = re.compile(
     rf"(?:mrn|medical{_SEP}record(?:{_SEP}(?:number|no|num|nr|nbr))?|pid(?:{_SEP}num)?|ssn)(?:{_SEP}id)?)$",
     re.IGNORECASE,
 )
-DATE_NAMES = re.compile(r"(date|time|dob|_dt$|_at$)", re.IGNORECASE)
+CODE_NAMES = re.compile(
+    r"(code|(^|_)(cd|ndc|cpt|icd\d*|hcpcs|loinc|snomed|gsn|drg|atc))(_(cd|code|number|num|no|nr|nbr))?$",
+    re.IGNORECASE,
+)
+_CODE_COUNT_NAMES = re.compile(r"(^n_|^num|^number|count|codes|_per_|^total)", re.IGNORECASE)
+DATE_NAMES = re.compile(r"(date|time|dob|(^|_)dod(_|$)|_dt$|_at$)", re.IGNORECASE)
 QUASI_IDENTIFIER_NAMES = re.compile(
     r"(^age|_age$|age_group|^sex$|gender|race|ethnic|marital|religion|language|insurance|zip|postcode|"
     r"birth|dob|^state$|country|region)",
@@ -134,8 +148,14 @@ def is_never_modelled_name(name: str) -> bool:
 
 
 def is_category_name(name: str) -> bool:
-    """Integers with this name are codes or groups (categorical when they take few values)."""
-    return bool(CATEGORY_NAMES.search(name))
+    """Integers with this name are codes or groups (categorical when they take few values); a count of them
+    (``num_codes``, ``group_count``) is not."""
+    return bool(CATEGORY_NAMES.search(name)) and not _CODE_COUNT_NAMES.search(name)
+
+
+def is_code_name(name: str) -> bool:
+    """Numbers with this name are labels (procedure, drug, diagnosis codes): modelled as categories."""
+    return bool(CODE_NAMES.search(name)) and not _CODE_COUNT_NAMES.search(name)
 
 
 def is_date_name(name: str) -> bool:

@@ -17,7 +17,8 @@ all 1-way marginals (:mod:`ehrsynth.dp.one_way`), which serves both discovery an
   noisy patient count passes the threshold are kept; the others are dropped (one warning, without counts).
 
 Kinds follow from dtypes (bool → binary; datetime64, or strings in a column named like a date → datetime;
-numbers → numeric; object/string → categorical) unless a declared schema names them.
+numbers named like codes, :func:`~ehrsynth.naming.is_code_name` → categorical; other numbers → numeric;
+object/string → categorical) unless a declared schema names them.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import pandas as pd
 from ehrsynth.dp.accounting import Mechanism
 from ehrsynth.dp.one_way import NOISE_WEIGHTS, Release, Spec, release_one_way
 from ehrsynth.errors import DataFidelityWarning, InvalidDataError
-from ehrsynth.naming import DATE_NAMES, KEY_NAMES, is_never_modelled_name
+from ehrsynth.naming import DATE_NAMES, KEY_NAMES, is_code_name, is_never_modelled_name
 from ehrsynth.schema import Column, Kind, Schema
 from ehrsynth.transforms.date_gaps import date_days
 
@@ -72,6 +73,8 @@ def plan_discovery(df: pd.DataFrame, code_columns: Sequence[str] = ()) -> Discov
             not pd.api.types.is_numeric_dtype(s) and DATE_NAMES.search(name)
         ):
             plan.datetime.append(name)
+        elif pd.api.types.is_numeric_dtype(s) and is_code_name(name):
+            plan.categorical.append(name)  # codes are labels: the values held by enough rows, never between
         elif pd.api.types.is_numeric_dtype(s):
             plan.numeric.append(name)
         else:

@@ -148,3 +148,55 @@ def test_patient_and_visit_keys_are_identifiers_everywhere_even_when_they_repeat
     assert "admission_type_id" not in plan_discovery(df).identifiers
     assert set(infer_typing([df]).dropped) == expected
     assert set(infer_kinds(df).excluded) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "date"),
+    [
+        ("dob", True), ("dod", True), ("dod_hosp", True), ("DOD_SSN", True), ("admittime", True),
+        ("chartdate", True), ("created_at", True), ("method", False), ("period", False), ("dodge", False),
+    ],
+)  # fmt: skip
+def test_date_names_include_date_of_death(name: str, date: bool) -> None:
+    """Under DP a string column's kind comes from its name; MIMIC's ``dod`` columns came back as 'other'."""
+    assert bool(naming.DATE_NAMES.search(name)) is date
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("cpt_cd", True), ("cpt_number", True), ("ndc", True), ("drg_code", True), ("icd9_code", True),
+        ("gsn", True), ("loinc", True), ("num_codes", False), ("code_count", False), ("n_codes", False),
+        ("cd4", False), ("cd40", False), ("pcd", False), ("age", False), ("icd9_4019", False), ("dx_250", False),
+        ("code_status", False), ("postcode_area", False),
+    ],
+)  # fmt: skip
+def test_code_names(name: str, code: bool) -> None:
+    assert naming.is_code_name(name) is code
+
+
+def test_numbers_named_as_codes_are_categories_with_and_without_dp() -> None:
+    """CPT/NDC codes stored as numbers are labels: the synthesizer and DP discovery both model them as the
+    values they hold (before, DP released them as numbers and invented codes between the real ones), while a
+    count of codes stays a count."""
+    from ehrsynth.dp.discovery import discover_schema
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    cpt = np.array([99232, 99231, 99233, 94003, 99291])
+    df = pd.DataFrame(
+        {
+            "cpt_cd": rng.choice(cpt, n, p=[0.4, 0.3, 0.15, 0.1, 0.05]),
+            "num_codes": rng.integers(0, 30, n),
+            "ndc": np.where(rng.random(n) < 0.1, np.nan, rng.choice([338004903.0, 63323026201.0], n)),
+        }
+    )
+    assert plan_discovery(df).categorical == ["cpt_cd", "ndc"]
+    for col, kind in [("cpt_cd", Kind.CATEGORICAL), ("num_codes", Kind.COUNT), ("ndc", Kind.CATEGORICAL)]:
+        assert infer_column(col, df[col]).kind is kind
+    schema, _ = discover_schema(df, noise_multiplier=2.0, rng=np.random.default_rng(1))
+    assert schema["cpt_cd"].kind is Kind.CATEGORICAL and sorted(schema["cpt_cd"].categories or []) == sorted(
+        cpt
+    )
+    assert schema["ndc"].kind is Kind.CATEGORICAL and len(schema["ndc"].categories or []) == 2
+    assert schema["ndc"].nullable and schema["num_codes"].kind is Kind.COUNT
