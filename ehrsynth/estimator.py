@@ -61,6 +61,7 @@ from ehrsynth.training.schedule import Schedule
 from ehrsynth.transforms import TableTransformer
 from ehrsynth.transforms.date_gaps import DateGap, DateOrder, from_gaps, keep_order, to_gaps
 from ehrsynth.transforms.table import renumber_identifiers
+from ehrsynth.transforms.times import add_times
 
 __all__ = [
     "MedGAN",
@@ -402,9 +403,10 @@ class MedGAN(Estimator):
         maps = (getattr(self, "calibration_", None) or {}).get("positions")
 
         def decode(probs: np.ndarray) -> pd.DataFrame:
-            return from_gaps(
+            out = from_gaps(
                 self.transformer_.decode(probs, random_state=rng, position_maps=maps), self.date_gaps_
             )
+            return add_times(out, self.schema_, self.date_gaps_, rng)  # DP dates: their released times
 
         out = decode(matrix)
         if getattr(self, "date_orders_", ()):  # rows with a date before the one it follows are redrawn

@@ -17,8 +17,11 @@ import numpy as np
 
 from ehrsynth.errors import SchemaError
 
-__all__ = ["MARGINAL_KEYS_ORDER", "Column", "Kind", "Scalar", "_to_python", "check_cdf"]
+__all__ = ["MARGINAL_KEYS_ORDER", "TIME_OF_DAY_CELLS", "Column", "Kind", "Scalar", "_to_python", "check_cdf"]
 
+
+#: cells of a released time of day: exactly midnight, then the 24 hours
+TIME_OF_DAY_CELLS = 25
 
 MARGINAL_KEYS_ORDER = (
     "categories",
@@ -32,6 +35,7 @@ MARGINAL_KEYS_ORDER = (
     "frequencies",
     "missing_rate",
     "other",
+    "time_of_day",
 )
 
 
@@ -82,7 +86,11 @@ class Column:
     ``lower``/``upper`` bound count, continuous and datetime columns (datetime bounds are days since
     1970-01-01). ``decimals`` rounds decoded continuous values (``None``: no rounding). ``categories`` is the
     domain of a categorical column. ``dtype`` is the pandas dtype to restore on output. ``time_unit`` is
-    ``"D"`` (dates) or ``"s"`` (timestamps) for datetime columns.
+    ``"D"`` (dates) or ``"s"`` (timestamps) for datetime columns. ``time_of_day`` (DP releases only): the
+    released distribution of the time within a day of a date modelled in whole days — ``TIME_OF_DAY_CELLS``
+    shares, the first for exactly midnight (a date without a time), then one per hour — which sampling draws
+    the times from (:mod:`ehrsynth.transforms.times`); on a date gap column (any modelled kind: a gap of a few
+    whole days may be released as categories), of the date it rebuilds.
     """
 
     name: str
@@ -99,6 +107,7 @@ class Column:
     frequencies: list[float] | None = None
     missing_rate: float | None = None
     other: Scalar | None = None  # the category that stands for every value not listed (DP-merged rare values)
+    time_of_day: list[float] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -167,6 +176,19 @@ class Column:
                 raise SchemaError(f"column {name!r}: 'frequencies' must lie in [0, 1]", column=name)
         if self.other is not None and self.other not in (self.categories or []):
             raise SchemaError(f"column {name!r}: 'other' must be one of its categories", column=name)
+        if self.time_of_day is not None:
+            tod = self.time_of_day
+            if (
+                self.kind is Kind.IDENTIFIER
+                or len(tod) != TIME_OF_DAY_CELLS
+                or any(not (0.0 <= float(v) <= 1.0) for v in tod)
+                or abs(sum(float(v) for v in tod) - 1.0) > 1e-6
+            ):
+                raise SchemaError(
+                    f"column {name!r}: 'time_of_day' needs {TIME_OF_DAY_CELLS} shares in [0, 1] summing to 1 "
+                    "(midnight, then one per hour) on a modelled date or date-gap column",
+                    column=name,
+                )
         if self.missing_rate is not None and not 0.0 <= float(self.missing_rate) <= 1.0:
             raise SchemaError(f"column {name!r}: 'missing_rate' must lie in [0, 1]", column=name)
 

@@ -160,7 +160,8 @@ def _sdv_column(col: Column) -> dict[str, Any]:
     if col.kind is Kind.DATETIME:
         out: dict[str, Any] = {"sdtype": "datetime"}
         if not dtype.startswith("datetime"):  # dates stored as text need a format in SDV
-            out["datetime_format"] = "%Y-%m-%d" if col.time_unit == "D" else "%Y-%m-%d %H:%M:%S"
+            dated = col.time_unit == "D" and col.time_of_day is None  # DP dates with released times: stamps
+            out["datetime_format"] = "%Y-%m-%d" if dated else "%Y-%m-%d %H:%M:%S"
         return out
     integer = col.kind is Kind.COUNT or dtype.startswith(("int", "uint")) or col.decimals == 0
     return {"sdtype": "numerical", "computer_representation": "Int64" if integer else "Float"}

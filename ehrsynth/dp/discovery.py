@@ -26,13 +26,14 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from ehrsynth.dp.accounting import Mechanism
 from ehrsynth.dp.one_way import NOISE_WEIGHTS, Release, Spec, release_one_way
+from ehrsynth.dp.time_of_day import day_fraction
 from ehrsynth.errors import DataFidelityWarning, InvalidDataError
 from ehrsynth.naming import DATE_NAMES, KEY_NAMES, is_code_name, is_never_modelled_name
 from ehrsynth.schema import Column, Kind, Schema
@@ -137,6 +138,24 @@ def build_specs(
     return specs, identifiers, values
 
 
+def date_times(
+    df: pd.DataFrame, code_columns: Sequence[str] = (), declared: Schema | None = None
+) -> dict[str, np.ndarray]:
+    """The time within its day (:func:`~ehrsynth.dp.time_of_day.day_fraction`) of every column DP discovery
+    reads as dates (from names, dtypes and ``declared``: no data access decides which), for
+    :func:`discover_schema`'s ``times``; read before the dates become gaps (:mod:`ehrsynth.dp.date_order`)."""
+    plan = plan_discovery(df, code_columns)
+    kinds = {c.name: c.kind for c in declared.columns} if declared is not None else {}
+    names = [
+        n for n in df.columns if kinds.get(n, Kind.DATETIME if n in plan.datetime else None) is Kind.DATETIME
+    ]
+    out = {}
+    for name in names:
+        _days(name, df[name])  # unparseable values: the same error as the release gives
+        out[name] = day_fraction(df[name])
+    return out
+
+
 def _declared_role(col: Column) -> str:
     return {
         Kind.IDENTIFIER: "identifier",
@@ -155,14 +174,19 @@ def discover_schema(
     declared: Schema | None = None,
     report: dict[str, float] | None = None,
     notes: list[str] | None = None,
+    times: dict[str, np.ndarray] | None = None,
 ) -> tuple[Schema, list[Mechanism]]:
     """The schema with every column's DP 1-way marginal (:mod:`ehrsynth.dp.one_way`) and the mechanisms to
     charge. ``declared``: the user's (public) schema — its kinds, and its categories/bounds where given, are
     used instead of guesses from dtypes; the marginals are released all the same. ``report``: filled with
     ``count_sd``, the release's noise on one count (σ of the 1-way Gaussian). ``notes``: extended with the
-    messages of the :class:`~ehrsynth.errors.DataFidelityWarning` s the release raised."""
+    messages of the :class:`~ehrsynth.errors.DataFidelityWarning` s the release raised. ``times``: the time
+    within the day of the dates whose time of day is released (:mod:`ehrsynth.dp.time_of_day`; a date column
+    or the gap column that stands for a date), keyed by column; see :func:`date_times`."""
     specs, identifiers, values = build_specs(df, code_columns, declared)
-    release = release_one_way(df, specs, noise_multiplier=noise_multiplier, rng=rng, values=values)
+    release = release_one_way(
+        df, specs, noise_multiplier=noise_multiplier, rng=rng, values=values, times=times
+    )
     if report is not None:
         report["count_sd"] = float(noise_multiplier) * float(np.sqrt(release.row_bound))
     zoom_sd = float(noise_multiplier) * NOISE_WEIGHTS["zoom"] * float(np.sqrt(release.row_bound))
@@ -186,6 +210,8 @@ def discover_schema(
                 "epsilon, or drop the column if it is free text or an identifier",
                 column=spec.name,
             )
+        if spec.name in release.time_of_day and col.kind is not Kind.IDENTIFIER:
+            col = replace(col, time_of_day=release.time_of_day[spec.name])
         columns[spec.name] = col
     # a number that became a key gets fresh surrogates: its released range is not shown to anyone
     release.trimmed = {k: v for k, v in release.trimmed.items() if columns[k].kind is not Kind.IDENTIFIER}

@@ -56,6 +56,7 @@ from ehrsynth.dp.one_way_numeric import (
     numeric_stub,
     thresholded_loss,
 )
+from ehrsynth.dp.time_of_day import release_hours
 from ehrsynth.errors import InvalidDataError
 from ehrsynth.naming import KEY_NAMES
 from ehrsynth.schema import Column, Kind, Scalar
@@ -63,7 +64,7 @@ from ehrsynth.schema import Column, Kind, Scalar
 ROW_BOUND_QUANTILE = 0.99
 #: each release's noise multiplier relative to the 1-way release's (the one every column depends on): the
 #: row bound is a coarse quantile, the zeros and zoom releases refine; so the 1-way release gets the most
-NOISE_WEIGHTS = {"row-bound": 3.0, "1-way": 1.0, "zoom": 1.5}
+NOISE_WEIGHTS = {"row-bound": 3.0, "1-way": 1.0, "zoom": 1.5, "hours": 3.0}
 ROW_BOUND_FALSE_RATE = 1e-4
 MISSING_FALSE_RATE = 0.01  # per release: chance that a column without missing values is made nullable
 OTHER_LABEL = "other"
@@ -93,6 +94,8 @@ class Release:
     # column -> (rows the numeric threshold cut, released range as text) (see TRIMMED_Z)
     trimmed: dict[str, tuple[float, str]] = field(default_factory=dict)
     row_bound: int = 0
+    #: column -> released time-of-day shares (:mod:`ehrsynth.dp.time_of_day`), for dates with times
+    time_of_day: dict[str, list[float]] = field(default_factory=dict)
 
 
 # -- the release ------------------------------------------------------------------------------------------------
@@ -103,14 +106,21 @@ def release_one_way(
     noise_multiplier: float,
     rng: np.random.Generator,
     values: dict[str, np.ndarray],
+    times: dict[str, np.ndarray] | None = None,
 ) -> Release:
     """Run the release (see the module docstring). ``values``: float arrays of numeric columns (dates as days).
 
     ``noise_multiplier`` is σ / sensitivity of the 1-way release (:func:`one_way_noise`); the others use it
-    times :data:`NOISE_WEIGHTS`.
+    times :data:`NOISE_WEIGHTS`. ``times``: the time within its day of each row's date
+    (:func:`~ehrsynth.dp.time_of_day.day_fraction`) for the date columns (or date-gap columns) whose time of
+    day is released (:mod:`ehrsynth.dp.time_of_day`), in one more Gaussian (weight ``NOISE_WEIGHTS["hours"]``;
+    :func:`one_way_noise` must be told, ``hours=True``).
     """
     n = len(df)
     nm = float(noise_multiplier)
+    times = {
+        k: v for k, v in (times or {}).items() if any(s.name == k and s.role == "numeric" for s in specs)
+    }
     touched = _touched(df, specs, values)
     max_cells = 2 * len(specs)  # public: at most two cells per column (a value and the fractional count)
     bound, q_mech = _row_bound(touched.sum(axis=1), max_cells, _round(nm * NOISE_WEIGHTS["row-bound"]), rng)
@@ -162,6 +172,8 @@ def release_one_way(
             )  # fmt: skip
         else:
             out.columns[spec.name] = _categorical(spec, s[rows & ~missing], n, rate, sigma, tau, out, rng)
+    if times:
+        _release_times(out, df, times, _round(nm * NOISE_WEIGHTS["hours"]), rng)
     if numeric:
         zoomed, zoom_mechs = zoom(
             specs, numeric, keep, values, bound, _round(nm * NOISE_WEIGHTS["zoom"]), rng
@@ -195,6 +207,24 @@ def release_one_way(
                 column=spread[0],
             )
     return out
+
+
+def _release_times(
+    out: Release, df: pd.DataFrame, times: dict[str, np.ndarray], nm: float, rng: np.random.Generator
+) -> None:
+    """The time-of-day release (:mod:`ehrsynth.dp.time_of_day`): one hour histogram per date column in ONE
+    Gaussian; a row adds 1 to at most one hour of each of the ``len(times)`` columns (sensitivity √that, no
+    row bound needed), so σ = ``nm``·√len(times)."""
+    sigma = nm * math.sqrt(len(times))
+    out.mechanisms.append(Gaussian("marginals:hours", nm, count=1))
+    n = len(df)
+    for name, fraction in times.items():
+        col = out.columns.get(name)
+        rate = float(col.missing_rate or 0.0) if col is not None else 0.0
+        rows = df[name].notna().to_numpy()
+        hours = release_hours(fraction, rows, n * (1.0 - rate), sigma, rng)
+        if hours is not None:
+            out.time_of_day[name] = hours
 
 
 def _note_trimmed(out: Release, name: str, loss: tuple[float, float, float] | None) -> None:
@@ -234,9 +264,13 @@ def _round(x: float) -> float:
     return float(f"{x:.6g}")
 
 
-def one_way_noise(*, epsilon: float, delta: float, share: float, accountant: str) -> float:
-    """The 1-way release's noise multiplier when the whole release (row bound, 1-way, zeros, zoom levels, with
-    :data:`NOISE_WEIGHTS`) spends ``share * epsilon`` measured alone; pass it to :func:`release_one_way`."""
+def one_way_noise(
+    *, epsilon: float, delta: float, share: float, accountant: str, hours: bool = False
+) -> float:
+    """The 1-way release's noise multiplier when the whole release (row bound, 1-way, zeros, zoom levels, and
+    with ``hours`` the dates' time of day, with :data:`NOISE_WEIGHTS`) spends ``share * epsilon`` measured
+    alone; pass it to :func:`release_one_way`. ``hours``: the table has date columns whose time of day is
+    released (public: from names and dtypes), so tables without dates pay nothing for it."""
     from ehrsynth.dp.calibration import Phase, calibrate_noise
 
     w = NOISE_WEIGHTS
@@ -245,6 +279,8 @@ def one_way_noise(*, epsilon: float, delta: float, share: float, accountant: str
         Phase("1-way", 1.0, 1, weight=w["1-way"]),
         Phase("zoom", 1.0, ZOOM_LEVELS + 1, weight=w["zoom"]),  # + the zeros release
     ]
+    if hours:
+        phases.append(Phase("hours", 1.0, 1, weight=w["hours"]))
     mechanisms = calibrate_noise(
         phases, epsilon=share * epsilon, delta=delta, accountant=accountant, max_noise_multiplier=1e4
     )

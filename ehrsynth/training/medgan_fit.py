@@ -229,7 +229,14 @@ def _resolve_schema(
         return run
     if schema is not None:
         schema.validate(df, strict=schema.complete)  # declared: public, charged nothing
-    sigma = _one_way_sigma(config)  # the 1-way release's noise multiplier (None without DP)
+    times: dict[str, np.ndarray] = {}
+    if config.dp is not None:  # under DP dates are whole days: their time of day is released apart, read here
+        from ehrsynth.dp.discovery import date_times  # before the dates become gaps
+
+        times = date_times(df, code_columns, schema)
+    sigma = _one_way_sigma(
+        config, hours=bool(times)
+    )  # the 1-way release's noise multiplier (None without DP)
     gaps, orders, gap_mechanisms = _date_gaps(config, df, schema, code_columns, sigma, rng)
     df = to_gaps(df, gaps)
     schema = declared_gaps(schema, gaps)
@@ -247,7 +254,7 @@ def _resolve_schema(
         notes: list[str] = []
         released, mechanisms = discover_schema(
             df, noise_multiplier=sigma, rng=rng, code_columns=code_columns, declared=schema, report=report,
-            notes=notes,
+            notes=notes, times=times,
         )  # fmt: skip
         run = _Run(released, list(mechanisms), report.get("count_sd", 0.0), notes=notes)
     run.date_gaps, run.date_orders = gaps, orders
@@ -296,14 +303,14 @@ def _date_gaps(
     return detect_date_gaps(df, dates, noise_multiplier=sigma, rng=rng)
 
 
-def _one_way_sigma(config: MedGANConfig) -> float | None:
+def _one_way_sigma(config: MedGANConfig, *, hours: bool = False) -> float | None:
     if config.dp is None:
         return None
     from ehrsynth.dp.one_way import one_way_noise
 
     dp = config.dp
     return one_way_noise(
-        epsilon=dp.epsilon, delta=dp.delta, share=dp.marginal_share, accountant=dp.accountant
+        epsilon=dp.epsilon, delta=dp.delta, share=dp.marginal_share, accountant=dp.accountant, hours=hours
     )
 
 
