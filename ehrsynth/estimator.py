@@ -60,6 +60,7 @@ from ehrsynth.training.progress import ProgressCallback, TqdmProgress
 from ehrsynth.training.schedule import Schedule
 from ehrsynth.transforms import TableTransformer
 from ehrsynth.transforms.date_gaps import DateGap, DateOrder, from_gaps, keep_order, to_gaps
+from ehrsynth.transforms.key_flags import add_flags, apply_flags, flagged_keys
 from ehrsynth.transforms.table import renumber_identifiers
 from ehrsynth.transforms.times import add_times
 
@@ -406,7 +407,8 @@ class MedGAN(Estimator):
             out = from_gaps(
                 self.transformer_.decode(probs, random_state=rng, position_maps=maps), self.date_gaps_
             )
-            return add_times(out, self.schema_, self.date_gaps_, rng)  # DP dates: their released times
+            out = add_times(out, self.schema_, self.date_gaps_, rng)  # DP dates: their released times
+            return apply_flags(out, self.schema_)  # keys blanked where their missing flag is set
 
         out = decode(matrix)
         if getattr(self, "date_orders_", ()):  # rows with a date before the one it follows are redrawn
@@ -423,7 +425,7 @@ class MedGAN(Estimator):
         """``df`` (real or synthetic, in the input's form) as the model sees it: each date of ``date_gaps_``
         as days after its anchor (what ``schema_`` describes and ``transformer_`` encodes)."""
         self._check_fitted()
-        return to_gaps(df, getattr(self, "date_gaps_", ()))
+        return add_flags(to_gaps(df, getattr(self, "date_gaps_", ())), flagged_keys(self.schema_))
 
     def _probabilities(self, n: int, tgen: torch.Generator) -> np.ndarray:
         """The decoder's (calibrated) probabilities / scaled values for ``n`` fresh latent vectors."""

@@ -99,8 +99,11 @@ KEY_NAMES = re.compile(
     r"(?:patient|subject|person|member|encounter|visit|admission|record|case|hadm|stay|episode|pat|study)id$)",
     re.IGNORECASE,
 )
+#: a count of codes or groups (``num_codes``, ``code_count``, ``n_groups``) is neither a code nor a category
+_NOT_A_COUNT = r"^(?!(?:n_|num|number|total))(?!.*(?:count|codes|_per_))"
 CATEGORY_NAMES = re.compile(
-    r"(_id$|type|code|^arms?$|^strat|class|stage|grade|group|race|gender|^sex$|status)", re.IGNORECASE
+    _NOT_A_COUNT + r".*?(_id$|type|code|^arms?$|^strat|class|stage|grade|group|race|gender|^sex$|status)",
+    re.IGNORECASE,
 )
 _PERSON_SUFFIX = rf"{_SEP}(?:id|nbr|num|no|nr|number|key|idnum)"
 PERSON_KEY_NAMES = re.compile(
@@ -112,10 +115,10 @@ PERSON_KEY_NAMES = re.compile(
     re.IGNORECASE,
 )
 CODE_NAMES = re.compile(
-    r"(code|(^|_)(cd|ndc|cpt|icd\d*|hcpcs|loinc|snomed|gsn|drg|atc))(_(cd|code|number|num|no|nr|nbr))?$",
+    _NOT_A_COUNT
+    + r".*?(code|(^|_)(cd|ndc|cpt|icd\d*|hcpcs|loinc|snomed|gsn|drg|atc))(_(cd|code|number|num|no|nr|nbr))?$",
     re.IGNORECASE,
 )
-_CODE_COUNT_NAMES = re.compile(r"(^n_|^num|^number|count|codes|_per_|^total)", re.IGNORECASE)
 DATE_NAMES = re.compile(r"(date|time|dob|(^|_)dod(_|$)|_dt$|_at$)", re.IGNORECASE)
 QUASI_IDENTIFIER_NAMES = re.compile(
     r"(^age|_age$|age_group|^sex$|gender|race|ethnic|marital|religion|language|insurance|zip|postcode|"
@@ -150,12 +153,12 @@ def is_never_modelled_name(name: str) -> bool:
 def is_category_name(name: str) -> bool:
     """Integers with this name are codes or groups (categorical when they take few values); a count of them
     (``num_codes``, ``group_count``) is not."""
-    return bool(CATEGORY_NAMES.search(name)) and not _CODE_COUNT_NAMES.search(name)
+    return bool(CATEGORY_NAMES.search(name))
 
 
 def is_code_name(name: str) -> bool:
     """Numbers with this name are labels (procedure, drug, diagnosis codes): modelled as categories."""
-    return bool(CODE_NAMES.search(name)) and not _CODE_COUNT_NAMES.search(name)
+    return bool(CODE_NAMES.search(name))
 
 
 def is_date_name(name: str) -> bool:

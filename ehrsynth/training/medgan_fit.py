@@ -53,6 +53,7 @@ from ehrsynth.training.medgan_parts import (
 from ehrsynth.training.progress import ProgressCallback
 from ehrsynth.training.schedule import Schedule, resolve_schedule
 from ehrsynth.transforms.date_gaps import DateGap, DateOrder, gap_column, to_gaps
+from ehrsynth.transforms.key_flags import add_flags, dp_flagged, exact_flagged, flag_name, flagged_keys
 
 if TYPE_CHECKING:
     from ehrsynth.dp.date_order import DateRelations
@@ -111,7 +112,8 @@ def fit_medgan(
         data_sha256=table_sha256(df, declared, list(code_columns)),
     )
     run = _resolve_schema(config, df, schema, code_columns, rng, run_id)
-    df = to_gaps(df, run.date_gaps)  # what the model sees: later dates as days after their anchor
+    # what the model sees: later dates as days after their anchor, missing keys as 0/1 flags
+    df = add_flags(to_gaps(df, run.date_gaps), flagged_keys(run.schema))
     modules = build_modules(run.schema, config.architecture, tgen)
     data = torch.as_tensor(modules.transformer.encode(df)).to(device)
     for module in modules.as_dict().values():
@@ -239,11 +241,15 @@ def _resolve_schema(
     )  # the 1-way release's noise multiplier (None without DP)
     gaps, orders, gap_mechanisms = _date_gaps(config, df, schema, code_columns, sigma, rng)
     df = to_gaps(df, gaps)
+    if sigma is not None and schema is None:  # keys with missing values: a modelled 0/1 flag each
+        df = add_flags(df, dp_flagged(df))
     schema = declared_gaps(schema, gaps)
     if sigma is None:  # no DP
         from ehrsynth.transforms.marginals import exact_marginals
 
         base = schema if schema is not None and schema.complete else _infer_with(df, schema)
+        if schema is None:
+            base, df = _with_exact_flags(base, df)
         run = _Run(exact_marginals(base, df), [])
     elif schema is not None and schema.complete and not config.calibrate_marginals:
         run = _Run(schema, [])
@@ -324,6 +330,23 @@ def declared_gaps(schema: Schema | None, gaps: Sequence[DateGap]) -> Schema | No
             anchor = schema[g.anchor] if g.anchor in names else None
             schema = schema.replace_column(gap_column(schema[g.column], anchor))
     return schema
+
+
+def _with_exact_flags(schema: Schema, df: pd.DataFrame) -> tuple[Schema, pd.DataFrame]:
+    """Without DP: the inferred ``schema`` and ``df`` with a 0/1 flag after each identifier that has missing
+    values (:mod:`ehrsynth.transforms.key_flags`)."""
+    keys = exact_flagged(df, schema)
+    if not keys:
+        return schema, df
+    from ehrsynth.inference import infer_column
+
+    df = add_flags(df, keys)
+    columns = []
+    for col in schema.columns:
+        columns.append(col)
+        if col.name in keys:
+            columns.append(infer_column(flag_name(col.name), df[flag_name(col.name)]))
+    return Schema(columns), df
 
 
 def _infer_with(df: pd.DataFrame, declared: Schema | None) -> Schema:

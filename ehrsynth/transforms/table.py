@@ -441,9 +441,14 @@ def renumber_identifiers(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     decodes were joined, each numbered its own)."""
     for col in schema.columns:
         if col.kind is Kind.IDENTIFIER and col.name in df.columns:
+            missing = df[col.name].isna().to_numpy()  # a flagged key's missing rows stay missing
             keys = surrogate_keys(col, len(df))
             keys.index = df.index
             df[col.name] = keys
+            if missing.any():
+                from ehrsynth.transforms.key_flags import blank
+
+                df[col.name] = blank(df[col.name], missing)
     return df
 
 

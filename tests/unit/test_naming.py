@@ -126,6 +126,7 @@ def test_functions_and_patterns_agree(name: str) -> None:
     assert naming.is_identifier_name(name) == bool(naming.IDENTIFIER_NAMES.match(name))
     assert naming.is_key_name(name) == bool(naming.KEY_NAMES.search(name))
     assert naming.is_category_name(name) == bool(naming.CATEGORY_NAMES.search(name))
+    assert naming.is_code_name(name) == bool(naming.CODE_NAMES.search(name))
 
 
 def test_dates_by_value() -> None:
