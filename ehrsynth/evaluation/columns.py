@@ -16,7 +16,8 @@ so any file written by :mod:`ehrsynth.schema` works), otherwise from :func:`infe
 5. booleans, or numbers that are all 0 or 1 → ``binary``;
 6. integers named like a category (``*_id``, ``*type*``, ``*code*``, ``arm(s)``, ``strat*``, ``*class*``,
    ``*stage*``, ``*grade*``, ``*group*``, ``race``, ``gender``, ``sex``, ``*status*``) with at most 50 distinct
-   values → ``categorical``;
+   values, and integers named as codes (:func:`~ehrsynth.naming.is_code_name`: ``cpt_cd``, ``ndc``, any number
+   of values) → ``categorical``;
 7. other numbers → ``count`` when all are non-negative integers, else ``continuous``;
 8. anything else → ``categorical``.
 
@@ -36,6 +37,7 @@ from ehrsynth.column_sets import column_difference, describe_difference, preview
 from ehrsynth.errors import InvalidDataError, SchemaError
 from ehrsynth.naming import (
     is_category_name,
+    is_code_name,
     is_identifier_name,
     is_key_name,
     is_person_key_name,
@@ -143,8 +145,8 @@ def _infer_one(name: str, s: pd.Series) -> tuple[str | None, str]:
         if np.isin(arr, (0.0, 1.0)).all():
             return "binary", ""
         integral = _is_integral(arr)
-        if integral and is_category_name(name) and n_unique <= MAX_INT_CATEGORIES:
-            return "categorical", ""
+        if integral and (is_code_name(name) or (is_category_name(name) and n_unique <= MAX_INT_CATEGORIES)):
+            return "categorical", ""  # codes (cpt_cd, ndc) are labels, as the synthesizer models them
         return ("count" if integral and arr.min() >= 0 else "continuous"), ""
     return "categorical", ""
 

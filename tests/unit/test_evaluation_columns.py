@@ -149,3 +149,11 @@ def test_category_strings() -> None:
     assert category_strings(pd.Series([1.0, 2.0, np.nan])).tolist() == ["1", "2", MISSING]
     assert category_strings(pd.Series([1.5, np.nan])).tolist() == ["1.5", MISSING]
     assert category_strings(pd.Series(["a", None, 3.0, 2])).tolist() == ["a", MISSING, "3", "2"]
+
+
+def test_numbers_named_as_codes_are_evaluated_as_categories_like_the_synthesizer_models_them() -> None:
+    rng = np.random.default_rng(0)
+    n = 400
+    df = pd.DataFrame({"cpt_cd": rng.integers(10_000, 99_999, n), "num_codes": rng.integers(0, 9, n)})
+    kinds = infer_kinds(df).kinds
+    assert kinds["cpt_cd"] == "categorical" and kinds["num_codes"] == "count"
