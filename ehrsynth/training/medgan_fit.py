@@ -236,9 +236,8 @@ def _resolve_schema(
         from ehrsynth.dp.discovery import date_times  # before the dates become gaps
 
         times = date_times(df, code_columns, schema)
-    sigma = _one_way_sigma(
-        config, hours=bool(times)
-    )  # the 1-way release's noise multiplier (None without DP)
+    # the 1-way release's noise multiplier (None without DP)
+    sigma = _one_way_sigma(config, hours=bool(times))
     gaps, orders, gap_mechanisms = _date_gaps(config, df, schema, code_columns, sigma, rng)
     df = to_gaps(df, gaps)
     if sigma is not None and schema is None:  # keys with missing values: a modelled 0/1 flag each
