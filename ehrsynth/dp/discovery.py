@@ -83,9 +83,10 @@ def plan_discovery(df: pd.DataFrame, code_columns: Sequence[str] = ()) -> Discov
     return plan
 
 
-def _days(name: str, s: pd.Series) -> np.ndarray:
-    """Dates as whole days since 1970-01-01 (NaN when missing); unparseable strings are an error, not noise."""
-    days = date_days(s, "D")
+def _days(name: str, s: pd.Series, unit: str = "D") -> np.ndarray:
+    """Dates as days since 1970-01-01 (whole days for ``unit`` "D"; NaN when missing); unparseable strings are
+    an error, not noise."""
+    days = date_days(s, unit)
     bad = np.isnan(days) & s.notna().to_numpy()
     if bad.any():
         example = s[bad].iloc[0]
@@ -151,8 +152,7 @@ def date_times(
     ]
     out = {}
     for name in names:
-        _days(name, df[name])  # unparseable values: the same error as the release gives
-        out[name] = day_fraction(df[name])
+        out[name] = day_fraction(_days(name, df[name], "s"))  # unparseable values: the release's error
     return out
 
 

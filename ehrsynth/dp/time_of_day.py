@@ -23,18 +23,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 
 from ehrsynth.dp.cell_threshold import SIGNIFICANT_Z
 from ehrsynth.kinds import TIME_OF_DAY_CELLS
-from ehrsynth.transforms.date_gaps import date_days
 
 HOURS = TIME_OF_DAY_CELLS - 1
 
 
-def day_fraction(s: pd.Series) -> np.ndarray:
-    """The time within its day of each date of ``s``, as a fraction of a day in [0, 1) (NaN: missing)."""
-    days = date_days(s, "s")
+def day_fraction(days: np.ndarray) -> np.ndarray:
+    """The time within its day of each date given as days since 1970 (to the second, e.g.
+    ``date_days(s, "s")``), as a fraction of a day in [0, 1) (NaN: missing)."""
     return days - np.floor(days)
 
 

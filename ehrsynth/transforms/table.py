@@ -23,6 +23,7 @@ import pandas as pd
 
 from ehrsynth.errors import InvalidDataError, SchemaError
 from ehrsynth.schema import Column, Kind, Schema, _to_python
+from ehrsynth.transforms.key_flags import blank
 from ehrsynth.transforms.layout import Span, SpanKind
 from ehrsynth.transforms.numeric import DEFAULT_BINS, QuantileCodec, numeric_values, uniform_cdf
 
@@ -446,8 +447,6 @@ def renumber_identifiers(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
             keys.index = df.index
             df[col.name] = keys
             if missing.any():
-                from ehrsynth.transforms.key_flags import blank
-
                 df[col.name] = blank(df[col.name], missing)
     return df
 

@@ -15,7 +15,7 @@ from ehrsynth.dp.time_of_day import day_fraction, hour_counts, release_hours
 from ehrsynth.errors import SchemaError
 from ehrsynth.kinds import TIME_OF_DAY_CELLS, Column, Kind
 from ehrsynth.schema import Schema
-from ehrsynth.transforms.date_gaps import DateGap
+from ehrsynth.transforms.date_gaps import DateGap, date_days
 from ehrsynth.transforms.times import add_times, draw_fractions
 
 
@@ -30,14 +30,19 @@ def _stamps(n: int, seed: int = 0, midnight: float = 0.0) -> pd.Series:
 def test_the_hours_of_timestamps_are_released_and_dates_only_are_not() -> None:
     n = 4000
     s = _stamps(n, midnight=0.25)
-    shares = release_hours(day_fraction(s), np.ones(n, bool), float(n), 10.0, np.random.default_rng(0))
+    shares = release_hours(
+        day_fraction(date_days(s, "s")), np.ones(n, bool), float(n), 10.0, np.random.default_rng(0)
+    )
     assert shares is not None and len(shares) == TIME_OF_DAY_CELLS and abs(sum(shares) - 1.0) < 1e-9
     assert abs(shares[0] - 0.25) < 0.03  # exactly midnight: the dates without a time
     hours = np.arange(24) + 0.5
     assert abs(float(np.dot(shares[1:], hours)) / (1 - shares[0]) - 15.0) < 0.5
     dates = pd.Series(pd.to_datetime(s).dt.strftime("%Y-%m-%d"))
     assert (
-        release_hours(day_fraction(dates), np.ones(n, bool), float(n), 10.0, np.random.default_rng(0)) is None
+        release_hours(
+            day_fraction(date_days(dates, "s")), np.ones(n, bool), float(n), 10.0, np.random.default_rng(0)
+        )
+        is None
     )
 
 
