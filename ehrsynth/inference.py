@@ -213,9 +213,8 @@ def _numeric_column(name: str, s: pd.Series, nullable: bool, dtype: str, max_cat
     if np.isin(uniq, [0.0, 1.0]).all():
         return Column(name, Kind.BINARY, nullable=nullable, dtype=dtype)
     lo, hi = float(values.min()), float(values.max())
-    if (
-        is_code_name(name) and len(uniq) <= max_categories
-    ):  # labels (CPT, NDC…): the values held, none between
+    # codes (CPT, NDC…) are labels: the values held, none between
+    if is_code_name(name) and len(uniq) <= max_categories:
         cats = [_to_python(int(v)) if v == np.floor(v) else _to_python(float(v)) for v in uniq]
         return Column(name, Kind.CATEGORICAL, nullable=nullable, categories=cats, dtype=dtype)
     if _is_integral(values):
