@@ -139,21 +139,23 @@ def build_specs(
     return specs, identifiers, values
 
 
+def date_columns(
+    df: pd.DataFrame, code_columns: Sequence[str] = (), declared: Schema | None = None
+) -> list[str]:
+    """The columns DP discovery reads as dates: from names, dtypes and ``declared`` (its kind wins), no data
+    access (date order, gaps and the time-of-day release all start from these)."""
+    planned = set(plan_discovery(df, code_columns).datetime)
+    kinds = {c.name: c.kind for c in declared.columns} if declared is not None else {}
+    return [n for n in df.columns if kinds.get(n, Kind.DATETIME if n in planned else None) is Kind.DATETIME]
+
+
 def date_times(
     df: pd.DataFrame, code_columns: Sequence[str] = (), declared: Schema | None = None
 ) -> dict[str, np.ndarray]:
-    """The time within its day (:func:`~ehrsynth.dp.time_of_day.day_fraction`) of every column DP discovery
-    reads as dates (from names, dtypes and ``declared``: no data access decides which), for
-    :func:`discover_schema`'s ``times``; read before the dates become gaps (:mod:`ehrsynth.dp.date_order`)."""
-    plan = plan_discovery(df, code_columns)
-    kinds = {c.name: c.kind for c in declared.columns} if declared is not None else {}
-    names = [
-        n for n in df.columns if kinds.get(n, Kind.DATETIME if n in plan.datetime else None) is Kind.DATETIME
-    ]
-    out = {}
-    for name in names:
-        out[name] = day_fraction(_days(name, df[name], "s"))  # unparseable values: the release's error
-    return out
+    """The time within its day (:func:`~ehrsynth.dp.time_of_day.day_fraction`) of every :func:`date_columns`
+    column, for :func:`discover_schema`'s ``times``; read before the dates become gaps
+    (:mod:`ehrsynth.dp.date_order`). Unparseable values raise the release's error."""
+    return {n: day_fraction(_days(n, df[n], "s")) for n in date_columns(df, code_columns, declared)}
 
 
 def _declared_role(col: Column) -> str:

@@ -289,7 +289,7 @@ def _date_gaps(
     """Which date columns to model as gaps after an earlier one (:mod:`ehrsynth.dp.date_order`): under DP one
     noisy count per pair of date columns, its noise tied to the 1-way release's (``sigma``)."""
     from ehrsynth.dp.date_order import DateRelations, detect_date_gaps
-    from ehrsynth.dp.discovery import plan_discovery
+    from ehrsynth.dp.discovery import date_columns
 
     if not config.date_gaps:
         return DateRelations([], [], [])
@@ -298,10 +298,8 @@ def _date_gaps(
         kinds = {c.name: c.kind for c in Schema.infer(df[texts]).columns} if texts else {}
     elif config.dp is None:
         kinds = {c.name: c.kind for c in _infer_with(df, declared).columns}
-    else:  # the kinds DP discovery will give: from names, dtypes and the declared schema only
-        kinds = {c.name: c.kind for c in declared.columns} if declared is not None else {}
-        planned = set(plan_discovery(df, code_columns).datetime)
-        kinds = {n: kinds.get(n, Kind.DATETIME if n in planned else Kind.IDENTIFIER) for n in df.columns}
+    else:  # the dates DP discovery will read: from names, dtypes and the declared schema only
+        kinds = dict.fromkeys(date_columns(df, code_columns, declared), Kind.DATETIME)
     dates = [n for n in df.columns if kinds.get(n) is Kind.DATETIME]
     if len(dates) < 2:
         return DateRelations([], [], [])
