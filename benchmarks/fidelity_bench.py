@@ -235,9 +235,15 @@ def run_method(
     return entry
 
 
-def merged(path: Path, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Runs saved today at ``path`` with those of the same (method, ε, seed) replaced by ``runs``."""
-    if not path.exists():
+def latest(tag: str) -> Path | None:
+    """The newest saved result file of ``tag`` (``results/<tag>-<date>.json``), or None."""
+    found = sorted((HERE / "results").glob(f"{tag}-????-??-??.json"))
+    return found[-1] if found else None
+
+
+def merged(path: Path | None, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Runs saved at ``path`` with those of the same (method, ε, seed) replaced by ``runs``."""
+    if path is None or not path.exists():
         return runs
     key = lambda r: (r["method"], r["epsilon"], r.get("seed"))  # noqa: E731
     fresh = {key(r): r for r in runs}
@@ -251,10 +257,11 @@ def publish(result: dict[str, Any], args: argparse.Namespace, command: str) -> P
     tag = f"fidelity-{result['rows']}x{result['n_codes']}"
     today = HERE / "results" / f"{tag}-{dt.date.today().isoformat()}.json"
     full = {"environment": environment(), "commands": [command]} | result
-    if args.merge:
-        full["runs"] = merged(today, result["runs"])
-        if today.exists():  # every invocation that contributed runs, in order
-            old = json.loads(today.read_text())
+    if args.merge:  # into the newest saved file of this table (a run may cross midnight)
+        before_path = today if today.exists() else latest(tag)
+        full["runs"] = merged(before_path, result["runs"])
+        if before_path is not None:  # every invocation that contributed runs, in order
+            old = json.loads(before_path.read_text())
             before = old.get("commands", [old["command"]] if "command" in old else [])
             full["commands"] = before + ([command] if command not in before else [])
     path = save_json(tag, full)
@@ -279,7 +286,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--n-triples", type=int, default=1000)
     ap.add_argument("--no-utility", action="store_true", help="skip evaluate() (AUROC, prevalence r, TSTR)")
     ap.add_argument("--no-references", action="store_true", help="skip the holdout / floor rows")
-    ap.add_argument("--merge", action="store_true", help="keep today's runs of the methods not rerun")
+    ap.add_argument(
+        "--merge", action="store_true", help="keep the newest saved runs of the methods and seeds not rerun"
+    )
     ap.add_argument("--aim-rounds", type=int, default=8, help="AIM planned rounds T (paper: 16·d)")
     ap.add_argument("--aim-max-model-size", type=float, default=10.0, help="AIM model cap, MB (paper: 80)")
     ap.add_argument(
