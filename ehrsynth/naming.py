@@ -26,6 +26,11 @@ functions (``IDENTIFIER_NAMES.match``, the others ``.search``).
   ``n_codes``) is not a code.
 - **date** (:func:`is_date_name`): text named like a date (``*date*``, ``*time*``, ``dob``, ``dod``, ``*_dt``,
   ``*_at``).
+- **dates in order** (:func:`is_named_date_order`): two date columns whose names differ only in a word that
+  names the start and the end of one span (``intime`` → ``outtime``, ``admittime`` → ``dischtime``,
+  ``edregtime`` → ``edouttime``, ``start_date`` → ``end_date`` / ``stop_date``, ``admission_date`` →
+  ``discharge_date``, ``date_in`` → ``date_out``): the second is expected on or after the first. DP date order
+  (:mod:`ehrsynth.dp.date_order`) then needs less evidence from the data to model it as a gap.
 - **person or visit key** (:func:`is_person_key_name`): a key that names the person or the visit a row belongs
   to (``patient_nbr``, ``subject_id``, ``PatientId``, ``person_id``, ``member_id``, ``mrn``, ``pid``, ``pidnum``,
   ``encounter_id``, ``hadm_id``, ``visit_id``, ``stay_id``…). An identifier everywhere (synthesizer, DP discovery,
@@ -57,6 +62,7 @@ __all__ = [
     "is_date_name",
     "is_identifier_name",
     "is_key_name",
+    "is_named_date_order",
     "is_never_modelled_name",
     "is_person_key_name",
     "is_quasi_identifier_name",
@@ -164,6 +170,35 @@ def is_code_name(name: str) -> bool:
 def is_date_name(name: str) -> bool:
     """Text with this name is read as dates."""
     return bool(DATE_NAMES.search(name))
+
+
+#: (start word, end word) of one span, for :func:`is_named_date_order`
+SPAN_WORDS: tuple[tuple[str, str], ...] = (
+    ("in", "out"),
+    ("reg", "out"),
+    ("admit", "disch"),
+    ("admission", "discharge"),
+    ("adm", "dis"),
+    ("start", "end"),
+    ("start", "stop"),
+    ("begin", "end"),
+    ("from", "to"),
+    ("first", "last"),
+)
+
+
+def is_named_date_order(earlier: str, later: str) -> bool:
+    """Whether the names say ``later`` ends the span ``earlier`` starts: they are equal once one start word of
+    :data:`SPAN_WORDS` in ``earlier`` is replaced by its end word (case-insensitive; ``intime`` →
+    ``outtime``, ``Admission_Date`` → ``Discharge_Date``)."""
+    a, b = earlier.lower(), later.lower()
+    for start, end in SPAN_WORDS:
+        i = a.find(start)
+        while i >= 0:
+            if a[:i] + end + a[i + len(start) :] == b:
+                return True
+            i = a.find(start, i + 1)
+    return False
 
 
 def is_quasi_identifier_name(name: str) -> bool:

@@ -207,3 +207,34 @@ def test_rows_out_of_order_are_redrawn_and_orders_validate() -> None:
     assert DateOrder.from_dict(order.to_dict()) == order
     with pytest.raises(SchemaError, match="keys"):
         DateOrder.from_dict({"column": "death"})
+
+
+def test_names_that_say_which_date_ends_the_span_need_less_signal() -> None:
+    # 400 rows at this noise: 14 sd of rows with both dates, below MIN_SIGNAL (25) but above NAMED_MIN_SIGNAL
+    from ehrsynth.dp.date_order import MIN_SIGNAL, NAMED_MIN_SIGNAL
+
+    nm = 8.0
+    sd = nm * ORDER_WEIGHT * np.sqrt(3)
+    assert NAMED_MIN_SIGNAL * sd < 400 < MIN_SIGNAL * sd
+    df = dates(400, 0.0, 4)
+    named = df.rename(columns={"admit": "intime", "discharge": "outtime"})
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        assert detect_date_gaps(df, ["admit", "discharge"], noise_multiplier=nm, rng=rng).gaps == []
+        found = detect_date_gaps(
+            named, ["intime", "outtime"], noise_multiplier=nm, rng=np.random.default_rng(seed)
+        )
+        assert [(g.column, g.anchor) for g in found.gaps] == [("outtime", "intime")]
+    # the names set the direction: a table whose 'outtime' always comes first is not turned round, and a
+    # shuffled pair is not ordered
+    flipped = named.rename(columns={"intime": "outtime", "outtime": "intime"})
+    wrong = 0
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        wrong += len(detect_date_gaps(flipped, ["intime", "outtime"], noise_multiplier=nm, rng=rng).gaps)
+        half = dates(400, 0.5, seed).rename(columns={"admit": "intime", "discharge": "outtime"})
+        found = detect_date_gaps(
+            half, ["intime", "outtime"], noise_multiplier=nm, rng=np.random.default_rng(seed)
+        )
+        wrong += len(found.gaps) + len(found.orders)
+    assert wrong == 0

@@ -201,3 +201,23 @@ def test_numbers_named_as_codes_are_categories_with_and_without_dp() -> None:
     )
     assert schema["ndc"].kind is Kind.CATEGORICAL and len(schema["ndc"].categories or []) == 2
     assert schema["ndc"].nullable and schema["num_codes"].kind is Kind.COUNT
+
+
+@pytest.mark.parametrize(
+    ("earlier", "later", "expected"),
+    [
+        ("intime", "outtime", True),
+        ("admittime", "dischtime", True),
+        ("edregtime", "edouttime", True),
+        ("Start_Date", "end_date", True),
+        ("startdate", "stopdate", True),
+        ("admission_date", "discharge_date", True),
+        ("date_in", "date_out", True),
+        ("outtime", "intime", False),  # the other way round
+        ("admittime", "deathtime", False),
+        ("dob", "dod", False),
+        ("intime", "intime", False),
+    ],
+)
+def test_named_date_order(earlier: str, later: str, expected: bool) -> None:
+    assert naming.is_named_date_order(earlier, later) is expected

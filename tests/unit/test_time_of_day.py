@@ -115,3 +115,30 @@ def test_discovery_gives_timestamps_their_hours_and_sampling_draws_them_in_order
     got = add_times(out.copy(), both, [DateGap("b", "a", dtype="object")], np.random.default_rng(1))
     a, b = pd.to_datetime(got["a"]), pd.to_datetime(got["b"])
     assert (b >= a).all() and (a.dt.hour > 0).any() and (a.dt.date == b.dt.date).all()
+
+
+def test_a_timed_date_on_its_untimed_later_dates_day_drops_to_midnight() -> None:
+    # outtime's hours not released (too few rows, or dates only): it stands for its whole day, so intime (and
+    # a timed date above it on that day) must not come after it
+    out = pd.DataFrame(
+        {
+            "a": ["2150-01-01", "2150-01-01"] * 100,
+            "b": ["2150-01-01"] * 200,
+            "c": ["2150-01-01", "2150-01-03"] * 100,
+        }
+    )
+    hours = [0.0] + [1 / 24] * 24
+    schema = Schema(
+        [
+            Column("a", Kind.DATETIME, time_unit="D", dtype="object", time_of_day=hours),
+            Column("b", Kind.CONTINUOUS, dtype="float64", time_of_day=hours),
+            Column("c", Kind.CONTINUOUS, dtype="float64"),
+        ]
+    )
+    gaps = [DateGap("b", "a", dtype="object"), DateGap("c", "b", dtype="object")]
+    got = add_times(out.copy(), schema, gaps, np.random.default_rng(0))
+    a, b, c = (pd.to_datetime(got[k]) for k in "abc")
+    assert (b >= a).all() and (c >= b).all()
+    same = c.dt.date == b.dt.date
+    assert same.sum() == 100 and (b[same] == c[same]).all() and (a[same] == c[same]).all()
+    assert (b[~same].dt.hour > 0).any()  # a later day: times kept
