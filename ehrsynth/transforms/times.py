@@ -47,10 +47,8 @@ def add_times(
         days[col.name] = date_days(out[col.name], "D") + draw_fractions(col.time_of_day or [], len(out), rng)
     anchor_of = {g.column: g.anchor for g in gaps}
     for g in order_gaps(gaps):  # anchors first: a swap never breaks a link already put in order
-        up = g.anchor  # the nearest timed date up the chain (a date-only link in between adds whole days)
-        while up not in days and up in anchor_of:
-            up = anchor_of[up]
-        if g.column in days and up in days:
+        up = _timed_up(g.anchor, days, anchor_of)
+        if g.column in days and up is not None:
             later, anchor = days[g.column], days[up]
             with np.errstate(invalid="ignore"):
                 bad = later < anchor
@@ -76,16 +74,21 @@ def _untimed_ends(
         if g.column in days or g.column not in out.columns:
             continue
         day = date_days(out[g.column], "D")
-        up: str | None = g.anchor
+        up = _timed_up(g.anchor, days, anchor_of)
         while up is not None:
-            while up not in days and up in anchor_of:  # the nearest timed date up the chain
-                up = anchor_of[up]
-            if up not in days:
-                break
             t = days[up]
             with np.errstate(invalid="ignore"):
                 same = (np.floor(t) == day) & (t > day)
             if not same.any():
                 break
             t[same] = day[same]
-            up = anchor_of.get(up)
+            up = _timed_up(anchor_of[up], days, anchor_of) if up in anchor_of else None
+
+
+def _timed_up(name: str, days: dict[str, np.ndarray], anchor_of: dict[str, str]) -> str | None:
+    """``name`` or the nearest date up its chain of gaps that has a time of day (in ``days``); None if none
+    (a date-only link in between adds whole days, so the order is decided by the timed ones)."""
+    node: str | None = name
+    while node is not None and node not in days:
+        node = anchor_of.get(node)
+    return node
